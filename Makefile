@@ -1,0 +1,47 @@
+# The two commands a newcomer needs: `make run` and `make test`. Each does its own set-up.
+PYTHON ?= python3
+VENV ?= .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.installed-stamp
+HOST ?= 127.0.0.1
+PORT ?= 8000
+
+.PHONY: setup run test lint format worker bench clean
+
+$(STAMP): requirements.txt requirements-dev.txt
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -r requirements-dev.txt
+	touch $(STAMP)
+
+setup: $(STAMP)
+
+# Embedded defaults (SQLite, in-process cache, eager tasks), demo data, development server.
+run: setup
+	DEBUG=1 $(PY) manage.py migrate --noinput
+	DEBUG=1 $(PY) manage.py seed_demo
+	@echo "Serving on http://$(HOST):$(PORT)/  (Ctrl-C to stop)"
+	DEBUG=1 $(PY) manage.py runserver $(HOST):$(PORT)
+
+# The whole suite. Set DATABASE_URL / REDIS_URL to run it on PostgreSQL + Redis, and
+# REQUIRE_SERVICES=1 to turn every "service missing" skip into a failure.
+test: setup
+	$(PY) -m pytest $(PYTEST_ARGS)
+
+lint: setup
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+
+format: setup
+	$(VENV)/bin/ruff check --fix .
+	$(VENV)/bin/ruff format .
+
+# A Celery worker with beat (needs CELERY_BROKER_URL or REDIS_URL).
+worker: setup
+	$(VENV)/bin/celery -A microblog worker --beat --loglevel INFO
+
+bench: setup
+	$(PY) -m bench
+
+clean:
+	rm -rf $(VENV) db.sqlite3 db.sqlite3-* test-artifacts .pytest_cache .ruff_cache

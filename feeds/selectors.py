@@ -1,0 +1,196 @@
+"""Reads for feeds: timelines, threads and the people around a post.
+
+Every post list comes from ``_decorate``, which joins authors, reply targets and reposted
+originals and annotates the viewer's likes and reposts, so a page of any size costs one query.
+Pages are keyset-paginated on id (``max_id``/``since_id``/``min_id``), never OFFSET.
+"""
+
+from dataclasses import dataclass
+
+from django.conf import settings
+from django.db.models import Exists, F, OuterRef, Q, QuerySet, Value
+from django.db.models.functions import Coalesce
+
+from accounts.models import User
+
+from .models import Follow, Like, Post
+
+THREAD_LIMIT = 500  # posts loaded for one conversation
+
+
+@dataclass(frozen=True)
+class PageRequest:
+    """Where a page starts and how long it is, Mastodon-style.
+
+    ``max_id``: older than this id; ``since_id``: newer than this id (newest first);
+    ``min_id``: immediately newer than this id (the page just above it).
+    """
+
+    max_id: int | None = None
+    since_id: int | None = None
+    min_id: int | None = None
+    limit: int = settings.TIMELINE_PAGE_SIZE
+
+
+def keyset_page(queryset: QuerySet, page: PageRequest, *, key: str = "id") -> list:
+    """One page of ``queryset``, newest first, by keyset on ``key``."""
+    if page.max_id is not None:
+        queryset = queryset.filter(**{f"{key}__lt": page.max_id})
+    if page.since_id is not None:
+        queryset = queryset.filter(**{f"{key}__gt": page.since_id})
+    if page.min_id is not None:
+        rows = list(queryset.filter(**{f"{key}__gt": page.min_id}).order_by(key)[: page.limit])
+        rows.reverse()
+        return rows
+    return list(queryset.order_by(f"-{key}")[: page.limit])
+
+
+def _decorate(queryset: QuerySet[Post], viewer: User | None) -> QuerySet[Post]:
+    """Join what showing a post needs and annotate the viewer's own likes and reposts.
+
+    ``viewer_liked``/``viewer_reposted`` refer to the shown post (a repost's original).
+    """
+    queryset = queryset.filter(author__is_active=True).select_related(
+        "author",
+        "reply_to__author",
+        "repost_of__author",
+        "repost_of__reply_to__author",
+    )
+    if viewer is None or not viewer.is_authenticated:
+        return queryset.annotate(viewer_liked=Value(False), viewer_reposted=Value(False))
+    return queryset.annotate(
+        shown_id=Coalesce(F("repost_of_id"), F("id")),
+        viewer_liked=Exists(Like.objects.filter(user_id=viewer.pk, post_id=OuterRef("shown_id"))),
+        viewer_reposted=Exists(
+            Post.objects.filter(author_id=viewer.pk, repost_of_id=OuterRef("shown_id"))
+        ),
+    )
+
+
+def timeline_home(*, viewer: User, page: PageRequest = PageRequest()) -> list[Post]:
+    """The viewer's own posts and the posts and reposts of everyone they follow."""
+    followed = Follow.objects.filter(follower_id=viewer.pk).values("followee_id")
+    queryset = Post.objects.filter(Q(author_id__in=followed) | Q(author_id=viewer.pk))
+    return keyset_page(_decorate(queryset, viewer), page)
+
+
+def timeline_public(*, viewer: User | None, page: PageRequest = PageRequest()) -> list[Post]:
+    """Everyone's posts and replies. Reposts are left out, as on Mastodon: they would
+    only repeat posts already on this timeline."""
+    queryset = Post.objects.filter(repost_of__isnull=True)
+    return keyset_page(_decorate(queryset, viewer), page)
+
+
+def timeline_profile(
+    *,
+    author: User,
+    viewer: User | None,
+    page: PageRequest = PageRequest(),
+    exclude_replies: bool = False,
+    exclude_reposts: bool = False,
+) -> list[Post]:
+    """One person's posts, replies and reposts."""
+    queryset = Post.objects.filter(author_id=author.pk)
+    if exclude_replies:
+        queryset = queryset.filter(reply_to__isnull=True)
+    if exclude_reposts:
+        queryset = queryset.filter(repost_of__isnull=True)
+    return keyset_page(_decorate(queryset, viewer), page)
+
+
+def post_get(*, post_id: int, viewer: User | None) -> Post | None:
+    """One post, decorated like a timeline entry, or None if it does not exist."""
+    return _decorate(Post.objects.filter(pk=post_id), viewer).first()
+
+
+@dataclass
+class Thread:
+    """A post with the conversation around it."""
+
+    post: Post
+    ancestors: list[Post]
+    descendants: list[Post]
+
+
+def post_thread(*, post: Post, viewer: User | None) -> Thread:
+    """The post's ancestors (oldest first) and its replies, depth-first, in one query.
+
+    For a repost, the thread is the original's.
+    """
+    focus = post.repost_of if post.repost_of_id else post
+    root_id = focus.thread_root_id or focus.pk
+    rows = list(
+        _decorate(Post.objects.filter(Q(pk=root_id) | Q(thread_root_id=root_id)), viewer).order_by(
+            "id"
+        )[:THREAD_LIMIT]
+    )
+    by_id = {row.pk: row for row in rows}
+    focus = by_id.get(focus.pk, focus)
+
+    ancestors: list[Post] = []
+    parent_id = focus.reply_to_id
+    while parent_id is not None and parent_id in by_id and len(ancestors) < THREAD_LIMIT:
+        parent = by_id[parent_id]
+        ancestors.append(parent)
+        parent_id = parent.reply_to_id
+    ancestors.reverse()
+
+    children: dict[int, list[Post]] = {}
+    for row in rows:
+        if row.reply_to_id is not None:
+            children.setdefault(row.reply_to_id, []).append(row)
+    descendants: list[Post] = []
+    stack = list(reversed(children.get(focus.pk, [])))
+    while stack:
+        row = stack.pop()
+        descendants.append(row)
+        stack.extend(reversed(children.get(row.pk, [])))
+    return Thread(post=focus, ancestors=ancestors, descendants=descendants)
+
+
+def followers_page(*, user: User, page: PageRequest = PageRequest()) -> list[Follow]:
+    """Who follows ``user``, most recent first (``Follow.follower`` joined)."""
+    queryset = Follow.objects.filter(followee_id=user.pk, follower__is_active=True)
+    return keyset_page(queryset.select_related("follower"), page)
+
+
+def following_page(*, user: User, page: PageRequest = PageRequest()) -> list[Follow]:
+    """Whom ``user`` follows, most recent first (``Follow.followee`` joined)."""
+    queryset = Follow.objects.filter(follower_id=user.pk, followee__is_active=True)
+    return keyset_page(queryset.select_related("followee"), page)
+
+
+def likes_page(*, post: Post, page: PageRequest = PageRequest()) -> list[Like]:
+    """Who liked ``post``, most recent first (``Like.user`` joined)."""
+    queryset = Like.objects.filter(post_id=post.pk, user__is_active=True)
+    return keyset_page(queryset.select_related("user"), page)
+
+
+def reposts_page(*, post: Post, page: PageRequest = PageRequest()) -> list[Post]:
+    """The reposts of ``post``, most recent first (``Post.author`` joined)."""
+    queryset = Post.objects.filter(repost_of_id=post.pk, author__is_active=True)
+    return keyset_page(queryset.select_related("author"), page)
+
+
+def is_following(*, follower: User | None, followee: User) -> bool:
+    if follower is None or not follower.is_authenticated:
+        return False
+    return Follow.objects.filter(follower_id=follower.pk, followee_id=followee.pk).exists()
+
+
+def relationships(*, viewer: User, user_ids: list[int]) -> dict[int, dict[str, bool]]:
+    """For each id: whether the viewer follows them and whether they follow the viewer."""
+    following = set(
+        Follow.objects.filter(follower_id=viewer.pk, followee_id__in=user_ids).values_list(
+            "followee_id", flat=True
+        )
+    )
+    followed_by = set(
+        Follow.objects.filter(followee_id=viewer.pk, follower_id__in=user_ids).values_list(
+            "follower_id", flat=True
+        )
+    )
+    return {
+        user_id: {"following": user_id in following, "followed_by": user_id in followed_by}
+        for user_id in user_ids
+    }

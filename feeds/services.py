@@ -1,0 +1,129 @@
+"""Writes for feeds: posting, replying, reposting, liking and following.
+
+Every write that touches more than one row runs in one transaction, and every counter moves
+with an atomic ``F()`` update, so concurrent likes or follows never lose a count.
+"""
+
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.db import IntegrityError, transaction
+from django.db.models import F
+
+from accounts.models import User
+
+from .models import Follow, Like, Post
+from .text import post_text_clean
+
+
+def _bump(model, pk: int, field: str, delta: int) -> None:
+    """Add ``delta`` to a counter column without going below zero."""
+    queryset = model.objects.filter(pk=pk)
+    if delta < 0:
+        queryset = queryset.filter(**{f"{field}__gte": -delta})
+    queryset.update(**{field: F(field) + delta})
+
+
+def post_create(*, author: User, text: str, reply_to: Post | None = None) -> Post:
+    """Publish a post, or a reply when ``reply_to`` is given (a reply to a repost answers
+    the original)."""
+    text = post_text_clean(text)
+    if reply_to is not None and reply_to.repost_of_id:
+        reply_to = reply_to.repost_of
+    with transaction.atomic():
+        post = Post.objects.create(
+            author=author,
+            text=text,
+            reply_to=reply_to,
+            thread_root_id=(reply_to.thread_root_id or reply_to.id) if reply_to else None,
+        )
+        _bump(User, author.pk, "posts_count", 1)
+        if reply_to is not None:
+            _bump(Post, reply_to.pk, "replies_count", 1)
+    return post
+
+
+def post_delete(*, post: Post, actor: User) -> None:
+    """Delete one's own post (or repost). Nobody can delete someone else's."""
+    if post.author_id != actor.pk:
+        raise PermissionDenied("You can only delete your own posts.")
+    with transaction.atomic():
+        if post.reply_to_id:
+            _bump(Post, post.reply_to_id, "replies_count", -1)
+        if post.repost_of_id:
+            _bump(Post, post.repost_of_id, "reposts_count", -1)
+        else:
+            _bump(User, post.author_id, "posts_count", -1)
+        post.delete()
+
+
+def repost_create(*, user: User, post: Post) -> Post:
+    """Repost (boost) a post; reposting a repost boosts its original. Idempotent."""
+    original = post.repost_of if post.repost_of_id else post
+    existing = Post.objects.filter(author=user, repost_of=original).first()
+    if existing:
+        return existing
+    try:
+        with transaction.atomic():
+            repost = Post.objects.create(author=user, repost_of=original)
+            _bump(Post, original.pk, "reposts_count", 1)
+    except IntegrityError:  # a concurrent request reposted it first
+        return Post.objects.get(author=user, repost_of=original)
+    return repost
+
+
+def repost_delete(*, user: User, post: Post) -> Post:
+    """Undo a repost of ``post`` (or of its original). Idempotent. Returns the original."""
+    original = post.repost_of if post.repost_of_id else post
+    with transaction.atomic():
+        deleted, _ = Post.objects.filter(author=user, repost_of=original).delete()
+        if deleted:
+            _bump(Post, original.pk, "reposts_count", -1)
+    return original
+
+
+def like_create(*, user: User, post: Post) -> Post:
+    """Like a post (a repost's like goes to its original). Idempotent. Returns the liked post."""
+    original = post.repost_of if post.repost_of_id else post
+    try:
+        with transaction.atomic():
+            _, created = Like.objects.get_or_create(user=user, post=original)
+            if created:
+                _bump(Post, original.pk, "likes_count", 1)
+    except IntegrityError:  # a concurrent request liked it first
+        pass
+    return original
+
+
+def like_delete(*, user: User, post: Post) -> Post:
+    """Remove a like. Idempotent. Returns the post that was unliked."""
+    original = post.repost_of if post.repost_of_id else post
+    with transaction.atomic():
+        deleted, _ = Like.objects.filter(user=user, post=original).delete()
+        if deleted:
+            _bump(Post, original.pk, "likes_count", -1)
+    return original
+
+
+def follow_create(*, follower: User, followee: User) -> Follow:
+    """Follow someone. Following yourself is refused; following twice changes nothing."""
+    if follower.pk == followee.pk:
+        raise ValidationError("You cannot follow yourself.", code="self_follow")
+    existing = Follow.objects.filter(follower=follower, followee=followee).first()
+    if existing:
+        return existing
+    try:
+        with transaction.atomic():
+            follow = Follow.objects.create(follower=follower, followee=followee)
+            _bump(User, follower.pk, "following_count", 1)
+            _bump(User, followee.pk, "followers_count", 1)
+    except IntegrityError:  # a concurrent request followed first
+        return Follow.objects.get(follower=follower, followee=followee)
+    return follow
+
+
+def follow_delete(*, follower: User, followee: User) -> None:
+    """Unfollow someone. Idempotent."""
+    with transaction.atomic():
+        deleted, _ = Follow.objects.filter(follower=follower, followee=followee).delete()
+        if deleted:
+            _bump(User, follower.pk, "following_count", -1)
+            _bump(User, followee.pk, "followers_count", -1)

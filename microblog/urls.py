@@ -1,0 +1,10 @@
+"""Top-level URLs: the web UI, the admin and the REST API."""
+
+from django.contrib import admin
+from django.urls import include, path
+
+urlpatterns = [
+    path("admin/", admin.site.urls),
+    path("accounts/", include("accounts.urls")),
+    path("", include("feeds.urls")),
+]

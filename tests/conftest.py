@@ -1,0 +1,50 @@
+"""Shared fixtures: service detection, factories and a clean cache per test."""
+
+import os
+import shutil
+
+import pytest
+from django.conf import settings
+from django.core.cache import cache
+from django.db import connection
+
+REQUIRE_SERVICES = os.environ.get("REQUIRE_SERVICES", "") not in ("", "0", "false", "no")
+
+
+def skip_or_fail(reason: str) -> None:
+    """Skip with a visible reason, or fail when CI demands every service (REQUIRE_SERVICES=1)."""
+    if REQUIRE_SERVICES:
+        pytest.fail(f"REQUIRE_SERVICES=1 but {reason}", pytrace=False)
+    pytest.skip(reason)
+
+
+def chromium_path() -> str | None:
+    """Debian's Chromium, or CHROMIUM_PATH when set."""
+    return os.environ.get("CHROMIUM_PATH") or shutil.which("chromium")
+
+
+@pytest.fixture
+def require_postgres(db):
+    """For tests whose behaviour depends on PostgreSQL (locks, triggers, plans)."""
+    if connection.vendor != "postgresql":
+        skip_or_fail("this test needs PostgreSQL: set DATABASE_URL=postgres://…")
+
+
+@pytest.fixture
+def require_redis():
+    """For tests whose behaviour depends on Redis."""
+    if not settings.REDIS_URL:
+        skip_or_fail("this test needs Redis: set REDIS_URL=redis://…")
+
+
+@pytest.fixture(autouse=True)
+def _clear_cache():
+    """Each test starts with an empty cache (our own Redis db number / prefix in CI)."""
+    cache.clear()
+    yield
+    cache.clear()
+
+
+def pytest_configure(config):
+    """Fast password hashing in tests only: the real hasher is deliberately slow."""
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
