@@ -9,6 +9,39 @@ from django.db.models.functions import Lower
 from .validators import validate_username
 
 
+class Tier(models.Model):
+    """A reading tier: how many distinct posts its readers may read per UTC day.
+
+    Tiers are rows, not constants, so an admin can change a budget without a deploy; the
+    change takes effect on the next request. ``daily_read_budget`` None means unlimited.
+    """
+
+    ANONYMOUS = "anonymous"
+    NEW = "new"
+    UNVERIFIED = "unverified"
+    VERIFIED = "verified"
+    RESTRICTED = "restricted"
+    UNLIMITED = "unlimited"
+
+    slug = models.SlugField(max_length=30, unique=True)
+    name = models.CharField(max_length=50)
+    daily_read_budget = models.PositiveIntegerField(
+        null=True, blank=True, help_text="Distinct posts per UTC day. Empty means unlimited."
+    )
+    description = models.CharField(max_length=200, blank=True)
+    sort_order = models.PositiveSmallIntegerField(default=0)
+
+    class Meta:
+        ordering = ["sort_order", "slug"]
+
+    def __str__(self) -> str:
+        return self.name
+
+    @property
+    def is_unlimited(self) -> bool:
+        return self.daily_read_budget is None
+
+
 class User(AbstractUser):
     """An account: someone who posts, follows and reads.
 
@@ -29,6 +62,13 @@ class User(AbstractUser):
     followers_count = models.PositiveIntegerField(default=0)
     following_count = models.PositiveIntegerField(default=0)
     posts_count = models.PositiveIntegerField(default=0)
+    # The paid badge, shown next to the name everywhere. Kept on the row (set and cleared only
+    # by the verification services) so showing it costs no query per post.
+    is_verified = models.BooleanField(default=False)
+    # Set by an admin (e.g. "restricted" for a suspected scraper); wins over everything else.
+    tier_override = models.ForeignKey(
+        Tier, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
 
     objects = UserManager()
 

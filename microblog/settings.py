@@ -203,6 +203,7 @@ DEFAULT_FROM_EMAIL = os.environ.get("DEFAULT_FROM_EMAIL", "microblog@localhost")
 
 # --- Product rules ------------------------------------------------------------------------
 POST_MAX_CHARACTERS = 500
+NEW_ACCOUNT_DAYS = env_int("NEW_ACCOUNT_DAYS", 30)  # accounts younger than this are tier "new"
 TIMELINE_PAGE_SIZE = 20
 # Names nobody may register: they collide with our URLs or impersonate the service.
 RESERVED_USERNAMES = {
