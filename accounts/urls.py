@@ -13,4 +13,5 @@ urlpatterns = [
     path("settings/", views.settings_profile, name="settings"),
     path("settings/password/", views.PasswordChangeView.as_view(), name="password_change"),
     path("settings/developer/", include("accounts.urls_tokens")),
+    path("settings/verification/", include("accounts.urls_verification")),
 ]
