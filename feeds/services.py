@@ -127,3 +127,33 @@ def follow_delete(*, follower: User, followee: User) -> None:
         if deleted:
             _bump(User, follower.pk, "following_count", -1)
             _bump(User, followee.pk, "followers_count", -1)
+
+
+def counters_rebuild() -> None:
+    """Recompute every denormalised counter from the rows (after bulk loads or repairs)."""
+    from django.db.models import Count, OuterRef, Subquery
+    from django.db.models.functions import Coalesce
+
+    def counted(queryset, group_field):
+        return Coalesce(
+            Subquery(
+                queryset.filter(**{group_field: OuterRef("pk")})
+                .order_by()
+                .values(group_field)
+                .annotate(n=Count("pk"))
+                .values("n")[:1]
+            ),
+            0,
+        )
+
+    with transaction.atomic():
+        User.objects.update(
+            posts_count=counted(Post.objects.filter(repost_of__isnull=True), "author"),
+            followers_count=counted(Follow.objects.all(), "followee"),
+            following_count=counted(Follow.objects.all(), "follower"),
+        )
+        Post.objects.update(
+            replies_count=counted(Post.objects.all(), "reply_to"),
+            reposts_count=counted(Post.objects.all(), "repost_of"),
+            likes_count=counted(Like.objects.all(), "post"),
+        )
