@@ -41,6 +41,7 @@ worker: setup
 	$(VENV)/bin/celery -A microblog worker --beat --loglevel INFO
 
 bench: setup
+	command -v wrk >/dev/null || (apt-get update -qq && apt-get install -y -qq wrk)
 	$(PY) -m bench
 
 clean:

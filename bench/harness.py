@@ -1,0 +1,134 @@
+"""Pieces the benchmarks share: free ports, gunicorn servers, and wrk as the load generator.
+
+Load always goes to 127.0.0.1, from a separate bounded process (wrk, fixed duration).
+"""
+
+import os
+import re
+import shutil
+import signal
+import socket
+import statistics
+import subprocess
+import sys
+import time
+import urllib.request
+from dataclasses import dataclass
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+class Server:
+    """A gunicorn server for the project on a free loopback port, with its own environment."""
+
+    def __init__(self, name: str, env: dict[str, str], workers: int = 2, threads: int = 4):
+        self.name = name
+        self.port = free_port()
+        self.env = {**os.environ, **env}
+        self.workers = workers
+        self.threads = threads
+        self.process: subprocess.Popen | None = None
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def __enter__(self) -> "Server":
+        gunicorn = str(Path(sys.executable).with_name("gunicorn"))
+        self.process = subprocess.Popen(  # noqa: S603 - our own server, fixed arguments
+            [
+                gunicorn, "microblog.wsgi", "--bind", f"127.0.0.1:{self.port}",
+                "--workers", str(self.workers), "--worker-class", "gthread",
+                "--threads", str(self.threads), "--log-level", "warning",
+            ],
+            cwd=ROOT,
+            env=self.env,
+        )  # fmt: skip
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            try:
+                with urllib.request.urlopen(f"{self.url}/healthz", timeout=1):  # noqa: S310
+                    return self
+            except OSError:
+                time.sleep(0.2)
+        self.__exit__(None, None, None)
+        raise RuntimeError(f"gunicorn ({self.name}) did not start on port {self.port}")
+
+    def __exit__(self, *exc) -> None:
+        if self.process and self.process.poll() is None:
+            self.process.send_signal(signal.SIGTERM)
+            try:
+                self.process.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+
+
+@dataclass
+class LoadResult:
+    requests_per_second: float
+    p50_ms: float
+    p99_ms: float
+    non_2xx: int
+    requests: int
+
+
+_UNITS = {"us": 0.001, "ms": 1.0, "s": 1000.0}
+
+
+def _ms(text: str) -> float:
+    match = re.fullmatch(r"([\d.]+)(us|ms|s)", text.strip())
+    if not match:
+        return float("nan")
+    return float(match.group(1)) * _UNITS[match.group(2)]
+
+
+def wrk_path() -> str:
+    path = shutil.which("wrk")
+    if not path:
+        raise SystemExit("wrk is missing: `apt-get install wrk` (make bench does this).")
+    return path
+
+
+def load(
+    url: str,
+    *,
+    headers: dict[str, str] | None = None,
+    seconds: int = 5,
+    connections: int = 8,
+) -> LoadResult:
+    """Drive ``url`` with wrk for a fixed time and parse its summary."""
+    command = [wrk_path(), "-t1", f"-c{connections}", f"-d{seconds}s", "--latency", url]
+    for name, value in (headers or {}).items():
+        command[1:1] = ["-H", f"{name}: {value}"]
+    output = subprocess.run(  # noqa: S603 - fixed binary, our arguments
+        command, capture_output=True, text=True, check=True, timeout=seconds + 30
+    ).stdout
+    rps = float(re.search(r"Requests/sec:\s+([\d.]+)", output).group(1))
+    p50 = _ms(re.search(r"50%\s+(\S+)", output).group(1))
+    p99 = _ms(re.search(r"99%\s+(\S+)", output).group(1))
+    non_2xx = re.search(r"Non-2xx or 3xx responses:\s+(\d+)", output)
+    total = int(re.search(r"(\d+) requests in", output).group(1))
+    return LoadResult(rps, p50, p99, int(non_2xx.group(1)) if non_2xx else 0, total)
+
+
+def interleaved(pairs: dict[str, callable], rounds: int) -> dict[str, list[LoadResult]]:
+    """Run each named measurement once per round, alternating the order between rounds so
+    drift on a shared machine hits every side equally."""
+    results: dict[str, list[LoadResult]] = {name: [] for name in pairs}
+    names = list(pairs)
+    for index in range(rounds):
+        order = names if index % 2 == 0 else list(reversed(names))
+        for name in order:
+            results[name].append(pairs[name]())
+    return results
+
+
+def median(results: list[LoadResult], attribute: str) -> float:
+    return statistics.median(getattr(result, attribute) for result in results)

@@ -1,0 +1,229 @@
+"""The measurements `make bench` runs. See bench/__main__.py and docs/performance.md."""
+
+import statistics
+import time
+from datetime import UTC, datetime
+
+from django.core.management import call_command
+from django.db.models import Q
+from django.test import Client
+
+from bench.harness import Server, interleaved, load, median
+
+GOALS = {
+    "controls_cost": ("enforce / off, home API req/s", ">= 0.85", lambda r: r >= 0.85),
+    "controls_p99": ("enforce / off, home API p99 latency", "report", lambda r: True),
+    "flat_in_usage_redis": ("gate, 10,000 vs 20 used (Redis)", "<= 1.05", lambda r: r <= 1.05),
+    "flat_in_usage_database": ("gate, 10,000 vs 20 used (DB)", "<= 1.05", lambda r: r <= 1.05),
+    "flat_in_depth": ("page 500 deep / first page, req/s", ">= 0.9", lambda r: r >= 0.9),
+    "flat_in_following": ("following 1,000 / 50: latency", "<= 1.2", lambda r: r <= 1.2),
+    "near_ceiling": ("controlled home API / trivial view, req/s", ">= 0.25", lambda r: r >= 0.25),
+    "web_vs_api": ("home web page / home API, req/s", "report", lambda r: True),
+}  # fmt: skip
+
+
+def _setup_data(users: int, posts: int) -> None:
+    call_command("migrate", verbosity=0)
+    call_command("seed_scale", users=users, posts=posts, follows_per_user=200, verbosity=1)
+
+
+def _reader(username: str, follow_count: int):
+    """A bench reader following ``follow_count`` scale accounts spread over the popularity
+    ranks, with a read+write token. Re-created identically on every run."""
+    from accounts.models import ApiToken, User
+    from accounts.services import token_create
+    from feeds.models import Follow
+
+    user, _ = User.objects.get_or_create(
+        username=username,
+        defaults={
+            "email": f"{username}@example.com",
+            "date_joined": datetime(2020, 1, 1, tzinfo=UTC),
+        },
+    )
+    ranked = list(
+        User.objects.filter(username__startswith="scale_")
+        .order_by("-followers_count", "id")
+        .values_list("id", flat=True)
+    )
+    step = max(len(ranked) // follow_count, 1)
+    wanted = ranked[::step][:follow_count]
+    Follow.objects.filter(follower=user).exclude(followee_id__in=wanted).delete()
+    Follow.objects.bulk_create(
+        [Follow(follower=user, followee_id=uid) for uid in wanted], ignore_conflicts=True
+    )
+    ApiToken.objects.filter(user=user).delete()
+    _, raw = token_create(user=user, name="bench", scopes=["read", "write"])
+    client = Client()
+    client.force_login(user)
+    return user, raw, client.cookies["sessionid"].value
+
+
+def _home_max_id_at_depth(user, depth: int) -> int | None:
+    from feeds.models import Follow, Post
+
+    followed = Follow.objects.filter(follower=user).values("followee_id")
+    return (
+        Post.objects.filter(Q(author_id__in=followed) | Q(author=user))
+        .order_by("-id")
+        .values_list("id", flat=True)[depth : depth + 1]
+        .first()
+    )
+
+
+def _gate_flat_in_usage(ledger, rounds: int = 7, calls: int = 400) -> dict:
+    """Per-call cost of charging an already-read page of 20 for a reader at 20 used vs at
+    10,000 used (9,980 earlier reads + the page), interleaved."""
+    from access.gate import window_day
+
+    day = window_day()
+    tag = f"{int(time.time())}"
+    low, high = f"bench:low:{tag}", f"bench:high:{tag}"
+    page = list(range(10_000_000, 10_000_020))
+    ledger.charge(principal=high, day=day, limit=None, post_ids=list(range(1, 9_981)))
+    ledger.charge(principal=high, day=day, limit=10_000, post_ids=page)
+    ledger.charge(principal=low, day=day, limit=10_000, post_ids=page)
+
+    def per_call(principal: str) -> float:
+        started = time.perf_counter()
+        for _ in range(calls):
+            ledger.charge(principal=principal, day=day, limit=10_000, post_ids=page)
+        return (time.perf_counter() - started) / calls
+
+    lows, highs = [], []
+    for index in range(rounds):
+        pair = [(low, lows), (high, highs)]
+        for principal, bucket in pair if index % 2 == 0 else reversed(pair):
+            bucket.append(per_call(principal))
+    return {
+        "at_20_used_us": statistics.median(lows) * 1e6,
+        "at_10000_used_us": statistics.median(highs) * 1e6,
+        "ratio": statistics.median(highs) / statistics.median(lows),
+    }
+
+
+def _redis_round_trips_and_bytes() -> dict:
+    """Round trips per gate call (counted at the client) and bytes of one reader-day."""
+    import redis
+
+    from access.gate import window_day
+    from access.ledgers import _redis_ledger
+
+    ledger = _redis_ledger()
+    counted = {"n": 0}
+    original = redis.Redis.execute_command
+
+    def counting(self, *args, **kwargs):
+        counted["n"] += 1
+        return original(self, *args, **kwargs)
+
+    day = window_day()
+    principal = f"bench:bytes:{int(time.time())}"
+    ledger.charge(principal=principal, day=day, limit=10_000, post_ids=[1])  # loads the script
+    redis.Redis.execute_command = counting
+    try:
+        for start in range(0, 10_000, 20):
+            ledger.charge(
+                principal=principal, day=day, limit=10_000, post_ids=list(range(start, start + 20))
+            )
+    finally:
+        redis.Redis.execute_command = original
+    from django_redis import get_redis_connection
+
+    connection = get_redis_connection("default")
+    keys = list(connection.scan_iter(match=f"*{principal}*"))
+    size = sum(connection.memory_usage(key) or 0 for key in keys)
+    return {"round_trips_per_gate_call": counted["n"] / 500, "bytes_per_reader_day_10000": size}
+
+
+def run_all(*, env: dict, users: int, posts: int, rounds: int, seconds: int) -> dict:
+    _setup_data(users, posts)
+    f50, token50, _ = _reader("bench_f50", 50)
+    f1000, token1000, session1000 = _reader("bench_f1000", 1000)
+    deep_max_id = _home_max_id_at_depth(f1000, 500 * 20)
+
+    api = "/api/v1/timelines/home"
+    auth50 = {"Authorization": f"Bearer {token50}"}
+    auth1000 = {"Authorization": f"Bearer {token1000}"}
+    web_headers = {"Cookie": f"sessionid={session1000}"}
+    report: dict = {"users": users, "posts": posts, "rounds": rounds, "seconds": seconds}
+
+    with (
+        Server("enforce", {"ACCESS_ENFORCEMENT": "enforce"}) as enforce,
+        Server("off", {"ACCESS_ENFORCEMENT": "off"}) as off,
+    ):
+        deep = f"{enforce.url}{api}?max_id={deep_max_id}" if deep_max_id else None
+        measurements = {
+            "trivial": lambda: load(f"{enforce.url}/healthz", seconds=seconds),
+            "home_enforce": lambda: load(f"{enforce.url}{api}", headers=auth1000, seconds=seconds),
+            "home_off": lambda: load(f"{off.url}{api}", headers=auth1000, seconds=seconds),
+            "home_f50": lambda: load(f"{enforce.url}{api}", headers=auth50, seconds=seconds),
+            "web_home": lambda: load(f"{enforce.url}/", headers=web_headers, seconds=seconds),
+        }
+        if deep:
+            measurements["home_deep"] = lambda: load(deep, headers=auth1000, seconds=seconds)
+        results = interleaved(measurements, rounds)
+
+    rps = {name: median(values, "requests_per_second") for name, values in results.items()}
+    p99 = {name: median(values, "p99_ms") for name, values in results.items()}
+    p50 = {name: median(values, "p50_ms") for name, values in results.items()}
+    errors = {name: sum(r.non_2xx for r in values) for name, values in results.items()}
+    report["requests_per_second"] = rps
+    report["p50_ms"] = p50
+    report["p99_ms"] = p99
+    report["non_2xx"] = errors
+
+    from access.ledgers import _redis_ledger, database_ledger
+
+    flat_redis = _gate_flat_in_usage(_redis_ledger())
+    flat_db = _gate_flat_in_usage(database_ledger(), calls=100)
+    report["gate_flat_in_usage"] = {"redis": flat_redis, "database": flat_db}
+    report["redis"] = _redis_round_trips_and_bytes()
+
+    ratios = {
+        "controls_cost": rps["home_enforce"] / rps["home_off"],
+        "controls_p99": p99["home_enforce"] / p99["home_off"],
+        "flat_in_usage_redis": flat_redis["ratio"],
+        "flat_in_usage_database": flat_db["ratio"],
+        "flat_in_following": p50["home_enforce"] / p50["home_f50"],
+        "near_ceiling": rps["home_enforce"] / rps["trivial"],
+        "web_vs_api": rps["web_home"] / rps["home_enforce"],
+    }
+    if "home_deep" in rps:
+        ratios["flat_in_depth"] = rps["home_deep"] / rps["home_enforce"]
+    report["ratios"] = ratios
+    return report
+
+
+def format_table(report: dict) -> str:
+    lines = [
+        f"make bench: {report['users']} users, {report['posts']} posts, "
+        f"{report['rounds']} interleaved rounds of {report['seconds']} s (medians)",
+        "",
+        f"{'measure':<46} {'ratio':>7}  {'goal':>8}  met",
+    ]
+    for key, (label, goal, check) in GOALS.items():
+        value = report["ratios"].get(key)
+        if value is None:
+            lines.append(f"{label:<46} {'n/a':>7}  {goal:>8}")
+            continue
+        lines.append(f"{label:<46} {value:>7.3f}  {goal:>8}  {'yes' if check(value) else 'NO'}")
+    lines.append("")
+    lines.append(f"{'endpoint':<14} {'req/s':>9} {'p50 ms':>8} {'p99 ms':>8} {'non-2xx':>8}")
+    for name, value in report["requests_per_second"].items():
+        lines.append(
+            f"{name:<14} {value:>9.1f} {report['p50_ms'][name]:>8.2f} "
+            f"{report['p99_ms'][name]:>8.2f} {report['non_2xx'][name]:>8}"
+        )
+    redis_stats = report["redis"]
+    lines.append("")
+    lines.append(f"Redis round trips per gate call: {redis_stats['round_trips_per_gate_call']:.2f}")
+    lines.append(
+        f"Ledger bytes per reader-day at 10,000 reads: {redis_stats['bytes_per_reader_day_10000']}"
+    )
+    for name, stats in report["gate_flat_in_usage"].items():
+        lines.append(
+            f"Gate ({name}): {stats['at_20_used_us']:.0f} us at 20 used, "
+            f"{stats['at_10000_used_us']:.0f} us at 10,000 used"
+        )
+    return "\n".join(lines)
