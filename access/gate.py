@@ -7,17 +7,31 @@ first post that would need budget that is not there) and the reader's ``ReadGran
 response layer turns into ``RateLimit``/``X-RateLimit-*`` headers. When nothing may be
 delivered it raises ``ReadBudgetExhausted``, which the web and API layers turn into a 429.
 
-This first version delivers everything and charges nothing: the ledgers, tiers and
-enforcement modes arrive with the read-budget issue behind this same interface.
+A read is one distinct post per reader per UTC day: re-reads are free. The reader is the
+logged-in user, or for logged-out readers their client IP prefix (IPv4 /32, IPv6 /64). The
+budget is the reader's tier's ``daily_read_budget`` (``effective_tier``), read on every call,
+so a tier change applies to the next request while the day's count carries over.
 """
 
+import logging
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 
+from django.conf import settings
 from django.http import HttpRequest
 from django.utils import timezone
 
+from accounts.selectors import effective_tier
 from feeds.models import Post
+
+from .client_ip import client_ip, ip_prefix
+from .ledgers import ChargeResult, DatabaseLedger, LedgerUnavailable, database_ledger, ledger_get
+
+logger = logging.getLogger(__name__)
+
+MODE_ENFORCE = "enforce"
+MODE_DRY_RUN = "dry-run"
+MODE_OFF = "off"
 
 
 @dataclass(frozen=True)
@@ -31,7 +45,10 @@ class ReadGrant:
     used: int
     reset_at: datetime
     tier: str
-    mode: str = "enforce"
+    mode: str = MODE_ENFORCE
+    principal: str = ""
+    # True when the ledger could not be reached and this reader's tier fails closed.
+    ledger_unavailable: bool = False
     extra: dict = field(default_factory=dict)
 
     @property
@@ -55,8 +72,21 @@ class ReadBudgetExhausted(Exception):
 def window_reset_at(now: datetime | None = None) -> datetime:
     """The end of the current read window: the next 00:00 UTC."""
     now = now or timezone.now()
-    start = now.astimezone(timezone.UTC).replace(hour=0, minute=0, second=0, microsecond=0)
+    start = now.astimezone(UTC).replace(hour=0, minute=0, second=0, microsecond=0)
     return start + timedelta(days=1)
+
+
+def window_day(now: datetime | None = None) -> date:
+    """The UTC day the reads of ``now`` count against."""
+    return (now or timezone.now()).astimezone(UTC).date()
+
+
+def reader_principal(request: HttpRequest) -> str:
+    """Whose budget a request draws on: "user:<id>", or "ip:<prefix>" for logged-out readers."""
+    user = getattr(request, "user", None)
+    if user is not None and user.is_authenticated:
+        return f"user:{user.pk}"
+    return f"ip:{ip_prefix(client_ip(request))}"
 
 
 def delivered_post_ids(posts: list[Post]) -> list[int]:
@@ -71,16 +101,93 @@ def delivered_post_ids(posts: list[Post]) -> list[int]:
 
 def read_gate(*, request: HttpRequest, post_ids: list[int]) -> ReadGrant:
     """Charge ``post_ids`` (in order) to the reader of ``request`` and say which may go out."""
+    mode = settings.ACCESS_ENFORCEMENT
+    now = timezone.now()
+    reset_at = window_reset_at(now)
+    tier = effective_tier(getattr(request, "user", None))
+    limit = tier.daily_read_budget
+    ids = list(dict.fromkeys(int(pid) for pid in post_ids))  # a page's duplicates count once
+    grant = {"limit": limit, "reset_at": reset_at, "tier": tier.slug, "mode": mode}
+    if mode == MODE_OFF:
+        return ReadGrant(delivered_ids=ids, refused_count=0, newly_charged=0, used=0, **grant)
+
+    principal = reader_principal(request)
+    grant["principal"] = principal
+    day = window_day(now)
+    # Dry-run charges everything (as an unlimited reader) and works out what enforce would do.
+    charge_limit = None if mode == MODE_DRY_RUN else limit
+    try:
+        result = _ledger_charge(
+            principal=principal, day=day, limit=charge_limit, ids=ids, tier_slug=tier.slug
+        )
+    except LedgerUnavailable as exc:
+        logger.warning("read ledger unavailable, failing closed for %s: %s", principal, exc)
+        delivered = ids if mode == MODE_DRY_RUN else []
+        return ReadGrant(
+            delivered_ids=delivered,
+            refused_count=len(ids) - len(delivered),
+            newly_charged=0,
+            used=limit or 0,
+            ledger_unavailable=True,
+            **grant,
+        )
+
+    if mode == MODE_DRY_RUN:
+        would_refuse = len(ids) - _would_deliver(ids, result, limit)
+        if would_refuse:
+            logger.warning(
+                "read budget dry-run: would refuse %d of %d posts for %s (tier %s, %d/%s used)",
+                would_refuse,
+                len(ids),
+                principal,
+                tier.slug,
+                result.used,
+                limit,
+            )
+        grant["extra"] = {"would_refuse": would_refuse}
     return ReadGrant(
-        delivered_ids=list(post_ids),
-        refused_count=0,
-        newly_charged=0,
-        limit=None,
-        used=0,
-        reset_at=window_reset_at(),
-        tier="unmetered",
-        mode="off",
+        delivered_ids=result.delivered_ids,
+        refused_count=len(ids) - len(result.delivered_ids),
+        newly_charged=result.newly_charged,
+        used=result.used,
+        **grant,
     )
+
+
+def _ledger_charge(
+    *, principal: str, day: date, limit: int | None, ids: list[int], tier_slug: str
+) -> ChargeResult:
+    """Charge on the configured ledger; if Redis is down, fall back or fail closed by tier.
+
+    Falling back to the database ledger keeps reads bounded (by the budget, counted afresh
+    there); tiers in ``ACCESS_REDIS_DOWN_FAIL_CLOSED_TIERS`` are refused instead.
+    """
+    ledger = ledger_get()
+    try:
+        return ledger.charge(principal=principal, day=day, limit=limit, post_ids=ids)
+    except LedgerUnavailable:
+        if isinstance(ledger, DatabaseLedger) or tier_slug in (
+            settings.ACCESS_REDIS_DOWN_FAIL_CLOSED_TIERS
+        ):
+            raise
+        logger.warning("read ledger %s unavailable, falling back to the database", ledger.name)
+        return database_ledger().charge(principal=principal, day=day, limit=limit, post_ids=ids)
+
+
+def _would_deliver(ids: list[int], result: ChargeResult, limit: int | None) -> int:
+    """How many of ``ids`` enforce mode would have delivered, given an unlimited charge."""
+    if limit is None:
+        return len(ids)
+    fresh = set(result.charged_ids)
+    left = limit - (result.used - len(fresh))
+    count = 0
+    for pid in ids:
+        if pid in fresh:
+            if left <= 0:
+                break
+            left -= 1
+        count += 1
+    return count
 
 
 def posts_deliver(*, request: HttpRequest, posts: list[Post]) -> list[Post]:
@@ -99,4 +206,7 @@ def posts_deliver(*, request: HttpRequest, posts: list[Post]) -> list[Post]:
         if post.pk not in allowed or (post.repost_of_id and post.repost_of_id not in allowed):
             break
         delivered.append(post)
+    if posts and not delivered:
+        # A repost whose original did not fit: nothing can be shown, so this is a refusal too.
+        raise ReadBudgetExhausted(grant)
     return delivered

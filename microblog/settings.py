@@ -68,6 +68,7 @@ INSTALLED_APPS = [
     "whitenoise.runserver_nostatic",
     "django.contrib.staticfiles",
     "django.contrib.humanize",
+    "csp",
     "rest_framework",
     "drf_spectacular",
     "drf_spectacular_sidecar",
@@ -84,8 +85,10 @@ MIDDLEWARE = [
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "access.middleware.ReadBudgetHeadersMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "csp.middleware.CSPMiddleware",
 ]
 
 ROOT_URLCONF = "microblog.urls"
@@ -102,6 +105,7 @@ TEMPLATES = [
                 "django.template.context_processors.request",
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
+                "access.context_processors.read_meter",
             ],
         },
     },
@@ -139,7 +143,13 @@ if REDIS_URL:
             "BACKEND": "django_redis.cache.RedisCache",
             "LOCATION": REDIS_URL,
             "KEY_PREFIX": os.environ.get("CACHE_KEY_PREFIX", "microblog"),
-            "OPTIONS": {"CLIENT_CLASS": "django_redis.client.DefaultClient"},
+            "OPTIONS": {
+                "CLIENT_CLASS": "django_redis.client.DefaultClient",
+                # Fail fast when Redis hangs instead of stopping: the read gate then falls
+                # back or fails closed (docs/read-budgets.md) rather than stalling requests.
+                "SOCKET_CONNECT_TIMEOUT": 0.5,
+                "SOCKET_TIMEOUT": 0.5,
+            },
         }
     }
 else:
@@ -188,6 +198,14 @@ STORAGES = {
 WHITENOISE_USE_FINDERS = True  # serve from app folders too, so no collectstatic is needed
 
 # --- Security -----------------------------------------------------------------------------
+# Production defaults (DEBUG off): HTTPS only, HSTS for a year, secure cookies. Behind a
+# TLS-terminating proxy set TRUSTED_PROXY_COUNT so X-Forwarded-Proto is believed.
+SECURE_SSL_REDIRECT = env_bool("SECURE_SSL_REDIRECT", default=not DEBUG)
+SECURE_REDIRECT_EXEMPT = [r"^healthz$"]  # load-balancer probes speak plain HTTP
+SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https") if TRUSTED_PROXY_COUNT else None
+SECURE_HSTS_SECONDS = env_int("SECURE_HSTS_SECONDS", 0 if DEBUG else 31_536_000)
+SECURE_HSTS_INCLUDE_SUBDOMAINS = env_bool("SECURE_HSTS_INCLUDE_SUBDOMAINS", default=not DEBUG)
+SECURE_HSTS_PRELOAD = env_bool("SECURE_HSTS_PRELOAD", default=not DEBUG)
 SESSION_COOKIE_HTTPONLY = True
 SESSION_COOKIE_SECURE = env_bool("SECURE_COOKIES", default=not DEBUG)
 CSRF_COOKIE_SECURE = SESSION_COOKIE_SECURE
@@ -196,6 +214,21 @@ SECURE_CONTENT_TYPE_NOSNIFF = True
 SECURE_REFERRER_POLICY = "same-origin"
 SECURE_CROSS_ORIGIN_OPENER_POLICY = "same-origin"
 DATA_UPLOAD_MAX_MEMORY_SIZE = 256 * 1024  # posts are 500 characters; nothing needs more
+# Content-Security-Policy (django-csp): no inline or third-party script anywhere; every asset
+# is served by the app itself. Inline style attributes stay allowed (the admin uses them).
+CONTENT_SECURITY_POLICY = {
+    "DIRECTIVES": {
+        "default-src": ["'self'"],
+        "script-src": ["'self'"],
+        "style-src": ["'self'", "'unsafe-inline'"],
+        "img-src": ["'self'", "data:"],
+        "font-src": ["'self'"],
+        "connect-src": ["'self'"],
+        "object-src": ["'none'"],
+        "base-uri": ["'self'"],
+        "frame-ancestors": ["'none'"],
+    }
+}
 
 # --- Email --------------------------------------------------------------------------------
 EMAIL_BACKEND = "django.core.mail.backends.console.EmailBackend"
@@ -216,18 +249,44 @@ RESERVED_USERNAMES = {
 # --- REST API -----------------------------------------------------------------------------
 REST_FRAMEWORK = {
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
-    "DEFAULT_AUTHENTICATION_CLASSES": [],
-    "DEFAULT_PERMISSION_CLASSES": [],
+    # Bearer tokens first: its WWW-Authenticate makes missing credentials a 401, as Mastodon.
+    "DEFAULT_AUTHENTICATION_CLASSES": [
+        "api.authentication.BearerTokenAuthentication",
+        "api.authentication.SessionAuthentication",
+    ],
+    "DEFAULT_PERMISSION_CLASSES": ["api.permissions.TokenHasScope"],
+    "DEFAULT_RENDERER_CLASSES": [
+        "rest_framework.renderers.JSONRenderer",
+        "rest_framework.renderers.BrowsableAPIRenderer",
+    ],
+    "DEFAULT_PARSER_CLASSES": [
+        "rest_framework.parsers.JSONParser",
+        "rest_framework.parsers.FormParser",
+        "rest_framework.parsers.MultiPartParser",
+    ],
+    "EXCEPTION_HANDLER": "api.exceptions.api_exception_handler",
     "UNAUTHENTICATED_USER": "django.contrib.auth.models.AnonymousUser",
+    "UNICODE_JSON": True,
 }
 SPECTACULAR_SETTINGS = {
     "TITLE": "Microblog API",
-    "DESCRIPTION": "Mastodon-compatible client API with metered, audited reads.",
+    "DESCRIPTION": (
+        "Mastodon-compatible client API with metered, audited reads. Authenticate with "
+        "`Authorization: Bearer <token>` (Settings → Developer). Every operation that returns "
+        "statuses draws from the caller's daily read budget and may answer 429."
+    ),
     "VERSION": "1.0.0",
+    # 3.1: schemas are JSON Schema, so the tests validate responses with jsonschema directly.
+    "OAS_VERSION": "3.1.0",
     "SERVE_INCLUDE_SCHEMA": False,
     "SWAGGER_UI_DIST": "SIDECAR",
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
+    "COMPONENT_SPLIT_REQUEST": True,
+    "ENUM_NAME_OVERRIDES": {
+        "StatusVisibilityEnum": ["public"],
+        "PostVisibilityEnum": ["public", "unlisted"],
+    },
 }
 
 LOGGING = {
@@ -235,4 +294,78 @@ LOGGING = {
     "disable_existing_loggers": False,
     "handlers": {"console": {"class": "logging.StreamHandler"}},
     "root": {"handlers": ["console"], "level": os.environ.get("LOG_LEVEL", "INFO")},
+}
+
+# --- Paid verification (accounts/) ---------------------------------------------------------
+# Which payment provider sells verification: "dev" (a local TEST MODE checkout page, no
+# network, never for production) or "stripe" (Stripe Checkout + webhooks).
+PAYMENTS_PROVIDER = os.environ.get("PAYMENTS_PROVIDER", "dev").strip().lower() or "dev"
+if PAYMENTS_PROVIDER not in {"dev", "stripe"}:
+    raise ImproperlyConfigured(
+        f"PAYMENTS_PROVIDER must be 'dev' or 'stripe', got {PAYMENTS_PROVIDER!r}"
+    )
+STRIPE_SECRET_KEY = os.environ.get("STRIPE_SECRET_KEY", "")
+STRIPE_WEBHOOK_SECRET = os.environ.get("STRIPE_WEBHOOK_SECRET", "")
+if PAYMENTS_PROVIDER == "stripe" and not (STRIPE_SECRET_KEY and STRIPE_WEBHOOK_SECRET):
+    raise ImproperlyConfigured(
+        "PAYMENTS_PROVIDER=stripe needs STRIPE_SECRET_KEY (sk_test_… or sk_live_…) and "
+        "STRIPE_WEBHOOK_SECRET (whsec_…). See docs/verification.md."
+    )
+VERIFICATION_MIN_ACCOUNT_AGE_DAYS = env_int("VERIFICATION_MIN_ACCOUNT_AGE_DAYS", 7)
+VERIFICATION_GRACE_DAYS = env_int("VERIFICATION_GRACE_DAYS", 3)  # past due → lapsed after this
+EMAIL_CONFIRMATION_DAYS = env_int("EMAIL_CONFIRMATION_DAYS", 3)  # a confirmation link's life
+# Where links in emails point when no request is at hand (e.g. mail sent from a task).
+SITE_URL = os.environ.get("SITE_URL", "http://127.0.0.1:8000")
+
+# Email: the console backend by default; EMAIL_URL=smtp://user:pass@host:587?tls=True (or
+# smtps://… for implicit TLS) sends real mail through that server.
+EMAIL_URL = os.environ.get("EMAIL_URL", "")
+if EMAIL_URL:
+    import dj_email_url
+
+    _email = dj_email_url.parse(EMAIL_URL)
+    EMAIL_BACKEND = _email["EMAIL_BACKEND"]
+    EMAIL_HOST = _email["EMAIL_HOST"]
+    EMAIL_PORT = _email["EMAIL_PORT"]
+    EMAIL_HOST_USER = _email["EMAIL_HOST_USER"]
+    EMAIL_HOST_PASSWORD = _email["EMAIL_HOST_PASSWORD"]
+    EMAIL_USE_TLS = _email["EMAIL_USE_TLS"]
+    EMAIL_USE_SSL = _email["EMAIL_USE_SSL"]
+    EMAIL_TIMEOUT = _email["EMAIL_TIMEOUT"] or 10
+
+# Lapse past-due subscriptions and end cancelled ones whose period is over (idempotent).
+CELERY_BEAT_SCHEDULE["accounts-expire-subscriptions"] = {
+    "task": "accounts.tasks.subscriptions_expire_task",
+    "schedule": 15 * 60.0,
+}
+
+# --- Access controls (access/) -------------------------------------------------------------
+# Read budgets: what the read gate does. "enforce" (default) refuses reads past the budget;
+# "dry-run" charges and logs what would be refused but delivers everything; "off" charges
+# nothing at all (benchmarks only). See docs/read-budgets.md.
+ACCESS_ENFORCEMENT = os.environ.get("ACCESS_ENFORCEMENT", "enforce").strip().lower() or "enforce"
+if ACCESS_ENFORCEMENT not in {"enforce", "dry-run", "off"}:
+    raise ImproperlyConfigured(
+        f"ACCESS_ENFORCEMENT must be 'enforce', 'dry-run' or 'off', got {ACCESS_ENFORCEMENT!r}"
+    )
+# Which ledger counts reads: "auto" (Redis when REDIS_URL is set, else the database),
+# "redis" or "database".
+ACCESS_LEDGER = os.environ.get("ACCESS_LEDGER", "auto").strip().lower() or "auto"
+if ACCESS_LEDGER not in {"auto", "redis", "database"}:
+    raise ImproperlyConfigured(
+        f"ACCESS_LEDGER must be 'auto', 'redis' or 'database', got {ACCESS_LEDGER!r}"
+    )
+if ACCESS_LEDGER == "redis" and not REDIS_URL:
+    raise ImproperlyConfigured("ACCESS_LEDGER=redis needs REDIS_URL=redis://…")
+# Redis keys are "<prefix>:reads:<principal>:<YYYYMMDD>"; empty means the cache's KEY_PREFIX.
+ACCESS_REDIS_KEY_PREFIX = os.environ.get("ACCESS_REDIS_KEY_PREFIX", "")
+# When Redis is unreachable these tiers are refused (fail closed, 429 with a short
+# Retry-After); every other tier falls back to the database ledger so reads stay bounded.
+ACCESS_REDIS_DOWN_FAIL_CLOSED_TIERS = ("anonymous", "new", "restricted")
+ACCESS_LEDGER_UNAVAILABLE_RETRY_AFTER = env_int("ACCESS_LEDGER_UNAVAILABLE_RETRY_AFTER", 60)
+# Past days of the database ledger kept before the purge task deletes them.
+ACCESS_LEDGER_RETENTION_DAYS = env_int("ACCESS_LEDGER_RETENTION_DAYS", 2)
+CELERY_BEAT_SCHEDULE["access-purge-read-ledger"] = {
+    "task": "access.tasks.read_ledger_purge_task",
+    "schedule": 60 * 60.0,
 }

@@ -1,0 +1,64 @@
+"""Tells every metered response where the reader stands: rate-limit headers from the grant."""
+
+import math
+
+from django.utils import timezone
+from django.utils.cache import patch_cache_control
+
+from .gate import MODE_OFF, ReadGrant
+from .responses import reset_at_iso, retry_after_seconds
+
+POLICY = "daily-reads"
+WINDOW_SECONDS = 86400
+
+
+def read_budget_headers(grant: ReadGrant) -> dict[str, str]:
+    """The headers for one grant (none in "off" mode).
+
+    IETF httpapi ratelimit-headers draft: ``RateLimit-Policy: "daily-reads";q=1000;w=86400``
+    and ``RateLimit: "daily-reads";r=640;t=5400``; Mastodon: ``X-RateLimit-Limit``,
+    ``X-RateLimit-Remaining`` and ``X-RateLimit-Reset`` (ISO 8601). An unlimited reader has
+    no quota to state, so gets only ``X-RateLimit-Reset`` and ``X-Read-Budget: unlimited``
+    with the day's count in ``X-Reads-Used`` (they are still counted).
+    """
+    if grant.mode == MODE_OFF:
+        return {}
+    seconds = max(math.ceil((grant.reset_at - timezone.now()).total_seconds()), 0)
+    headers = {"X-RateLimit-Reset": reset_at_iso(grant), "X-Reads-Used": str(grant.used)}
+    if grant.limit is None:
+        headers["X-Read-Budget"] = "unlimited"
+        return headers
+    headers.update(
+        {
+            "RateLimit-Policy": f'"{POLICY}";q={grant.limit};w={WINDOW_SECONDS}',
+            "RateLimit": f'"{POLICY}";r={grant.remaining};t={seconds}',
+            "X-RateLimit-Limit": str(grant.limit),
+            "X-RateLimit-Remaining": str(grant.remaining),
+        }
+    )
+    return headers
+
+
+class ReadBudgetHeadersMiddleware:
+    """Adds the read-budget headers to any response whose request passed the read gate.
+
+    Also marks such responses ``Cache-Control: private`` (they are one reader's metered view)
+    and adds ``Retry-After`` to a refusal (429) that does not carry one yet.
+    """
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        response = self.get_response(request)
+        grant = getattr(request, "read_grant", None)
+        if grant is None:
+            return response
+        headers = read_budget_headers(grant)
+        for name, value in headers.items():
+            response.headers.setdefault(name, value)
+        if headers:
+            patch_cache_control(response, private=True)
+        if response.status_code == 429 and grant.refused and "Retry-After" not in response:
+            response["Retry-After"] = str(retry_after_seconds(grant))
+        return response
