@@ -10,6 +10,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from accounts.models import User
+from accounts.services import verification_grant
 from feeds.models import Follow, Like, Post
 from feeds.services import counters_rebuild
 
@@ -118,15 +119,25 @@ class Command(BaseCommand):
         ]
         Follow.objects.bulk_create(follows, ignore_conflicts=True)
 
-        # Posts in time order so ids grow with time, as timelines assume.
+        # Posts, replies and reposts in time order so ids grow with time, as timelines assume.
         start = now - timedelta(days=21)
         step = (now - start) / max(posts, 1)
         created: list[Post] = []
         batch: list[Post] = []
+        reposted: set[tuple[int, int]] = set()
         for index in range(posts):
             when = start + step * index
             author = rng.choice(people)
-            if created and rng.random() < 0.25:
+            roll = rng.random()
+            if created and roll < 0.06:
+                original = rng.choice(created[-500:])
+                key = (author.pk, original.pk)
+                fresh = key not in reposted and original.author_id != author.pk
+                if fresh and original.reply_to_id is None:
+                    reposted.add(key)
+                    batch.append(Post(author=author, repost_of=original, created_at=when))
+                    continue
+            if created and roll < 0.3:
                 parent = rng.choice(created[-300:])
                 batch.append(
                     Post(
@@ -141,29 +152,18 @@ class Command(BaseCommand):
                 text = f"{rng.choice(OPENERS)} {rng.choice(TOPICS)}.{rng.choice(ENDINGS)}"
                 batch.append(Post(author=author, text=text, created_at=when))
             if len(batch) == 250:
-                created.extend(Post.objects.bulk_create(batch))
+                created.extend(p for p in Post.objects.bulk_create(batch) if not p.repost_of_id)
                 batch = []
-        created.extend(Post.objects.bulk_create(batch))
+        created.extend(p for p in Post.objects.bulk_create(batch) if not p.repost_of_id)
 
-        reposts = {}
-        for _ in range(posts // 15):
-            original = rng.choice(created)
-            reposter = rng.choice(people)
-            if original.reply_to_id is None:
-                reposts[(reposter.pk, original.pk)] = Post(
-                    author=reposter,
-                    repost_of=original,
-                    created_at=min(original.created_at + timedelta(hours=rng.randint(1, 48)), now),
-                )
-        Post.objects.bulk_create(
-            sorted(reposts.values(), key=lambda post: post.created_at), ignore_conflicts=True
-        )
         likes = [
             Like(user=rng.choice(people), post=rng.choice(created), created_at=now)
             for _ in range(posts * 2)
         ]
         Like.objects.bulk_create(likes, ignore_conflicts=True)
         counters_rebuild()
+        # One verified demo account, so the badge shows on timelines, profiles and the API.
+        verification_grant(user=people[0], actor=None, reason="Demo data: a verified account")
         self.stdout.write(
             self.style.SUCCESS(
                 f"Created {len(people)} people, {Post.objects.count()} posts and reposts, "

@@ -1,0 +1,62 @@
+"""Forms for the account pages. They check the shape of input; the services decide the rules."""
+
+from django import forms
+from django.core.exceptions import ValidationError
+
+from .validators import validate_username
+
+
+def add_service_errors(form: forms.Form, exc: ValidationError, *, field: str | None = None) -> None:
+    """Show a service's ValidationError on the form: per field when the error names fields the
+    form has, on ``field`` (or the whole form) otherwise."""
+    if hasattr(exc, "error_dict"):
+        for name, errors in exc.error_dict.items():
+            form.add_error(name if name in form.fields else None, errors)
+    else:
+        form.add_error(field, exc)
+
+
+class SignupForm(forms.Form):
+    """Sign-up: username, email and a password typed twice."""
+
+    username = forms.CharField(
+        max_length=30,
+        validators=[validate_username],
+        help_text="1–30 characters: letters, digits and underscores.",
+        widget=forms.TextInput(attrs={"autocomplete": "username", "autocapitalize": "none"}),
+    )
+    email = forms.EmailField(widget=forms.EmailInput(attrs={"autocomplete": "email"}))
+    password1 = forms.CharField(
+        label="Password",
+        strip=False,
+        help_text="At least 8 characters; not a common or all-numeric password.",
+        widget=forms.PasswordInput(attrs={"autocomplete": "new-password"}),
+    )
+    password2 = forms.CharField(
+        label="Password again",
+        strip=False,
+        widget=forms.PasswordInput(attrs={"autocomplete": "new-password"}),
+    )
+
+    def clean(self):
+        cleaned = super().clean()
+        first, second = cleaned.get("password1"), cleaned.get("password2")
+        if first and second and first != second:
+            self.add_error("password2", "The two passwords do not match.")
+        return cleaned
+
+
+class ProfileForm(forms.Form):
+    """The public profile: display name and bio."""
+
+    display_name = forms.CharField(
+        max_length=50,
+        required=False,
+        help_text="Shown next to your @username. Up to 50 characters.",
+    )
+    bio = forms.CharField(
+        max_length=160,
+        required=False,
+        widget=forms.Textarea(attrs={"rows": 3}),
+        help_text="Up to 160 characters.",
+    )

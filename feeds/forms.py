@@ -1,0 +1,66 @@
+"""Forms for the feed pages: the composer and the timeline's paging parameters."""
+
+from django import forms
+from django.conf import settings
+from django.core.validators import ProhibitNullCharactersValidator
+
+from .selectors import PageRequest
+
+# Post ids are 64-bit; anything larger could never match and would overflow the database.
+MAX_POST_ID = 2**63 - 1
+
+
+class PostForm(forms.Form):
+    """The composer. The text rules (length after NFC, control characters) live in
+    ``feeds.text.post_text_clean``, which the service applies; the form only carries the text."""
+
+    text = forms.CharField(
+        label="Post text",
+        required=False,
+        strip=False,
+        widget=forms.Textarea(attrs={"rows": 4}),
+    )
+    reply_to = forms.IntegerField(
+        required=False, min_value=1, max_value=MAX_POST_ID, widget=forms.HiddenInput
+    )
+
+    def __init__(self, *args, counter_id: str = "composer-count", **kwargs):
+        super().__init__(*args, **kwargs)
+        # The service's text rules explain NUL and other control characters in one message;
+        # Django's own NUL check would answer first with a vaguer one.
+        text = self.fields["text"]
+        text.validators = [
+            v for v in text.validators if not isinstance(v, ProhibitNullCharactersValidator)
+        ]
+        self.counter_id = counter_id
+        self.max_chars = settings.POST_MAX_CHARACTERS
+        self.fields["text"].widget.attrs.update(
+            {
+                "data-counter": counter_id,
+                "data-max-chars": str(settings.POST_MAX_CHARACTERS),
+                "aria-describedby": f"{counter_id} {counter_id}-help",
+                "placeholder": "What's happening?",
+            }
+        )
+
+
+class PageForm(forms.Form):
+    """Timeline paging from the query string: ``?max_id=<id of the last post seen>``."""
+
+    max_id = forms.IntegerField(
+        required=False,
+        min_value=1,
+        max_value=MAX_POST_ID,
+        error_messages={
+            "invalid": "max_id must be a whole number: the id of the last post you saw.",
+            "min_value": "max_id must be a positive post id.",
+            "max_value": "max_id is larger than any post id.",
+        },
+    )
+
+    def page_request(self) -> PageRequest:
+        """The validated page; call only after ``is_valid()``."""
+        return PageRequest(max_id=self.cleaned_data.get("max_id"))
+
+    def error_message(self) -> str:
+        return " ".join(message for errors in self.errors.values() for message in errors)

@@ -1,0 +1,15 @@
+"""Template helpers for showing posts."""
+
+from django import template
+from django.utils.safestring import mark_safe
+
+from feeds.text import render_post_html
+
+register = template.Library()
+
+
+@register.filter
+def post_html(text: str) -> str:
+    """A post's text as HTML. ``render_post_html`` escapes everything and only adds the
+    paragraph, line-break and link markup itself, so its output is safe to mark as such."""
+    return mark_safe(render_post_html(text))  # noqa: S308 - escaped by render_post_html

@@ -1,0 +1,72 @@
+"""Tests for secure-by-default settings: deploy checks, refusal without a key, headers."""
+
+import os
+import secrets
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def _production_env(**extra) -> dict:
+    env = {k: v for k, v in os.environ.items() if k not in {"DEBUG", "SECURE_COOKIES"}}
+    env.pop("SECURE_SSL_REDIRECT", None)
+    env.update(
+        SECRET_KEY=secrets.token_urlsafe(50),
+        ALLOWED_HOSTS="microblog.example",
+        DJANGO_SETTINGS_MODULE="microblog.settings",
+        # Production sells verification through a real provider (the dev one is TEST MODE).
+        PAYMENTS_PROVIDER="stripe",
+        STRIPE_SECRET_KEY="sk_test_placeholder",
+        STRIPE_WEBHOOK_SECRET="whsec_placeholder",
+    )
+    env.update(extra)
+    return env
+
+
+def test_deploy_checks_pass_with_production_settings():
+    """Ensures that `check --deploy --fail-level WARNING` passes with production settings."""
+    result = subprocess.run(
+        [sys.executable, "manage.py", "check", "--deploy", "--fail-level", "WARNING"],
+        cwd=ROOT,
+        env=_production_env(),
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+@pytest.mark.parametrize("key", ["", "change-me", "short"])
+def test_refuses_to_start_without_a_real_secret_key(key):
+    """Ensures that with DEBUG off the app will not start on a missing or placeholder key."""
+    result = subprocess.run(
+        [sys.executable, "manage.py", "check"],
+        cwd=ROOT,
+        env=_production_env(SECRET_KEY=key),
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert result.returncode != 0
+    assert "SECRET_KEY must be set" in result.stderr
+
+
+@pytest.mark.django_db
+def test_html_responses_carry_security_headers(client, settings):
+    """Ensures that pages send CSP without inline script, HSTS, framing and sniffing guards."""
+    settings.SECURE_HSTS_SECONDS = 31_536_000
+    response = client.get("/accounts/login/", secure=True)
+    assert response.status_code == 200
+    csp = response["Content-Security-Policy"]
+    script_src = next(part for part in csp.split(";") if "script-src" in part)
+    assert "'unsafe-inline'" not in script_src and "'self'" in script_src
+    assert "frame-ancestors 'none'" in csp
+    assert response["X-Frame-Options"] == "DENY"
+    assert response["X-Content-Type-Options"] == "nosniff"
+    assert response["Referrer-Policy"] == "same-origin"
+    assert response["Cross-Origin-Opener-Policy"] == "same-origin"
+    assert response["Strict-Transport-Security"].startswith("max-age=31536000")
