@@ -1,0 +1,297 @@
+"""Admin for accounts: users (with tier and verification), editable tiers and the plan,
+subscriptions, email confirmations, the admin action log and processed payment events.
+
+Verification is granted, revoked and re-approved only through the actions below, which ask
+for a reason and write it to the admin action log; the badge flag itself is read-only here.
+"""
+
+from django import forms
+from django.contrib import admin, messages
+from django.contrib.admin.helpers import ACTION_CHECKBOX_NAME
+from django.contrib.auth.admin import UserAdmin as BaseUserAdmin
+from django.core.exceptions import ValidationError
+from django.template.response import TemplateResponse
+
+from . import services
+from .models import (
+    AdminActionLog,
+    EmailConfirmation,
+    PaymentWebhookEvent,
+    Plan,
+    Subscription,
+    Tier,
+    User,
+)
+from .selectors import effective_tier_slug
+
+
+class ReasonForm(forms.Form):
+    """The reason an admin gives for a verification action; it goes into the action log."""
+
+    reason = forms.CharField(
+        widget=forms.Textarea(attrs={"rows": 3, "cols": 60}),
+        max_length=1000,
+        help_text="Kept in the admin action log.",
+    )
+
+
+class GrantForm(ReasonForm):
+    until = forms.DateTimeField(
+        required=False, help_text="Optional end (UTC, YYYY-MM-DD HH:MM). Empty: until revoked."
+    )
+
+
+def _reason_action(modeladmin, request, queryset, *, title, form_class, apply):
+    """Ask for a reason on an intermediate page, then ``apply(user, cleaned_data)`` to each
+    selected user."""
+    form = form_class(request.POST if "apply" in request.POST else None)
+    if "apply" in request.POST and form.is_valid():
+        done = 0
+        for user in queryset:
+            try:
+                apply(user, form.cleaned_data)
+                done += 1
+            except ValidationError as exc:
+                modeladmin.message_user(
+                    request, f"{user}: {' '.join(exc.messages)}", messages.ERROR
+                )
+        modeladmin.message_user(request, f"{title}: done for {done} account(s).", messages.SUCCESS)
+        return None
+    return TemplateResponse(
+        request,
+        "accounts/verification/admin_reason.html",
+        {
+            **modeladmin.admin_site.each_context(request),
+            "title": title,
+            "form": form,
+            "queryset": queryset,
+            "opts": modeladmin.model._meta,
+            "action": request.POST.get("action", ""),
+            "action_checkbox_name": ACTION_CHECKBOX_NAME,
+        },
+    )
+
+
+class SubscriptionInline(admin.TabularInline):
+    """A user's subscriptions, read-only: they change only through the services."""
+
+    model = Subscription
+    extra = 0
+    can_delete = False
+    show_change_link = True
+    fields = [
+        "status",
+        "provider",
+        "plan",
+        "current_period_end",
+        "cancel_at_period_end",
+        "grace_until",
+        "badge_on_hold",
+    ]
+    readonly_fields = fields
+
+    def has_add_permission(self, request, obj=None):
+        return False
+
+
+@admin.register(User)
+class UserAdmin(BaseUserAdmin):
+    """Users with their tier override and verification; badge changes go through actions."""
+
+    list_display = [
+        "username",
+        "email",
+        "display_name",
+        "is_verified",
+        "tier_override",
+        "is_staff",
+        "date_joined",
+    ]
+    list_filter = ["is_verified", "tier_override", "is_staff", "is_active"]
+    search_fields = ["username", "email", "display_name"]
+    readonly_fields = [
+        "is_verified",
+        "effective_tier",
+        "followers_count",
+        "following_count",
+        "posts_count",
+    ]
+    fieldsets = (
+        *BaseUserAdmin.fieldsets,
+        ("Profile", {"fields": ["display_name", "bio"]}),
+        (
+            "Tier and verification",
+            {
+                "fields": ["tier_override", "effective_tier", "is_verified"],
+                "description": (
+                    "Grant, revoke or re-approve verification with the actions on the user list."
+                ),
+            },
+        ),
+        ("Counts", {"fields": ["followers_count", "following_count", "posts_count"]}),
+    )
+    # Emails are unique (case-insensitive), so an account added here needs one too.
+    add_fieldsets = (
+        (
+            None,
+            {
+                "classes": ["wide"],
+                "fields": ["username", "email", "usable_password", "password1", "password2"],
+            },
+        ),
+    )
+    inlines = [SubscriptionInline]
+
+    def get_inlines(self, request, obj):
+        return self.inlines if obj is not None else []  # a new account has no subscriptions
+
+    actions = ["grant_verification", "revoke_verification", "approve_badge"]
+
+    @admin.display(description="Effective tier")
+    def effective_tier(self, obj):
+        return effective_tier_slug(obj) if obj.pk else "-"
+
+    @admin.action(description="Grant verification (with a reason)", permissions=["change"])
+    def grant_verification(self, request, queryset):
+        return _reason_action(
+            self,
+            request,
+            queryset,
+            title="Grant verification",
+            form_class=GrantForm,
+            apply=lambda user, data: services.verification_grant(
+                user=user, actor=request.user, reason=data["reason"], until=data.get("until")
+            ),
+        )
+
+    @admin.action(description="Revoke verification (with a reason)", permissions=["change"])
+    def revoke_verification(self, request, queryset):
+        return _reason_action(
+            self,
+            request,
+            queryset,
+            title="Revoke verification",
+            form_class=ReasonForm,
+            apply=lambda user, data: services.verification_revoke(
+                user=user, actor=request.user, reason=data["reason"]
+            ),
+        )
+
+    @admin.action(
+        description="Re-approve badge on hold after a username change", permissions=["change"]
+    )
+    def approve_badge(self, request, queryset):
+        return _reason_action(
+            self,
+            request,
+            queryset,
+            title="Re-approve badge",
+            form_class=ReasonForm,
+            apply=lambda user, data: services.verification_badge_approve(
+                user=user, actor=request.user, reason=data["reason"]
+            ),
+        )
+
+
+@admin.register(Tier)
+class TierAdmin(admin.ModelAdmin):
+    """Reading tiers: budgets are edited here and apply from the next request."""
+
+    list_display = ["slug", "name", "daily_read_budget", "description", "sort_order"]
+    list_editable = ["daily_read_budget"]
+    readonly_fields = ["slug"]  # code and data refer to tiers by slug
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+
+@admin.register(Plan)
+class PlanAdmin(admin.ModelAdmin):
+    """What verification costs; a price change applies to new checkouts."""
+
+    list_display = ["name", "slug", "price_minor", "currency", "interval", "is_active"]
+    list_editable = ["price_minor", "currency", "is_active"]
+
+
+@admin.register(Subscription)
+class SubscriptionAdmin(admin.ModelAdmin):
+    """Subscriptions, read-only: payments and the user admin's actions change them."""
+
+    list_display = [
+        "user",
+        "status",
+        "provider",
+        "current_period_end",
+        "cancel_at_period_end",
+        "grace_until",
+        "badge_on_hold",
+        "created_at",
+    ]
+    list_filter = ["status", "provider", "badge_on_hold", "cancel_at_period_end"]
+    search_fields = [
+        "user__username",
+        "user__email",
+        "provider_subscription_id",
+        "provider_customer_id",
+    ]
+    list_select_related = ["user"]
+    raw_id_fields = ["user"]
+
+    def get_readonly_fields(self, request, obj=None):
+        return [field.name for field in self.model._meta.fields]
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+
+@admin.register(EmailConfirmation)
+class EmailConfirmationAdmin(admin.ModelAdmin):
+    """Confirmation links sent (hashes only), to answer "I never got the email"."""
+
+    list_display = ["user", "email", "created_at", "expires_at", "used_at"]
+    search_fields = ["user__username", "email"]
+    exclude = ["token_hash"]
+    readonly_fields = ["user", "email", "created_at", "expires_at", "used_at"]
+
+    def has_add_permission(self, request):
+        return False
+
+
+@admin.register(AdminActionLog)
+class AdminActionLogAdmin(admin.ModelAdmin):
+    """The admin action log: append-only, so nobody edits or deletes it here."""
+
+    list_display = ["created_at", "actor", "action", "target_repr", "reason"]
+    list_filter = ["action"]
+    search_fields = ["target_repr", "reason", "actor__username"]
+    date_hierarchy = "created_at"
+
+    def get_readonly_fields(self, request, obj=None):
+        return [field.name for field in self.model._meta.fields]
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+
+@admin.register(PaymentWebhookEvent)
+class PaymentWebhookEventAdmin(admin.ModelAdmin):
+    """Payment provider events already processed (replays of these are ignored)."""
+
+    list_display = ["received_at", "provider", "event_type", "event_id"]
+    list_filter = ["provider", "event_type"]
+    search_fields = ["event_id"]
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
