@@ -1,6 +1,8 @@
-"""The database read ledger: who has read which posts on which UTC day."""
+"""The database read ledger (who read which posts on which UTC day) and the audit records."""
 
+from django.conf import settings
 from django.db import models
+from django.utils import timezone
 
 
 class ReadDay(models.Model):
@@ -46,3 +48,98 @@ class ReadReceipt(models.Model):
 
     def __str__(self) -> str:
         return f"{self.principal} {self.day:%Y-%m-%d} read {self.post_id}"
+
+
+class AccessLogEntry(models.Model):
+    """One metered request: who read what, through which route, and what the gate decided.
+
+    Append-only: written once per pass through the read gate (refusals included), never
+    edited; only the retention purge deletes, and on PostgreSQL a trigger refuses everything
+    else. ``record_id`` makes the write idempotent, so a record drained twice from the Redis
+    stream is stored once. ``user_id``/``token_id`` are not constrained: the log outlives them.
+    """
+
+    record_id = models.CharField(max_length=64, unique=True)
+    created_at = models.DateTimeField()
+    principal = models.CharField(max_length=64, help_text='"user:<id>" or "ip:<prefix>".')
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.DO_NOTHING,
+        db_constraint=False,
+        related_name="+",
+    )
+    token_id = models.BigIntegerField(null=True, blank=True)
+    tier = models.CharField(max_length=30)
+    client_ip = models.GenericIPAddressField(null=True, blank=True)
+    ip_prefix = models.CharField(max_length=50, help_text="IPv4 /24 or IPv6 /64, for grouping.")
+    user_agent = models.CharField(max_length=300, blank=True)
+    route_name = models.CharField(max_length=100, blank=True)
+    path = models.CharField(max_length=500)
+    paging = models.JSONField(default=dict, blank=True, help_text="max_id, min_id, since_id, limit")
+    status = models.PositiveSmallIntegerField()
+    delivered = models.PositiveIntegerField(default=0)
+    newly_charged = models.PositiveIntegerField(default=0)
+    refused = models.PositiveIntegerField(default=0)
+    remaining = models.IntegerField(null=True, blank=True, help_text="Empty: unlimited.")
+    mode = models.CharField(max_length=10, help_text="enforce or dry-run")
+
+    class Meta:
+        verbose_name = "access log entry"
+        verbose_name_plural = "access log"
+        permissions = [("review_scrape_logs", "Can review scrape logs, flags and act on them")]
+        indexes = [
+            # The review screens: recent first, one user's history, one IP prefix's history.
+            models.Index(fields=["created_at"], name="accesslog_created"),
+            models.Index(fields=["user", "created_at"], name="accesslog_user_created"),
+            models.Index(fields=["ip_prefix", "created_at"], name="accesslog_prefix_created"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.created_at:%Y-%m-%d %H:%M:%S} {self.principal} {self.path} {self.status}"
+
+
+class SecurityEvent(models.Model):
+    """Account events worth auditing beside the access log: log-ins (successes and failures),
+    tokens created and revoked, tier and verification changes."""
+
+    LOGIN_SUCCEEDED = "login_succeeded"
+    LOGIN_FAILED = "login_failed"
+    TOKEN_CREATED = "token_created"  # noqa: S105 - an event name, not a secret
+    TOKEN_REVOKED = "token_revoked"  # noqa: S105 - an event name, not a secret
+    TIER_CHANGED = "tier_changed"
+    VERIFICATION_CHANGED = "verification_changed"
+    KINDS = [
+        (LOGIN_SUCCEEDED, "Log-in succeeded"),
+        (LOGIN_FAILED, "Log-in failed"),
+        (TOKEN_CREATED, "Token created"),
+        (TOKEN_REVOKED, "Token revoked"),
+        (TIER_CHANGED, "Tier changed"),
+        (VERIFICATION_CHANGED, "Verification changed"),
+    ]
+
+    created_at = models.DateTimeField(default=timezone.now)
+    kind = models.CharField(max_length=30, choices=KINDS)
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.DO_NOTHING,
+        db_constraint=False,
+        related_name="+",
+    )
+    username = models.CharField(max_length=150, blank=True, help_text="As typed, for failures.")
+    client_ip = models.GenericIPAddressField(null=True, blank=True)
+    user_agent = models.CharField(max_length=300, blank=True)
+    details = models.JSONField(default=dict, blank=True)
+
+    class Meta:
+        indexes = [
+            models.Index(fields=["created_at"], name="securityevent_created"),
+            models.Index(fields=["user", "created_at"], name="securityevent_user_created"),
+            models.Index(fields=["kind", "created_at"], name="securityevent_kind_created"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.created_at:%Y-%m-%d %H:%M:%S} {self.kind} {self.username or self.user_id}"
