@@ -143,3 +143,88 @@ class SecurityEvent(models.Model):
 
     def __str__(self) -> str:
         return f"{self.created_at:%Y-%m-%d %H:%M:%S} {self.kind} {self.username or self.user_id}"
+
+
+class Flag(models.Model):
+    """A detector's suspicion about one principal under one rule, with the evidence behind it.
+
+    One open flag per principal and rule: as evidence grows the detector updates it (score,
+    span, figures, the log records behind it). Reviewers dismiss it or act on it; what they
+    did is written to the admin action log and shown here.
+    """
+
+    OPEN = "open"
+    DISMISSED = "dismissed"
+    ACTIONED = "actioned"
+    STATUSES = [(OPEN, "Open"), (DISMISSED, "Dismissed"), (ACTIONED, "Actioned")]
+
+    principal = models.CharField(max_length=64, help_text='"user:<id>", "ip:<prefix>", …')
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.DO_NOTHING,
+        db_constraint=False,
+        related_name="+",
+    )
+    ip_prefix = models.CharField(max_length=50, blank=True)
+    token_id = models.BigIntegerField(null=True, blank=True)
+    rule = models.CharField(max_length=40)
+    score = models.FloatField(help_text="0-100: how sure the detector is, for sorting the queue.")
+    first_seen = models.DateTimeField()
+    last_seen = models.DateTimeField()
+    evidence = models.JSONField(default=dict, help_text="Figures and the log record ids.")
+    status = models.CharField(max_length=10, choices=STATUSES, default=OPEN)
+    created_at = models.DateTimeField(default=timezone.now)
+    updated_at = models.DateTimeField(default=timezone.now)
+    resolved_at = models.DateTimeField(null=True, blank=True)
+    resolved_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    resolution = models.TextField(blank=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["principal", "rule"],
+                condition=models.Q(status="open"),
+                name="flag_one_open_per_principal_rule",
+            )
+        ]
+        indexes = [
+            # The review queue: open flags, highest score and newest first.
+            models.Index(fields=["status", "-score", "-last_seen"], name="flag_queue"),
+            models.Index(fields=["user", "status"], name="flag_user_status"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.rule} {self.principal} ({self.score:.0f}, {self.status})"
+
+
+class DetectorCursor(models.Model):
+    """How far a detector has read the access log, so each run reads only what is new."""
+
+    name = models.CharField(max_length=40, unique=True)
+    last_entry_id = models.BigIntegerField(default=0)
+    updated_at = models.DateTimeField(default=timezone.now)
+
+    def __str__(self) -> str:
+        return f"{self.name} @ {self.last_entry_id}"
+
+
+class IPBlock(models.Model):
+    """A blocked IP prefix: requests from it get a clear 403 (page or JSON) from middleware."""
+
+    prefix = models.CharField(max_length=50, unique=True, help_text="e.g. 203.0.113.0/24")
+    reason = models.TextField()
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    created_at = models.DateTimeField(default=timezone.now)
+    expires_at = models.DateTimeField(null=True, blank=True, help_text="Empty: until removed.")
+
+    class Meta:
+        verbose_name = "IP block"
+
+    def __str__(self) -> str:
+        return self.prefix
