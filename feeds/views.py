@@ -8,6 +8,7 @@ from functools import wraps
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
+from django.contrib.auth.views import redirect_to_login
 from django.core.exceptions import ValidationError
 from django.http import Http404
 from django.shortcuts import redirect, render
@@ -15,7 +16,9 @@ from django.urls import reverse
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_GET, require_POST
 
+from access import reading_policy
 from access.gate import ReadBudgetExhausted, posts_deliver
+from access.reading_policy import feed_access
 from access.responses import budget_exhausted_page
 from accounts.forms import add_service_errors
 from accounts.models import User
@@ -34,19 +37,39 @@ class BadPageRequest(Exception):
     """The query string asked for a page that cannot exist (e.g. ``max_id=abc``)."""
 
 
-def reader_page(view):
-    """Turn the reader's refusals into pages: bad paging → 400, no budget left → 429."""
+def reader_page(feed: str | None = None):
+    """Turn the reader's refusals into pages: a feed closed to logged-out readers → login wall
+    (or 403 when disabled), bad paging → 400, no budget left → 429."""
 
-    @wraps(view)
-    def wrapped(request, *args, **kwargs):
-        try:
-            return view(request, *args, **kwargs)
-        except BadPageRequest as exc:
-            return render(request, "400.html", {"message": str(exc)}, status=400)
-        except ReadBudgetExhausted as exc:
-            return budget_exhausted_page(request, exc.grant)
+    def decorator(view):
+        @wraps(view)
+        def wrapped(request, *args, **kwargs):
+            refusal = _feed_refusal(request, feed) if feed else None
+            return refusal or _run(view, request, *args, **kwargs)
 
-    return wrapped
+        return wrapped
+
+    return decorator
+
+
+def _feed_refusal(request, feed: str):
+    access = feed_access(user=request.user, feed=feed)
+    if access == reading_policy.LOGIN_REQUIRED:
+        return redirect_to_login(request.get_full_path())
+    if access == reading_policy.FEED_DISABLED:
+        message = "This timeline is not available on this server."
+        return render(request, "403.html", {"message": message}, status=403)
+    return None
+
+
+def _run(view, request, *args, **kwargs):
+    """Call a reader view, turning its refusals into pages."""
+    try:
+        return view(request, *args, **kwargs)
+    except BadPageRequest as exc:
+        return render(request, "400.html", {"message": str(exc)}, status=400)
+    except ReadBudgetExhausted as exc:
+        return budget_exhausted_page(request, exc.grant)
 
 
 def _page_request(request) -> PageRequest:
@@ -98,7 +121,7 @@ def _redirect_back(request, default: str):
 
 
 @require_GET
-@reader_page
+@reader_page()
 def home(request):
     """The logged-in reader's home timeline; logged-out visitors see the public timeline."""
     if not request.user.is_authenticated:
@@ -111,7 +134,7 @@ def home(request):
 
 
 @require_GET
-@reader_page
+@reader_page(reading_policy.PUBLIC_TIMELINE)
 def public(request):
     """Everyone's posts, newest first."""
     page = _page_request(request)
@@ -120,7 +143,7 @@ def public(request):
 
 
 @require_GET
-@reader_page
+@reader_page(reading_policy.PROFILES)
 def profile(request, username):
     """One person's profile: who they are, their counts and their posts and reposts."""
     author = _user_or_404(username)
@@ -133,7 +156,7 @@ def profile(request, username):
 
 
 @require_GET
-@reader_page
+@reader_page(reading_policy.POSTS)
 def post_detail(request, post_id):
     """A post with its conversation: ancestors, the post, then its replies."""
     thread = post_thread(post=_post_or_404(request, post_id), viewer=request.user)

@@ -237,6 +237,19 @@ DEFAULT_FROM_EMAIL = os.environ.get("DEFAULT_FROM_EMAIL", "microblog@localhost")
 # --- Product rules ------------------------------------------------------------------------
 POST_MAX_CHARACTERS = 500
 NEW_ACCOUNT_DAYS = env_int("NEW_ACCOUNT_DAYS", 30)  # accounts younger than this are tier "new"
+# Logged-out reading per feed (access/reading_policy.py): "public" (within the anonymous
+# budget), "authenticated" (login wall) or, for the public timeline, "disabled" (staff only).
+LOGGED_OUT_READING = {
+    "public_timeline": os.environ.get("LOGGED_OUT_PUBLIC_TIMELINE", "public"),
+    "profiles": os.environ.get("LOGGED_OUT_PROFILES", "public"),
+    "posts": os.environ.get("LOGGED_OUT_POSTS", "public"),
+}
+for _feed, _policy in LOGGED_OUT_READING.items():
+    _allowed = ("public", "authenticated", "disabled")[: 3 if _feed == "public_timeline" else 2]
+    if _policy not in _allowed:
+        raise ImproperlyConfigured(
+            f"LOGGED_OUT_{_feed.upper()} must be one of {', '.join(_allowed)}; got {_policy!r}"
+        )
 TIMELINE_PAGE_SIZE = 20
 # Names nobody may register: they collide with our URLs or impersonate the service.
 RESERVED_USERNAMES = {
