@@ -6,4 +6,5 @@ from . import token_views
 
 urlpatterns = [
     path("", token_views.token_list, name="tokens"),
+    path("<int:token_id>/revoke/", token_views.token_revoke_view, name="token_revoke"),
 ]

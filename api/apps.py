@@ -6,3 +6,6 @@ class ApiConfig(AppConfig):
 
     name = "api"
     default_auto_field = "django.db.models.BigAutoField"
+
+    def ready(self):
+        from . import schema_extensions  # noqa: F401 - registers the OpenAPI auth schemes

@@ -267,7 +267,10 @@ REST_FRAMEWORK = {
         "api.authentication.BearerTokenAuthentication",
         "api.authentication.SessionAuthentication",
     ],
-    "DEFAULT_PERMISSION_CLASSES": ["api.permissions.TokenHasScope"],
+    "DEFAULT_PERMISSION_CLASSES": [
+        "api.permissions.TokenHasScope",
+        "api.permissions.FeedReadingPolicy",
+    ],
     "DEFAULT_RENDERER_CLASSES": [
         "rest_framework.renderers.JSONRenderer",
         "rest_framework.renderers.BrowsableAPIRenderer",
@@ -381,4 +384,72 @@ ACCESS_LEDGER_RETENTION_DAYS = env_int("ACCESS_LEDGER_RETENTION_DAYS", 2)
 CELERY_BEAT_SCHEDULE["access-purge-read-ledger"] = {
     "task": "access.tasks.read_ledger_purge_task",
     "schedule": 60 * 60.0,
+}
+
+# --- Detection (access/) --------------------------------------------------------------------
+# Thresholds of the bulk-access detectors (access/detectors.py, docs/audit.md). A rule fires
+# when its figure reaches the threshold within its window; the score is 50 at the threshold
+# and 100 at twice it.
+ACCESS_DETECTORS = {
+    # Reached 0 remaining or was refused at least this often in the window.
+    "budget_exhausted": {"window_minutes": 24 * 60, "min_exhausted_requests": 1},
+    # Posts delivered per minute, averaged over the window.
+    "read_velocity": {"window_minutes": 5, "posts_per_minute": 60},
+    # Requests carrying max_id (following "older posts") within the window.
+    "deep_paging": {"window_minutes": 10, "min_max_id_requests": 15},
+    # Single-post requests whose ids form a near-sequence (gaps of at most max_gap).
+    "sequential_ids": {"window_minutes": 10, "min_run": 20, "max_gap": 3},
+    # Distinct accounts reading from one IPv4 /24 or IPv6 /64, and the posts they read.
+    "shared_prefix": {"window_minutes": 60, "min_accounts": 5, "min_delivered": 200},
+    # Distinct client IPs seen for one token (or one account without a token).
+    "many_ips": {"window_minutes": 60, "min_ips": 5},
+    # Requests whose User-Agent names a scraping library or an AI crawler.
+    "scraper_user_agent": {"window_minutes": 60, "min_requests": 1},
+    # 429 answers the same principal kept asking past, within the window.
+    "ignored_429": {"window_minutes": 10, "min_refused_requests": 5},
+}
+# Case-insensitive substrings of User-Agent headers that name scrapers and AI crawlers.
+ACCESS_SCRAPER_USER_AGENTS = [
+    "python-requests", "python-urllib", "aiohttp", "httpx", "curl/", "wget/", "scrapy",
+    "go-http-client", "okhttp", "java/", "libwww-perl", "node-fetch", "axios/", "headlesschrome",
+    "gptbot", "chatgpt-user", "oai-searchbot", "ccbot", "claudebot", "claude-web",
+    "anthropic-ai", "bytespider", "perplexitybot", "google-extended", "amazonbot",
+    "applebot-extended", "meta-externalagent", "diffbot", "omgili", "imagesiftbot", "cohere-ai",
+]  # fmt: skip
+# Routes that show one post, for the sequential-id rule (the post id is read from the path).
+ACCESS_SINGLE_POST_ROUTES = ["feeds:post", "api:status"]
+# How many access-log record ids a flag keeps as evidence (the figures count them all).
+ACCESS_FLAG_EVIDENCE_IDS = env_int("ACCESS_FLAG_EVIDENCE_IDS", 50)
+# Paths an IP block never applies to, so an admin cannot lock the review out.
+ACCESS_IP_BLOCK_EXEMPT_PATHS = ["/admin/", "/healthz", "/static/"]
+ACCESS_IP_BLOCK_CACHE_SECONDS = env_int("ACCESS_IP_BLOCK_CACHE_SECONDS", 30)
+CELERY_BEAT_SCHEDULE.update(
+    {
+        "access-detect-bulk-access": {
+            "task": "access.tasks.detect_bulk_access_task",
+            "schedule": 60.0,
+        }
+    }
+)
+# Access log (access/audit.py, docs/audit.md): one append-only record per metered request.
+# Records older than this many days are purged daily, in batches; the purge is itself logged.
+ACCESS_LOG_RETENTION_DAYS = env_int("ACCESS_LOG_RETENTION_DAYS", 90)
+ACCESS_LOG_PURGE_BATCH = env_int("ACCESS_LOG_PURGE_BATCH", 10_000)
+# With Redis the ledger's script appends records to "<prefix>:accesslog"; a beat task drains
+# the stream into the database every ACCESS_LOG_DRAIN_INTERVAL seconds, in batches, for at
+# most ACCESS_LOG_DRAIN_MAX_SECONDS per run, taking over entries a dead worker left pending
+# for ACCESS_LOG_DRAIN_CLAIM_IDLE_SECONDS.
+ACCESS_LOG_DRAIN_INTERVAL = env_int("ACCESS_LOG_DRAIN_INTERVAL", 5)
+ACCESS_LOG_DRAIN_BATCH = env_int("ACCESS_LOG_DRAIN_BATCH", 500)
+ACCESS_LOG_DRAIN_MAX_SECONDS = env_int("ACCESS_LOG_DRAIN_MAX_SECONDS", 30)
+ACCESS_LOG_DRAIN_CLAIM_IDLE_SECONDS = env_int("ACCESS_LOG_DRAIN_CLAIM_IDLE_SECONDS", 60)
+CELERY_BEAT_SCHEDULE["access-drain-access-log"] = {
+    "task": "access.tasks.access_log_drain_task",
+    "schedule": float(ACCESS_LOG_DRAIN_INTERVAL),
+    # A run queued while no worker was up is stale once the next one is due.
+    "options": {"expires": float(ACCESS_LOG_DRAIN_INTERVAL * 2)},
+}
+CELERY_BEAT_SCHEDULE["access-purge-access-log"] = {
+    "task": "access.tasks.access_log_purge_task",
+    "schedule": 24 * 60 * 60.0,
 }

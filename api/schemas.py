@@ -1,0 +1,233 @@
+"""The API's documented shapes for the OpenAPI schema (drf-spectacular).
+
+These serializers only describe; responses are built by ``api/entities.py``. The test suite
+validates real responses against the generated schema, so the two cannot drift apart unseen.
+"""
+
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema_field
+from rest_framework import serializers
+
+
+@extend_schema_field({"type": "null"})
+class NullField(serializers.Field):
+    """A field that is always null here (e.g. ``card``, ``poll``)."""
+
+
+@extend_schema_field({"type": "array", "maxItems": 0, "items": {}})
+class EmptyListField(serializers.Field):
+    """A list we do not fill yet (media, mentions, tags, emojis, fields): always []."""
+
+
+class ErrorSerializer(serializers.Serializer):
+    """Mastodon's error body."""
+
+    error = serializers.CharField()
+
+
+class ReadBudgetErrorSerializer(serializers.Serializer):
+    """The 429 body when the daily read budget is spent: Mastodon's error plus machine fields."""
+
+    error = serializers.CharField()
+    code = serializers.ChoiceField(choices=["read_budget_exhausted", "read_budget_unavailable"])
+    limit = serializers.IntegerField(allow_null=True)
+    remaining = serializers.IntegerField(allow_null=True)
+    reset_at = serializers.DateTimeField()
+    tier = serializers.CharField()
+    upgrade_url = serializers.CharField()
+
+
+class AccountSerializer(serializers.Serializer):
+    """Mastodon's Account, plus ``verified``: the account has paid verification (the badge)."""
+
+    id = serializers.CharField()
+    username = serializers.CharField()
+    acct = serializers.CharField()
+    display_name = serializers.CharField(allow_blank=True)
+    locked = serializers.BooleanField()
+    bot = serializers.BooleanField()
+    discoverable = serializers.BooleanField()
+    group = serializers.BooleanField()
+    created_at = serializers.DateTimeField()
+    note = serializers.CharField(allow_blank=True, help_text="HTML")
+    url = serializers.URLField()
+    uri = serializers.URLField()
+    avatar = serializers.URLField()
+    avatar_static = serializers.URLField()
+    header = serializers.URLField()
+    header_static = serializers.URLField()
+    followers_count = serializers.IntegerField(min_value=0)
+    following_count = serializers.IntegerField(min_value=0)
+    statuses_count = serializers.IntegerField(min_value=0)
+    last_status_at = NullField()
+    emojis = EmptyListField()
+    fields = EmptyListField()
+    verified = serializers.BooleanField(help_text="Extension: the paid verification badge.")
+
+
+class AccountSourceSerializer(serializers.Serializer):
+    privacy = serializers.CharField()
+    sensitive = serializers.BooleanField()
+    language = serializers.CharField(allow_blank=True)
+    note = serializers.CharField(allow_blank=True)
+    fields = EmptyListField()
+    follow_requests_count = serializers.IntegerField()
+
+
+class CredentialAccountSerializer(AccountSerializer):
+    """The caller's own Account, with ``source``."""
+
+    source = AccountSourceSerializer()
+
+
+class _StatusFields(serializers.Serializer):
+    id = serializers.CharField()
+    created_at = serializers.DateTimeField()
+    edited_at = NullField()
+    in_reply_to_id = serializers.CharField(allow_null=True)
+    in_reply_to_account_id = serializers.CharField(allow_null=True)
+    sensitive = serializers.BooleanField()
+    spoiler_text = serializers.CharField(allow_blank=True)
+    visibility = serializers.ChoiceField(choices=["public"])
+    language = serializers.CharField(allow_null=True)
+    uri = serializers.URLField()
+    url = serializers.URLField()
+    replies_count = serializers.IntegerField(min_value=0)
+    reblogs_count = serializers.IntegerField(min_value=0)
+    favourites_count = serializers.IntegerField(min_value=0)
+    favourited = serializers.BooleanField()
+    reblogged = serializers.BooleanField()
+    muted = serializers.BooleanField()
+    bookmarked = serializers.BooleanField()
+    pinned = serializers.BooleanField()
+    content = serializers.CharField(allow_blank=True, help_text="HTML")
+    application = NullField()
+    account = AccountSerializer()
+    media_attachments = EmptyListField()
+    mentions = EmptyListField()
+    tags = EmptyListField()
+    emojis = EmptyListField()
+    card = NullField()
+    poll = NullField()
+
+
+class RebloggedStatusSerializer(_StatusFields):
+    """A Status inside another's ``reblog``: its own ``reblog`` is always null."""
+
+    reblog = NullField()
+
+
+class StatusSerializer(_StatusFields):
+    """Mastodon's Status. A repost has empty ``content`` and the original in ``reblog``."""
+
+    reblog = RebloggedStatusSerializer(allow_null=True)
+
+
+class DeletedStatusSerializer(StatusSerializer):
+    """The deleted Status, with its source ``text`` (for "delete and redraft")."""
+
+    text = serializers.CharField()
+
+
+class ContextSerializer(serializers.Serializer):
+    """The conversation around a status: ancestors (oldest first) and replies (depth first)."""
+
+    ancestors = StatusSerializer(many=True)
+    descendants = StatusSerializer(many=True)
+
+
+class RelationshipSerializer(serializers.Serializer):
+    """Mastodon's Relationship between the caller and one account."""
+
+    id = serializers.CharField()
+    following = serializers.BooleanField()
+    showing_reblogs = serializers.BooleanField()
+    notifying = serializers.BooleanField()
+    languages = NullField()
+    followed_by = serializers.BooleanField()
+    blocking = serializers.BooleanField()
+    blocked_by = serializers.BooleanField()
+    muting = serializers.BooleanField()
+    muting_notifications = serializers.BooleanField()
+    requested = serializers.BooleanField()
+    requested_by = serializers.BooleanField()
+    domain_blocking = serializers.BooleanField()
+    endorsed = serializers.BooleanField()
+    note = serializers.CharField(allow_blank=True)
+
+
+class TierSerializer(serializers.Serializer):
+    """A reading tier (extension): its daily read budget in distinct posts (null: unlimited)."""
+
+    slug = serializers.CharField()
+    name = serializers.CharField()
+    daily_read_budget = serializers.IntegerField(allow_null=True)
+
+
+class StatusCreateSerializer(serializers.Serializer):
+    """The body of POST /api/v1/statuses (JSON or form)."""
+
+    status = serializers.CharField(max_length=500)
+    in_reply_to_id = serializers.CharField(required=False)
+    visibility = serializers.ChoiceField(choices=["public", "unlisted"], required=False)
+    sensitive = serializers.BooleanField(required=False)
+    spoiler_text = serializers.CharField(required=False, allow_blank=True, max_length=0)
+    language = serializers.CharField(required=False)
+
+
+class AppCreateSerializer(serializers.Serializer):
+    client_name = serializers.CharField()
+    redirect_uris = serializers.CharField(required=False)
+    scopes = serializers.CharField(required=False)
+    website = serializers.CharField(required=False, allow_blank=True)
+
+
+class ApplicationSerializer(serializers.Serializer):
+    """Mastodon's Application. We have no OAuth: use a personal access token instead."""
+
+    id = serializers.CharField(required=False)
+    name = serializers.CharField()
+    website = serializers.CharField(allow_null=True)
+    scopes = serializers.ListField(child=serializers.CharField())
+    redirect_uri = serializers.CharField(required=False)
+    redirect_uris = serializers.ListField(child=serializers.CharField(), required=False)
+    client_id = serializers.CharField(required=False)
+    client_secret = serializers.CharField(required=False)
+    vapid_key = serializers.CharField(allow_blank=True)
+
+
+# --- Reusable parameters and responses --------------------------------------------------------
+
+PAGE_PARAMETERS = [
+    OpenApiParameter("max_id", OpenApiTypes.STR, description="Rows older than this id."),
+    OpenApiParameter("since_id", OpenApiTypes.STR, description="Rows newer than this id."),
+    OpenApiParameter("min_id", OpenApiTypes.STR, description="Rows just newer than this id."),
+    OpenApiParameter(
+        "limit",
+        OpenApiTypes.INT,
+        description="Page size (default 20, at most 40; 40/80 for accounts).",
+    ),
+]
+
+_ERROR_TEXT = {
+    400: "Malformed parameters or body.",
+    401: "Missing, unknown or revoked access token.",
+    403: "The token lacks the scope (read/write), or the action is not allowed.",
+    404: "Record not found.",
+    409: "The same Idempotency-Key is still being processed.",
+    422: "The content was refused (e.g. empty or too long).",
+}
+
+
+def errors(*codes: int) -> dict:
+    """Documented error responses for ``extend_schema(responses=…)``."""
+    result: dict = {}
+    for code in codes:
+        if code == 429:
+            result[429] = OpenApiResponse(
+                ReadBudgetErrorSerializer,
+                description="The daily read budget is spent; Retry-After says when it resets.",
+            )
+        else:
+            result[code] = OpenApiResponse(ErrorSerializer, description=_ERROR_TEXT[code])
+    return result

@@ -1,0 +1,237 @@
+"""Accounts: the caller, profiles, their statuses, followers, following and follow actions."""
+
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiParameter, extend_schema
+from rest_framework.exceptions import NotFound, ValidationError
+from rest_framework.response import Response
+
+from access.reading_policy import PROFILES
+from accounts.selectors import user_get_by_username
+from feeds import selectors as feeds
+from feeds import services
+
+from ..pagination import ACCOUNTS_LIMIT, page_request, paginated
+from ..params import id_parse, path_id, query_bool
+from ..permissions import IsAuthenticatedMastodon, TokenHasScope
+from ..schemas import (
+    PAGE_PARAMETERS,
+    AccountSerializer,
+    CredentialAccountSerializer,
+    RelationshipSerializer,
+    StatusSerializer,
+    errors,
+)
+from ..selectors import account_get, account_ids_existing
+from .base import ApiView
+
+RELATIONSHIPS_MAX = 40
+AUTHENTICATED = [IsAuthenticatedMastodon, TokenHasScope]
+TAGS = ["accounts"]
+
+
+def account_or_404(account_id: str):
+    user = account_get(account_id=path_id(account_id))
+    if user is None:
+        raise NotFound("Record not found")
+    return user
+
+
+class VerifyCredentialsView(ApiView):
+    """GET /api/v1/accounts/verify_credentials: the caller's own account."""
+
+    permission_classes = AUTHENTICATED
+
+    @extend_schema(
+        operation_id="accounts_verify_credentials",
+        responses={200: CredentialAccountSerializer, **errors(401, 403)},
+        tags=TAGS,
+    )
+    def get(self, request):
+        return Response(self.entities().credential_account(request.user))
+
+
+class AccountLookupView(ApiView):
+    """GET /api/v1/accounts/lookup?acct=: an account by its username."""
+
+    reading_feed = PROFILES
+
+    @extend_schema(
+        operation_id="accounts_lookup",
+        parameters=[OpenApiParameter("acct", OpenApiTypes.STR, required=True)],
+        responses={200: AccountSerializer, **errors(400, 401, 403, 404)},
+        tags=TAGS,
+    )
+    def get(self, request):
+        acct = request.query_params.get("acct", "").strip().lstrip("@")
+        if not acct:
+            raise ValidationError("acct: give a username, e.g. ?acct=alice")
+        username, _, domain = acct.partition("@")
+        if domain and domain.lower() != request.get_host().lower():
+            raise NotFound("Record not found")  # we hold no accounts of other servers
+        user = user_get_by_username(username=username)
+        if user is None:
+            raise NotFound("Record not found")
+        return Response(self.entities().account(user))
+
+
+class AccountView(ApiView):
+    """GET /api/v1/accounts/:id: one account's public profile."""
+
+    reading_feed = PROFILES
+
+    @extend_schema(
+        operation_id="accounts_get",
+        responses={200: AccountSerializer, **errors(401, 403, 404)},
+        tags=TAGS,
+    )
+    def get(self, request, account_id):
+        return Response(self.entities().account(account_or_404(account_id)))
+
+
+class AccountStatusesView(ApiView):
+    """GET /api/v1/accounts/:id/statuses: one account's posts, replies and reposts."""
+
+    reading_feed = PROFILES
+
+    @extend_schema(
+        operation_id="accounts_statuses",
+        parameters=[
+            *PAGE_PARAMETERS,
+            OpenApiParameter("exclude_replies", OpenApiTypes.BOOL),
+            OpenApiParameter("exclude_reblogs", OpenApiTypes.BOOL),
+            OpenApiParameter("only_media", OpenApiTypes.BOOL, description="Always empty."),
+            OpenApiParameter("pinned", OpenApiTypes.BOOL, description="Always empty."),
+        ],
+        responses={200: StatusSerializer(many=True), **errors(400, 401, 403, 404, 429)},
+        tags=TAGS,
+    )
+    def get(self, request, account_id):
+        user = account_or_404(account_id)
+        page = page_request(request)
+        params = request.query_params
+        if query_bool(params, "pinned") or query_bool(params, "only_media"):
+            return Response([])  # we have neither pins nor media
+        posts = feeds.timeline_profile(
+            author=user,
+            viewer=request.user,
+            page=page,
+            exclude_replies=query_bool(params, "exclude_replies"),
+            exclude_reposts=query_bool(params, "exclude_reblogs"),
+        )
+        delivered = self.deliver(posts)
+        response = Response(self.entities().statuses(delivered))
+        return paginated(
+            response, request, ids=[p.pk for p in delivered], page=page, fetched=len(posts)
+        )
+
+
+class _AccountListView(ApiView):
+    """A page of accounts behind rows (Follow, Like, repost) whose ids drive pagination."""
+
+    reading_feed = PROFILES
+
+    def respond(self, request, rows, page, person):
+        entities = self.entities()
+        response = Response([entities.account(person(row)) for row in rows])
+        return paginated(response, request, ids=[r.pk for r in rows], page=page, fetched=len(rows))
+
+
+class FollowersView(_AccountListView):
+    """GET /api/v1/accounts/:id/followers: who follows the account, newest first."""
+
+    @extend_schema(
+        operation_id="accounts_followers",
+        parameters=PAGE_PARAMETERS,
+        responses={200: AccountSerializer(many=True), **errors(400, 401, 403, 404)},
+        tags=TAGS,
+    )
+    def get(self, request, account_id):
+        user = account_or_404(account_id)
+        page = page_request(request, default=ACCOUNTS_LIMIT)
+        rows = feeds.followers_page(user=user, page=page)
+        return self.respond(request, rows, page, lambda follow: follow.follower)
+
+
+class FollowingView(_AccountListView):
+    """GET /api/v1/accounts/:id/following: whom the account follows, newest first."""
+
+    @extend_schema(
+        operation_id="accounts_following",
+        parameters=PAGE_PARAMETERS,
+        responses={200: AccountSerializer(many=True), **errors(400, 401, 403, 404)},
+        tags=TAGS,
+    )
+    def get(self, request, account_id):
+        user = account_or_404(account_id)
+        page = page_request(request, default=ACCOUNTS_LIMIT)
+        rows = feeds.following_page(user=user, page=page)
+        return self.respond(request, rows, page, lambda follow: follow.followee)
+
+
+class FollowView(ApiView):
+    """POST /api/v1/accounts/:id/follow: the caller follows the account."""
+
+    permission_classes = AUTHENTICATED
+
+    @extend_schema(
+        operation_id="accounts_follow",
+        request=None,
+        responses={200: RelationshipSerializer, **errors(401, 403, 404, 422)},
+        tags=TAGS,
+    )
+    def post(self, request, account_id):
+        user = account_or_404(account_id)
+        services.follow_create(follower=request.user, followee=user)
+        flags = feeds.relationships(viewer=request.user, user_ids=[user.pk])[user.pk]
+        return Response(self.entities().relationship(user.pk, flags))
+
+
+class UnfollowView(ApiView):
+    """POST /api/v1/accounts/:id/unfollow: the caller stops following the account."""
+
+    permission_classes = AUTHENTICATED
+
+    @extend_schema(
+        operation_id="accounts_unfollow",
+        request=None,
+        responses={200: RelationshipSerializer, **errors(401, 403, 404)},
+        tags=TAGS,
+    )
+    def post(self, request, account_id):
+        user = account_or_404(account_id)
+        services.follow_delete(follower=request.user, followee=user)
+        flags = feeds.relationships(viewer=request.user, user_ids=[user.pk])[user.pk]
+        return Response(self.entities().relationship(user.pk, flags))
+
+
+class RelationshipsView(ApiView):
+    """GET /api/v1/accounts/relationships?id[]=: the caller's relationship to each account."""
+
+    permission_classes = AUTHENTICATED
+
+    @extend_schema(
+        operation_id="accounts_relationships",
+        parameters=[
+            OpenApiParameter(
+                "id[]", OpenApiTypes.STR, many=True, description=f"At most {RELATIONSHIPS_MAX}."
+            )
+        ],
+        responses={200: RelationshipSerializer(many=True), **errors(400, 401, 403)},
+        tags=TAGS,
+    )
+    def get(self, request):
+        raw = request.query_params.getlist("id[]") + request.query_params.getlist("id")
+        if len(raw) > RELATIONSHIPS_MAX:
+            raise ValidationError(f"Ask for at most {RELATIONSHIPS_MAX} accounts at a time.")
+        ids = []
+        for value in raw:
+            number = id_parse(value)
+            if number is None:
+                raise ValidationError(f"id[]: {value[:30]!r} is not an account id.")
+            if number not in ids:
+                ids.append(number)
+        existing = account_ids_existing(account_ids=ids)
+        ids = [i for i in ids if i in existing]
+        flags = feeds.relationships(viewer=request.user, user_ids=ids)
+        entities = self.entities()
+        return Response([entities.relationship(i, flags[i]) for i in ids])

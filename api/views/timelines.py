@@ -1,0 +1,66 @@
+"""Timelines: the caller's home and everyone's public posts, metered through the read gate."""
+
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiParameter, extend_schema
+from rest_framework.response import Response
+
+from access.reading_policy import PUBLIC_TIMELINE
+from feeds import selectors as feeds
+
+from ..pagination import page_request, paginated
+from ..params import query_bool
+from ..permissions import IsAuthenticatedMastodon, TokenHasScope
+from ..schemas import PAGE_PARAMETERS, StatusSerializer, errors
+from .base import ApiView
+
+TAGS = ["timelines"]
+
+
+class _TimelineView(ApiView):
+    def respond(self, request, page, posts):
+        delivered = self.deliver(posts)
+        response = Response(self.entities().statuses(delivered))
+        return paginated(
+            response, request, ids=[p.pk for p in delivered], page=page, fetched=len(posts)
+        )
+
+
+class HomeTimelineView(_TimelineView):
+    """GET /api/v1/timelines/home: the caller's posts and those of the people they follow."""
+
+    permission_classes = [IsAuthenticatedMastodon, TokenHasScope]
+
+    @extend_schema(
+        operation_id="timelines_home",
+        parameters=PAGE_PARAMETERS,
+        responses={200: StatusSerializer(many=True), **errors(400, 401, 403, 429)},
+        tags=TAGS,
+    )
+    def get(self, request):
+        page = page_request(request)
+        return self.respond(request, page, feeds.timeline_home(viewer=request.user, page=page))
+
+
+class PublicTimelineView(_TimelineView):
+    """GET /api/v1/timelines/public: everyone's posts and replies (no reblogs), newest first."""
+
+    reading_feed = PUBLIC_TIMELINE
+
+    @extend_schema(
+        operation_id="timelines_public",
+        parameters=[
+            *PAGE_PARAMETERS,
+            OpenApiParameter("local", OpenApiTypes.BOOL, description="Every post is local."),
+            OpenApiParameter("remote", OpenApiTypes.BOOL, description="Always empty."),
+            OpenApiParameter("only_media", OpenApiTypes.BOOL, description="Always empty."),
+        ],
+        responses={200: StatusSerializer(many=True), **errors(400, 401, 403, 429)},
+        tags=TAGS,
+    )
+    def get(self, request):
+        page = page_request(request)
+        params = request.query_params
+        query_bool(params, "local")  # validated; every post here is local
+        if query_bool(params, "remote") or query_bool(params, "only_media"):
+            return Response([])
+        return self.respond(request, page, feeds.timeline_public(viewer=request.user, page=page))
