@@ -31,17 +31,42 @@ def iso(moment: datetime | None) -> str | None:
 class EntityBuilder:
     """Builds entities for one request: absolute URLs need the request's scheme and host."""
 
+    # Stand-ins reversed once per request: reverse() per status was a fifth of a page's time.
+    _POST_MARK = "4242424242"
+    _USER_MARK = "MARKUSERNAME"
+
     def __init__(self, request):
         self.request = request
         self._avatar = request.build_absolute_uri(static(AVATAR_PATH))
         self._header = request.build_absolute_uri(static(HEADER_PATH))
+        self._post_url = self.url(reverse("feeds:post", args=[self._POST_MARK])).split(
+            self._POST_MARK
+        )
+        self._profile_url = self.url(reverse("feeds:profile", args=[self._USER_MARK])).split(
+            self._USER_MARK
+        )
+        self._accounts: dict[tuple, dict] = {}
 
     def url(self, path: str) -> str:
         return self.request.build_absolute_uri(path)
 
+    def post_url(self, post_id: int) -> str:
+        return f"{self._post_url[0]}{post_id}{self._post_url[1]}"
+
     def account(self, user) -> dict:
-        """Mastodon's Account, plus our ``verified`` (the paid badge)."""
-        url = self.url(reverse("feeds:profile", args=[user.username]))
+        """Mastodon's Account, plus our ``verified`` (the paid badge).
+
+        Built once per author per request (a page often shows one author many times); callers
+        get their own copy so adding fields to one never changes another.
+        """
+        key = (user.pk, user.followers_count, user.following_count, user.posts_count)
+        cached = self._accounts.get(key)
+        if cached is None:
+            cached = self._accounts[key] = self._account(user)
+        return dict(cached)
+
+    def _account(self, user) -> dict:
+        url = f"{self._profile_url[0]}{user.username}{self._profile_url[1]}"
         return {
             "id": str(user.pk),
             "username": user.username,
@@ -94,7 +119,7 @@ class EntityBuilder:
         return self._status(post)
 
     def _status(self, post, *, content: str | None = None, reblog: dict | None = None) -> dict:
-        url = self.url(reverse("feeds:post", args=[post.pk]))
+        url = self.post_url(post.pk)
         reply_to = post.reply_to if post.reply_to_id else None
         return {
             "id": str(post.pk),
