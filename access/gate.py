@@ -11,6 +11,9 @@ A read is one distinct post per reader per UTC day: re-reads are free. The reade
 logged-in user, or for logged-out readers their client IP prefix (IPv4 /32, IPv6 /64). The
 budget is the reader's tier's ``daily_read_budget`` (``effective_tier``), read on every call,
 so a tier change applies to the next request while the day's count carries over.
+
+Every pass (except in ``off`` mode) also writes one access-log record, in the same database
+transaction or the same Redis script as the charge (``access/audit.py``).
 """
 
 import logging
@@ -24,8 +27,16 @@ from django.utils import timezone
 from accounts.selectors import effective_tier
 from feeds.models import Post
 
+from .audit import AccessRecord, access_log_write, access_record_build, record_outcome
 from .client_ip import client_ip, ip_prefix
-from .ledgers import ChargeResult, DatabaseLedger, LedgerUnavailable, database_ledger, ledger_get
+from .ledgers import (
+    ChargeResult,
+    DatabaseLedger,
+    LedgerUnavailable,
+    database_ledger,
+    ledger_get,
+    would_deliver_count,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -99,8 +110,12 @@ def delivered_post_ids(posts: list[Post]) -> list[int]:
     return ids
 
 
-def read_gate(*, request: HttpRequest, post_ids: list[int]) -> ReadGrant:
-    """Charge ``post_ids`` (in order) to the reader of ``request`` and say which may go out."""
+def read_gate(*, request: HttpRequest, post_ids: list[int], first_post_ids: int = 1) -> ReadGrant:
+    """Charge ``post_ids`` (in order) to the reader of ``request`` and say which may go out.
+
+    Writes the pass's access-log record with the charge. ``first_post_ids``: how many ids the
+    page's first post needs (2 for a repost); fewer delivered makes the response a 429.
+    """
     mode = settings.ACCESS_ENFORCEMENT
     now = timezone.now()
     reset_at = window_reset_at(now)
@@ -114,15 +129,35 @@ def read_gate(*, request: HttpRequest, post_ids: list[int]) -> ReadGrant:
     principal = reader_principal(request)
     grant["principal"] = principal
     day = window_day(now)
+    record = access_record_build(
+        request=request,
+        principal=principal,
+        tier=tier.slug,
+        mode=mode,
+        limit=limit,
+        now=now,
+        first_post_ids=first_post_ids,
+    )
+    _one_record_per_response(request)
     # Dry-run charges everything (as an unlimited reader) and works out what enforce would do.
     charge_limit = None if mode == MODE_DRY_RUN else limit
     try:
         result = _ledger_charge(
-            principal=principal, day=day, limit=charge_limit, ids=ids, tier_slug=tier.slug
+            principal=principal,
+            day=day,
+            limit=charge_limit,
+            ids=ids,
+            tier_slug=tier.slug,
+            record=record,
         )
     except LedgerUnavailable as exc:
         logger.warning("read ledger unavailable, failing closed for %s: %s", principal, exc)
         delivered = ids if mode == MODE_DRY_RUN else []
+        # No ledger took the record: write it to the database on its own.
+        outcome = record_outcome(
+            record, requested=len(ids), delivered=len(delivered), charged=0, used=limit or 0
+        )
+        access_log_write(record=record, outcome=outcome)
         return ReadGrant(
             delivered_ids=delivered,
             refused_count=len(ids) - len(delivered),
@@ -154,8 +189,26 @@ def read_gate(*, request: HttpRequest, post_ids: list[int]) -> ReadGrant:
     )
 
 
+def _one_record_per_response(request: HttpRequest) -> None:
+    """Each pass is one record; every view passes once per response. Say so if one does not."""
+    passes = getattr(request, "_read_gate_passes", 0) + 1
+    request._read_gate_passes = passes
+    if passes > 1:
+        logger.warning(
+            "read gate passed %d times for one response to %s: one access-log record each",
+            passes,
+            request.path,
+        )
+
+
 def _ledger_charge(
-    *, principal: str, day: date, limit: int | None, ids: list[int], tier_slug: str
+    *,
+    principal: str,
+    day: date,
+    limit: int | None,
+    ids: list[int],
+    tier_slug: str,
+    record: AccessRecord | None = None,
 ) -> ChargeResult:
     """Charge on the configured ledger; if Redis is down, fall back or fail closed by tier.
 
@@ -164,30 +217,21 @@ def _ledger_charge(
     """
     ledger = ledger_get()
     try:
-        return ledger.charge(principal=principal, day=day, limit=limit, post_ids=ids)
+        return ledger.charge(principal=principal, day=day, limit=limit, post_ids=ids, record=record)
     except LedgerUnavailable:
         if isinstance(ledger, DatabaseLedger) or tier_slug in (
             settings.ACCESS_REDIS_DOWN_FAIL_CLOSED_TIERS
         ):
             raise
         logger.warning("read ledger %s unavailable, falling back to the database", ledger.name)
-        return database_ledger().charge(principal=principal, day=day, limit=limit, post_ids=ids)
+        return database_ledger().charge(
+            principal=principal, day=day, limit=limit, post_ids=ids, record=record
+        )
 
 
 def _would_deliver(ids: list[int], result: ChargeResult, limit: int | None) -> int:
     """How many of ``ids`` enforce mode would have delivered, given an unlimited charge."""
-    if limit is None:
-        return len(ids)
-    fresh = set(result.charged_ids)
-    left = limit - (result.used - len(fresh))
-    count = 0
-    for pid in ids:
-        if pid in fresh:
-            if left <= 0:
-                break
-            left -= 1
-        count += 1
-    return count
+    return would_deliver_count(ids, result.charged_ids, result.used, limit)
 
 
 def posts_deliver(*, request: HttpRequest, posts: list[Post]) -> list[Post]:
@@ -196,7 +240,11 @@ def posts_deliver(*, request: HttpRequest, posts: list[Post]) -> list[Post]:
     The grant is kept on ``request.read_grant`` for the response headers. Raises
     ``ReadBudgetExhausted`` when the page had posts and none may be delivered.
     """
-    grant = read_gate(request=request, post_ids=delivered_post_ids(posts))
+    # A repost needs its original too: the page is refused if its first post cannot go out.
+    first_post_ids = 2 if posts and posts[0].repost_of_id else 1
+    grant = read_gate(
+        request=request, post_ids=delivered_post_ids(posts), first_post_ids=first_post_ids
+    )
     # On the Django request itself (DRF's wrapper proxies reads to it), where the headers
     # middleware and the access log look for it.
     getattr(request, "_request", request).read_grant = grant

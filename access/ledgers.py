@@ -19,6 +19,7 @@ from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
+from .audit import AccessRecord, access_log_stream_key, access_log_write, record_outcome
 from .models import ReadDay, ReadReceipt
 
 REDIS_TTL_MARGIN_SECONDS = 3600
@@ -55,10 +56,21 @@ class DatabaseLedger:
         self.using = using
 
     def charge(
-        self, *, principal: str, day: date, limit: int | None, post_ids: list[int]
+        self,
+        *,
+        principal: str,
+        day: date,
+        limit: int | None,
+        post_ids: list[int],
+        record: AccessRecord | None = None,
     ) -> ChargeResult:
+        """Charge ``post_ids``; with a ``record``, insert its access-log entry in the same
+        transaction, so a charge and its record commit (or vanish) together."""
         if not post_ids:
             used = self.peek(principal=principal, day=day)
+            if record is not None:
+                outcome = record_outcome(record, requested=0, delivered=0, charged=0, used=used)
+                access_log_write(record=record, outcome=outcome, using=self.using)
             return ChargeResult(delivered_ids=[], used=used, charged_ids=[])
         with transaction.atomic(using=self.using):
             row = self._locked_day(principal, day)
@@ -75,6 +87,16 @@ class DatabaseLedger:
                 )
                 used += len(charged)
                 ReadDay.objects.using(self.using).filter(pk=row.pk).update(used=used)
+            if record is not None:
+                outcome = record_outcome(
+                    record,
+                    requested=len(post_ids),
+                    delivered=len(delivered),
+                    charged=len(charged),
+                    used=used,
+                    would_deliver=_dry_run_would_deliver(record, limit, post_ids, charged, used),
+                )
+                access_log_write(record=record, outcome=outcome, using=self.using)
         return ChargeResult(delivered_ids=delivered, used=used, charged_ids=charged)
 
     def _locked_day(self, principal: str, day: date) -> ReadDay:
@@ -100,31 +122,71 @@ class DatabaseLedger:
         return used or 0
 
 
-# KEYS[1]: the reader's day set. ARGV: limit (-1 = unlimited), TTL in seconds, ids in order.
+# KEYS[1]: the reader's day set; KEYS[2]: the access-log stream.
+# ARGV: limit (-1 = unlimited), TTL in seconds, the access record as JSON ('' = none), the
+# record's tier limit (-1 = unlimited; differs from ARGV[1] in dry-run, which charges
+# unlimited), how many ids the first post needs, then the ids in order.
 # Returns {used, delivered ids, newly charged ids}. Redis runs a script atomically, so no
-# other call for this reader can interleave between SCARD and the SADDs.
+# other call for this reader can interleave between SCARD and the SADDs, and the charge and
+# its access-log entry are written together or not at all. The outcome fields are computed
+# exactly as access.audit.record_outcome does.
 _CHARGE_LUA = """
 local key = KEYS[1]
 local limit = tonumber(ARGV[1])
 local ttl = tonumber(ARGV[2])
+local record = ARGV[3]
+local tier_limit = tonumber(ARGV[4])
+local first_ids = tonumber(ARGV[5])
 local used = redis.call('SCARD', key)
 local delivered = {}
 local charged = {}
-for i = 3, #ARGV do
+local would_left = tier_limit - used
+local would = 0
+local would_stopped = false
+for i = 6, #ARGV do
   local id = ARGV[i]
   if redis.call('SISMEMBER', key, id) == 1 then
     delivered[#delivered + 1] = id
+    if not would_stopped then would = would + 1 end
   elseif limit < 0 or used < limit then
     redis.call('SADD', key, id)
     used = used + 1
     delivered[#delivered + 1] = id
     charged[#charged + 1] = id
+    if not would_stopped then
+      if tier_limit >= 0 and would_left <= 0 then
+        would_stopped = true
+      else
+        would_left = would_left - 1
+        would = would + 1
+      end
+    end
   else
     break
   end
 end
 if #charged > 0 then
   redis.call('EXPIRE', key, ttl)
+end
+if record ~= '' then
+  local requested = #ARGV - 5
+  local status = 200
+  local shown = #delivered
+  local refused = requested - #delivered
+  if requested > 0 and #delivered < first_ids then
+    status = 429
+    shown = 0
+    refused = requested
+  end
+  if limit < 0 and tier_limit >= 0 then
+    refused = requested - would
+  end
+  local remaining = ''
+  if tier_limit >= 0 then
+    remaining = math.max(tier_limit - used, 0)
+  end
+  redis.call('XADD', KEYS[2], '*', 'r', record, 'status', status, 'delivered', shown,
+    'charged', #charged, 'refused', refused, 'remaining', remaining)
 end
 return {used, delivered, charged}
 """
@@ -152,18 +214,39 @@ class RedisLedger:
     def key(self, principal: str, day: date) -> str:
         return f"{self.key_prefix}:reads:{principal}:{day:%Y%m%d}"
 
+    @property
+    def stream_key(self) -> str:
+        """Where the script appends access-log records for ``access_log_drain``."""
+        return access_log_stream_key(self.key_prefix)
+
     def charge(
-        self, *, principal: str, day: date, limit: int | None, post_ids: list[int]
+        self,
+        *,
+        principal: str,
+        day: date,
+        limit: int | None,
+        post_ids: list[int],
+        record: AccessRecord | None = None,
     ) -> ChargeResult:
+        """Charge ``post_ids``; with a ``record``, the same script XADDs it to the stream."""
         import redis
 
         # Expire the set a little past the end of its UTC day: nothing is kept longer.
         window_end = datetime.combine(day + timedelta(days=1), time.min, tzinfo=UTC)
         ttl = int((window_end - timezone.now()).total_seconds()) + REDIS_TTL_MARGIN_SECONDS
         ttl = max(ttl, REDIS_TTL_MARGIN_SECONDS)
-        args = [-1 if limit is None else int(limit), ttl, *(int(pid) for pid in post_ids)]
+        tier_limit = -1 if record is None or record.limit is None else int(record.limit)
+        args = [
+            -1 if limit is None else int(limit),
+            ttl,
+            record.to_json() if record is not None else "",
+            tier_limit,
+            record.first_post_ids if record is not None else 1,
+            *(int(pid) for pid in post_ids),
+        ]
+        keys = [self.key(principal, day), self.stream_key]
         try:
-            used, delivered, charged = self._script(keys=[self.key(principal, day)], args=args)
+            used, delivered, charged = self._script(keys=keys, args=args)
         except redis.RedisError as exc:
             raise LedgerUnavailable(str(exc)) from exc
         return ChargeResult(
@@ -199,6 +282,34 @@ def _walk(
     return delivered, charged
 
 
+def would_deliver_count(
+    post_ids: list[int], charged_ids: list[int], used: int, limit: int | None
+) -> int:
+    """How many of ``post_ids`` enforce mode would have delivered, given that an unlimited
+    (dry-run) charge newly counted ``charged_ids`` and left the reader at ``used``."""
+    if limit is None:
+        return len(post_ids)
+    fresh = set(charged_ids)
+    left = limit - (used - len(fresh))
+    count = 0
+    for pid in post_ids:
+        if pid in fresh:
+            if left <= 0:
+                break
+            left -= 1
+        count += 1
+    return count
+
+
+def _dry_run_would_deliver(
+    record: AccessRecord, limit: int | None, post_ids: list[int], charged: list[int], used: int
+) -> int | None:
+    """For a dry-run record (charged unlimited, tier limited): what enforce would deliver."""
+    if limit is not None or record.limit is None:
+        return None
+    return would_deliver_count(post_ids, charged, used, record.limit)
+
+
 def _default_key_prefix() -> str:
     if settings.ACCESS_REDIS_KEY_PREFIX:
         return settings.ACCESS_REDIS_KEY_PREFIX
@@ -211,8 +322,12 @@ def database_ledger() -> DatabaseLedger:
 
 
 @cache
-def _redis_ledger() -> RedisLedger:
+def redis_ledger() -> RedisLedger:
+    """The Redis ledger on the configured Redis (one per process)."""
     return RedisLedger()
+
+
+_redis_ledger = redis_ledger  # the name bench/ uses
 
 
 def ledger_get() -> DatabaseLedger | RedisLedger:
@@ -220,5 +335,5 @@ def ledger_get() -> DatabaseLedger | RedisLedger:
     ``REDIS_URL`` is set)."""
     choice = settings.ACCESS_LEDGER
     if choice == "redis" or (choice == "auto" and settings.REDIS_URL):
-        return _redis_ledger()
+        return redis_ledger()
     return database_ledger()

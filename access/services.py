@@ -1,12 +1,20 @@
-"""Writes for access controls: housekeeping of the read ledgers."""
+"""Writes for access controls: housekeeping of the read ledgers and of the access log."""
 
-from datetime import timedelta
+from contextlib import contextmanager
+from datetime import datetime, timedelta
 
 from django.conf import settings
-from django.db import transaction
+from django.db import connections, transaction
+from django.utils import timezone
+
+from accounts.services import admin_action_log
 
 from .gate import window_day
-from .models import ReadDay, ReadReceipt
+from .models import AccessLogEntry, ReadDay, ReadReceipt
+
+# The transaction-local flag the PostgreSQL trigger (migration 0004) checks before it lets a
+# DELETE on the access log through. Nothing but ``access_log_purge`` sets it.
+ACCESS_LOG_PURGE_FLAG = "microblog.access_log_purge"
 
 
 def read_ledger_purge(*, keep_days: int | None = None) -> int:
@@ -20,3 +28,55 @@ def read_ledger_purge(*, keep_days: int | None = None) -> int:
         receipts, _ = ReadReceipt.objects.filter(day__lt=cutoff).delete()
         days, _ = ReadDay.objects.filter(day__lt=cutoff).delete()
     return receipts + days
+
+
+def access_log_purge(
+    *, retention_days: int | None = None, batch_size: int | None = None, now: datetime | None = None
+) -> int:
+    """Delete access-log records older than the retention period, in batches. Returns how many.
+
+    The purge is recorded first (admin action log, actor None: the system), with the cutoff and
+    how many records it is about to delete, so no deletion ever goes unrecorded, even if the
+    run dies half way (the next run records and deletes the rest). Idempotent.
+    """
+    days = settings.ACCESS_LOG_RETENTION_DAYS if retention_days is None else retention_days
+    batch = batch_size or settings.ACCESS_LOG_PURGE_BATCH
+    cutoff = (now or timezone.now()) - timedelta(days=days)
+    older = AccessLogEntry.objects.filter(created_at__lt=cutoff)
+    admin_action_log(
+        actor=None,
+        action="access_log_purge",
+        target=None,
+        reason=f"Retention: access-log records are kept {days} days.",
+        details={"cutoff": cutoff.isoformat(), "to_delete": older.count(), "batch_size": batch},
+    )
+    deleted = 0
+    while True:
+        with transaction.atomic():
+            ids = list(older.order_by("created_at").values_list("pk", flat=True)[:batch])
+            if not ids:
+                break
+            with _purge_flag():
+                count, _ = AccessLogEntry.objects.filter(pk__in=ids).delete()
+            deleted += count
+    return deleted
+
+
+@contextmanager
+def _purge_flag():
+    """On PostgreSQL, let the append-only trigger allow this DELETE (and nothing after it).
+
+    ``set_config(..., true)`` is ``SET LOCAL``: it ends with the transaction at the latest; it
+    is also switched off straight after, in case the purge runs inside a larger transaction.
+    """
+    connection = connections[AccessLogEntry.objects.db]
+    if connection.vendor != "postgresql":
+        yield
+        return
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT set_config(%s, 'on', true)", [ACCESS_LOG_PURGE_FLAG])
+    try:
+        yield
+    finally:
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT set_config(%s, 'off', true)", [ACCESS_LOG_PURGE_FLAG])

@@ -147,6 +147,24 @@ class UserAdmin(BaseUserAdmin):
 
     actions = ["grant_verification", "revoke_verification", "approve_badge"]
 
+    def save_model(self, request, obj, form, change):
+        super().save_model(request, obj, form, change)
+        if change and "tier_override" in form.changed_data:
+            from access.audit import security_event_record
+            from access.models import SecurityEvent
+
+            old = Tier.objects.filter(pk=form.initial.get("tier_override")).first()
+            security_event_record(
+                kind=SecurityEvent.TIER_CHANGED,
+                user=obj,
+                request=request,
+                details={
+                    "old": old.slug if old else None,
+                    "new": obj.tier_override.slug if obj.tier_override_id else None,
+                    "by": request.user.pk,
+                },
+            )
+
     @admin.display(description="Effective tier")
     def effective_tier(self, obj):
         return effective_tier_slug(obj) if obj.pk else "-"

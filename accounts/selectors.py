@@ -121,10 +121,22 @@ def email_is_confirmed(*, user: User) -> bool:
 def verification_open_flag_reasons(*, user: User) -> list[str]:
     """Hook for the audit work: reasons from open scrape flags that block verification.
 
-    Returns nothing until access/ has flags; then it should return one sentence per open flag
-    (e.g. "Our systems flagged unusual bulk reading on your account on 2026-11-20.").
+    One sentence per day with an open flag against the account ("Our systems flagged unusual bulk
+    reading on your account on 2026-11-20."); the rule's details stay with the reviewers.
     """
-    return []
+    from access.models import Flag  # access depends on accounts, not the other way round
+
+    days = (
+        Flag.objects.filter(user_id=user.pk, status=Flag.OPEN)
+        .order_by("first_seen")
+        .values_list("first_seen", flat=True)
+    )
+    seen = sorted({day.date() for day in days})
+    return [
+        f"Our systems flagged unusual bulk reading on your account on {day:%Y-%m-%d}; "
+        "it must be reviewed before you can get verified."
+        for day in seen
+    ]
 
 
 def verification_eligibility(*, user: User) -> list[UnmetRequirement]:

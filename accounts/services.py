@@ -15,6 +15,9 @@ from django.db import IntegrityError, models, transaction
 from django.urls import reverse
 from django.utils import timezone
 
+from access.audit import security_event_record
+from access.models import SecurityEvent
+
 from .models import AdminActionLog, ApiToken, EmailConfirmation, Plan, Subscription, User
 from .payments import PaymentProviderError, payment_provider
 from .selectors import (
@@ -77,6 +80,11 @@ def token_create(*, user: User, name: str, scopes: list[str]) -> tuple[ApiToken,
         token_prefix=raw[:8],
         scopes=" ".join(scopes),
     )
+    security_event_record(
+        kind=SecurityEvent.TOKEN_CREATED,
+        user=user,
+        details={"token_id": token.pk, "name": token.name, "scopes": token.scopes},
+    )
     return token, raw
 
 
@@ -85,6 +93,11 @@ def token_revoke(*, token: ApiToken) -> ApiToken:
     if token.revoked_at is None:
         token.revoked_at = timezone.now()
         token.save(update_fields=["revoked_at"])
+        security_event_record(
+            kind=SecurityEvent.TOKEN_REVOKED,
+            user=token.user,
+            details={"token_id": token.pk, "name": token.name},
+        )
     return token
 
 
@@ -235,7 +248,13 @@ def _user_badge_sync(*, user: User) -> bool:
         user_id=user.pk, status__in=Subscription.LIVE_STATUSES, badge_on_hold=False
     ).exists()
     # Compare in the database: the in-memory object may be stale (loaded before the change).
-    User.objects.filter(pk=user.pk).exclude(is_verified=verified).update(is_verified=verified)
+    changed = (
+        User.objects.filter(pk=user.pk).exclude(is_verified=verified).update(is_verified=verified)
+    )
+    if changed:
+        security_event_record(
+            kind=SecurityEvent.VERIFICATION_CHANGED, user=user, details={"is_verified": verified}
+        )
     user.is_verified = verified
     # The per-request tier cache (selectors.effective_tier) must not outlive a change.
     user.__dict__.pop("_effective_tier", None)

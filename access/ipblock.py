@@ -1,0 +1,94 @@
+"""The IP blocklist: which prefix a review acts on, and the middleware that enforces blocks.
+
+Reviewers block whole networks, not single addresses: an IPv4 /24 or an IPv6 /64, the
+grouping the shared-prefix detector uses too. Blocks are read from a short-lived cache so
+a request costs no query; blocking clears the cache, so a new block applies at once here
+and within ``ACCESS_IP_BLOCK_CACHE_SECONDS`` in other processes.
+"""
+
+import ipaddress
+
+from django.conf import settings
+from django.core.cache import cache
+from django.db.models import Q
+from django.http import JsonResponse
+from django.shortcuts import render
+from django.utils import timezone
+
+from .client_ip import client_ip, ip_parse
+from .models import IPBlock
+
+CACHE_KEY = "access:ip-blocks:v1"
+
+
+def review_prefix(address: str | None) -> str:
+    """The network a reviewer groups and blocks by: IPv4 /24, IPv6 /64 ("" if unknown)."""
+    parsed = ip_parse(address)
+    if parsed is None:
+        return ""
+    bits = 24 if isinstance(parsed, ipaddress.IPv4Address) else 64
+    return str(ipaddress.ip_network((parsed, bits), strict=False))
+
+
+def ip_blocks_active() -> list[tuple[ipaddress.IPv4Network | ipaddress.IPv6Network, str]]:
+    """The blocked networks in force now, with their reasons (cached briefly)."""
+    cached = cache.get(CACHE_KEY)
+    if cached is None:
+        now = timezone.now()
+        rows = IPBlock.objects.filter(Q(expires_at__isnull=True) | Q(expires_at__gt=now))
+        cached = [(row.prefix, row.reason) for row in rows.only("prefix", "reason")]
+        cache.set(CACHE_KEY, cached, settings.ACCESS_IP_BLOCK_CACHE_SECONDS)
+    blocks = []
+    for prefix, reason in cached:
+        try:
+            blocks.append((ipaddress.ip_network(prefix, strict=False), reason))
+        except ValueError:
+            continue  # a malformed row must not take the site down
+    return blocks
+
+
+def ip_blocks_changed() -> None:
+    """Forget the cached blocklist (call after adding or removing a block)."""
+    cache.delete(CACHE_KEY)
+
+
+def ip_block_for(address: str | None) -> str | None:
+    """The blocked network ``address`` falls in, or None."""
+    parsed = ip_parse(address)
+    if parsed is None:
+        return None
+    for network, _reason in ip_blocks_active():
+        if parsed.version == network.version and parsed in network:
+            return str(network)
+    return None
+
+
+class IPBlockMiddleware:
+    """Refuses requests from blocked IP prefixes with a 403 that says why and what to do.
+
+    API paths get Mastodon-style JSON (``{"error": ...}``); everything else an HTML page.
+    ``ACCESS_IP_BLOCK_EXEMPT_PATHS`` (the admin) stay reachable so a block can be lifted.
+    """
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        path = request.path_info
+        if not any(path.startswith(prefix) for prefix in settings.ACCESS_IP_BLOCK_EXEMPT_PATHS):
+            network = ip_block_for(client_ip(request))
+            if network is not None:
+                return self.refuse(request, network)
+        return self.get_response(request)
+
+    @staticmethod
+    def refuse(request, network: str):
+        message = (
+            f"Requests from your network ({network}) are blocked because of automated bulk "
+            "reading. If you think this is a mistake, contact support and quote this network."
+        )
+        if request.path_info.startswith("/api/"):
+            return JsonResponse({"error": message, "code": "ip_blocked"}, status=403)
+        return render(
+            request, "access/ip_blocked.html", {"message": message, "network": network}, status=403
+        )
