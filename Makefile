@@ -20,6 +20,8 @@ setup: $(STAMP)
 run: setup
 	DEBUG=1 $(PY) manage.py migrate --noinput
 	DEBUG=1 $(PY) manage.py seed_demo
+	@echo "Simulating scrapers so the admin review has flags to show (see docs/audit.md)…"
+	DEBUG=1 $(PY) manage.py simulate_scrapers
 	@echo "Serving on http://$(HOST):$(PORT)/  (Ctrl-C to stop)"
 	DEBUG=1 $(PY) manage.py runserver $(HOST):$(PORT)
 

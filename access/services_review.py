@@ -14,8 +14,9 @@ from django.utils import timezone
 from accounts.models import AdminActionLog, ApiToken, Tier, User
 from accounts.services import admin_action_log, token_revoke
 
+from .audit import security_event_record
 from .ipblock import ip_blocks_changed
-from .models import Flag, IPBlock
+from .models import Flag, IPBlock, SecurityEvent
 
 DISMISS = "flag_dismiss"
 RESTRICT_TIER = "flag_restrict_tier"
@@ -106,6 +107,11 @@ def flag_restrict_tier(*, flag: Flag, actor: User, reason: str) -> ActionResult:
             previous_override=previous,
             tier=restricted.slug,
             budget=restricted.daily_read_budget,
+        )
+        security_event_record(
+            kind=SecurityEvent.TIER_CHANGED,
+            user=user,
+            details={"from": previous, "to": restricted.slug, "by": actor.pk, "flag": flag.pk},
         )
         _flag_resolve(
             flag, actor=actor, status=Flag.ACTIONED, note=f"Restricted {user}'s tier: {reason}"

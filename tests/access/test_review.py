@@ -12,7 +12,7 @@ from django.urls import reverse
 
 from access import services_review
 from access.detectors import detect_bulk_access
-from access.models import AccessLogEntry, Flag, IPBlock
+from access.models import AccessLogEntry, Flag, IPBlock, SecurityEvent
 from accounts.models import AdminActionLog, ApiToken, Tier
 from accounts.selectors import verification_open_flag_reasons
 from accounts.services import token_create
@@ -166,6 +166,8 @@ def test_restrict_tier_is_applied_and_recorded(client, reviewer, scraper_flag):
     assert entry.details["flag_id"] == scraper_flag.pk
     scraper_flag.refresh_from_db()
     assert scraper_flag.status == Flag.ACTIONED and scraper_flag.resolved_by == reviewer
+    event = SecurityEvent.objects.get(kind=SecurityEvent.TIER_CHANGED, user=user)
+    assert event.details["to"] == Tier.RESTRICTED
     page = client.get(response["Location"]).content.decode()
     assert "Restrict the account&#x27;s tier" in page and "Scraping with python-requests" in page
 
