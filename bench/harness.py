@@ -79,11 +79,11 @@ class LoadResult:
     requests: int
 
 
-_UNITS = {"us": 0.001, "ms": 1.0, "s": 1000.0}
+_UNITS = {"us": 0.001, "ms": 1.0, "s": 1000.0, "m": 60_000.0}
 
 
 def _ms(text: str) -> float:
-    match = re.fullmatch(r"([\d.]+)(us|ms|s)", text.strip())
+    match = re.fullmatch(r"([\d.]+)(us|ms|s|m)", text.strip())
     if not match:
         return float("nan")
     return float(match.group(1)) * _UNITS[match.group(2)]
@@ -131,4 +131,7 @@ def interleaved(pairs: dict[str, callable], rounds: int) -> dict[str, list[LoadR
 
 
 def median(results: list[LoadResult], attribute: str) -> float:
-    return statistics.median(getattr(result, attribute) for result in results)
+    """The median over rounds, ignoring a round whose figure wrk did not print."""
+    values = [getattr(result, attribute) for result in results]
+    values = [value for value in values if value == value] or [float("nan")]  # drop NaN
+    return statistics.median(values)

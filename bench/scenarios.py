@@ -136,6 +136,31 @@ def _redis_round_trips_and_bytes() -> dict:
     return {"round_trips_per_gate_call": counted["n"] / 500, "bytes_per_reader_day_10000": size}
 
 
+def _exactness(*, readers, started, responses: int) -> dict:
+    """After the load: drain the access log, then compare records with the responses wrk
+    counted, and each reader's posts delivered today with their budget."""
+    from access.audit import access_log_drain
+    from access.gate import window_day
+    from access.ledgers import ledger_get
+    from access.models import AccessLogEntry
+    from accounts.selectors import effective_tier
+
+    access_log_drain()
+    records = AccessLogEntry.objects.filter(
+        user__in=[reader.pk for reader in readers], created_at__gte=started
+    ).count()
+    ledger = ledger_get()
+    budgets = {
+        reader.username: {
+            "used": ledger.peek(principal=f"user:{reader.pk}", day=window_day()),
+            "budget": effective_tier(reader).daily_read_budget,
+        }
+        for reader in readers
+    }
+    return {"metered_responses_counted_by_wrk": responses, "access_log_records": records,
+            "budgets": budgets}  # fmt: skip
+
+
 def run_all(*, env: dict, users: int, posts: int, rounds: int, seconds: int) -> dict:
     _setup_data(users, posts)
     f50, token50, _ = _reader("bench_f50", 50)
@@ -148,6 +173,7 @@ def run_all(*, env: dict, users: int, posts: int, rounds: int, seconds: int) -> 
     web_headers = {"Cookie": f"sessionid={session1000}"}
     report: dict = {"users": users, "posts": posts, "rounds": rounds, "seconds": seconds}
 
+    started = datetime.now(tz=UTC)
     with (
         Server("enforce", {"ACCESS_ENFORCEMENT": "enforce"}) as enforce,
         Server("off", {"ACCESS_ENFORCEMENT": "off"}) as off,
@@ -164,6 +190,16 @@ def run_all(*, env: dict, users: int, posts: int, rounds: int, seconds: int) -> 
             measurements["home_deep"] = lambda: load(deep, headers=auth1000, seconds=seconds)
         results = interleaved(measurements, rounds)
 
+    report["exactness"] = _exactness(
+        readers=[f50, f1000],
+        started=started,
+        responses=sum(
+            r.requests
+            for name, values in results.items()
+            if name in {"home_enforce", "home_f50", "home_deep", "web_home"}
+            for r in values
+        ),
+    )
     rps = {name: median(values, "requests_per_second") for name, values in results.items()}
     p99 = {name: median(values, "p99_ms") for name, values in results.items()}
     p50 = {name: median(values, "p50_ms") for name, values in results.items()}
@@ -215,6 +251,15 @@ def format_table(report: dict) -> str:
             f"{name:<14} {value:>9.1f} {report['p50_ms'][name]:>8.2f} "
             f"{report['p99_ms'][name]:>8.2f} {report['non_2xx'][name]:>8}"
         )
+    exact = report["exactness"]
+    lines.append("")
+    lines.append(
+        f"Access log: {exact['access_log_records']} records for "
+        f"{exact['metered_responses_counted_by_wrk']} metered responses wrk counted "
+        "(wrk does not count requests still in flight when a run ends)"
+    )
+    for name, figures in exact["budgets"].items():
+        lines.append(f"Budget {name}: {figures['used']} posts read today of {figures['budget']}")
     redis_stats = report["redis"]
     lines.append("")
     lines.append(f"Redis round trips per gate call: {redis_stats['round_trips_per_gate_call']:.2f}")
