@@ -1,5 +1,7 @@
 """Sign-up, log-in, log-out and settings pages."""
 
+import logging
+
 from django.contrib import messages
 from django.contrib.auth import login
 from django.contrib.auth import views as auth_views
@@ -9,7 +11,10 @@ from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.shortcuts import redirect, render
 from django.urls import reverse_lazy
+from django.utils.decorators import method_decorator
 from django.views.decorators.http import require_http_methods
+
+from access.ratelimits import request_rate_limit
 
 from .forms import ProfileForm, SignupForm, add_service_errors
 from .models import Tier
@@ -17,8 +22,20 @@ from .selectors import effective_tier
 from .services import user_create, user_update_profile
 from .tasks import email_confirmation_send_task
 
+logger = logging.getLogger(__name__)
+
+
+def _email_confirmation_queue(user_id: int) -> None:
+    """Queue the confirmation email; a broker outage must not fail the sign-up (the account
+    exists and is logged in), so it is logged and the email can be sent again later."""
+    try:
+        email_confirmation_send_task.delay(user_id)
+    except Exception:  # kombu OperationalError, redis errors, timeouts: all mean "not queued"
+        logger.exception("could not queue the confirmation email for user %s", user_id)
+
 
 @require_http_methods(["GET", "POST"])
+@request_rate_limit("signup")
 def signup(request):
     """Create an account, log it in and go home; the service's refusals show on the form."""
     if request.user.is_authenticated:
@@ -38,7 +55,7 @@ def signup(request):
         else:
             login(request, user, backend="django.contrib.auth.backends.ModelBackend")
             user_id = user.pk
-            transaction.on_commit(lambda: email_confirmation_send_task.delay(user_id))
+            transaction.on_commit(lambda: _email_confirmation_queue(user_id))
             messages.success(request, f"Welcome, @{user.username}! Say hello with a first post.")
             messages.info(request, f"We sent a link to {user.email} to confirm your email.")
             return redirect("feeds:home")
@@ -46,6 +63,7 @@ def signup(request):
     return render(request, "accounts/signup.html", {"form": form}, status=status)
 
 
+@method_decorator(request_rate_limit("login", peek=["login_failures"]), name="dispatch")
 class LoginView(auth_views.LoginView):
     """Log in with a username and password."""
 

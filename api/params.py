@@ -8,17 +8,27 @@ import re
 from rest_framework.exceptions import NotFound, ValidationError
 
 # ASCII digits only: str.isdigit() also accepts "١٢" and "²", which int() then mis-handles.
-_ID_RE = re.compile(r"[0-9]{1,19}", re.ASCII)
+# No leading zeros: an id is written one way, as the API itself writes it.
+_ID_RE = re.compile(r"[1-9][0-9]{0,18}", re.ASCII)
 MAX_ID = 2**63 - 1  # the largest value a BigAutoField (and PostgreSQL bigint) holds
+# What the OpenAPI schema promises an id looks like: at most 18 digits, so every id matching
+# it is below MAX_ID (a pattern cannot state the 2**63 - 1 bound itself).
+ID_SCHEMA = {"type": "string", "pattern": r"^[1-9][0-9]{0,17}$"}
+# A cursor (max_id, since_id, min_id) may also be sent empty, meaning "not given".
+CURSOR_SCHEMA = {"type": "string", "pattern": r"^([1-9][0-9]{0,17})?$"}
 
 TRUE_VALUES = {"1", "true", "t", "on", "yes"}
-FALSE_VALUES = {"0", "false", "f", "off", "no", ""}
+FALSE_VALUES = {"0", "false", "f", "off", "no"}
 
 
 def id_parse(value: object) -> int | None:
     """An id as the API spells it (a string of digits, or a JSON integer), or None if malformed."""
     if isinstance(value, bool):
         return None
+    if isinstance(value, float):  # JSON's 50.0 is the integer 50 (JSON Schema agrees)
+        if not value.is_integer():
+            return None
+        value = int(value)
     if isinstance(value, int):
         return value if 0 < value <= MAX_ID else None
     if not isinstance(value, str) or not _ID_RE.fullmatch(value):
@@ -50,11 +60,12 @@ def query_limit(params, *, default: int, maximum: int) -> int:
     """``limit``: default when absent, clamped to ``maximum`` as Mastodon does; 0, negative or
     non-numeric values are refused."""
     raw = params.get("limit")
-    if raw is None or raw == "":
+    if raw is None:
         return default
-    if not isinstance(raw, str) or not re.fullmatch(r"[0-9]{1,30}", raw, re.ASCII):
+    if not isinstance(raw, str) or not re.fullmatch(r"[0-9]+", raw, re.ASCII):
         raise ValidationError(f"limit must be a whole number from 1 to {maximum}.")
-    number = int(raw)
+    # Any larger number is clamped anyway; int() of thousands of digits would be refused.
+    number = int(raw) if len(raw) <= 9 else maximum
     if number < 1:
         raise ValidationError(f"limit must be a whole number from 1 to {maximum}.")
     return min(number, maximum)

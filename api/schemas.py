@@ -4,9 +4,20 @@ These serializers only describe; responses are built by ``api/entities.py``. The
 validates real responses against the generated schema, so the two cannot drift apart unseen.
 """
 
-from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema_field
+from drf_spectacular.utils import (
+    OpenApiParameter,
+    OpenApiResponse,
+    PolymorphicProxySerializer,
+    extend_schema_field,
+)
 from rest_framework import serializers
+
+from .params import CURSOR_SCHEMA, FALSE_VALUES, MAX_ID, TRUE_VALUES
+
+# Characters post_text_clean refuses: control characters other than tab, newline and CR.
+_CONTROL = r"\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f"
+# A post: no refused control characters and at least one character that is not whitespace.
+STATUS_TEXT_PATTERN = rf"^[^{_CONTROL}]*[^\s{_CONTROL}][^{_CONTROL}]*$"
 
 
 @extend_schema_field({"type": "null"})
@@ -35,6 +46,50 @@ class ReadBudgetErrorSerializer(serializers.Serializer):
     reset_at = serializers.DateTimeField()
     tier = serializers.CharField()
     upgrade_url = serializers.CharField()
+
+
+class RateLimitedErrorSerializer(serializers.Serializer):
+    """The 429 body when a request-rate limit is broken (too many requests in a window)."""
+
+    error = serializers.CharField()
+    code = serializers.ChoiceField(choices=["rate_limited"])
+    limit = serializers.IntegerField(min_value=0)
+    remaining = serializers.IntegerField(min_value=0, max_value=0)
+    reset_at = serializers.DateTimeField()
+    policy = serializers.CharField(help_text="The request-rate group, e.g. api, post, paging.")
+
+
+class ReadBudgetPolicySerializer(serializers.Serializer):
+    """The caller's daily read budget now (read without charging)."""
+
+    policy = serializers.ChoiceField(choices=["daily-reads"])
+    tier = serializers.CharField()
+    limit = serializers.IntegerField(allow_null=True, help_text="null: unlimited")
+    used = serializers.IntegerField(allow_null=True, help_text="null: the ledger is unreachable")
+    remaining = serializers.IntegerField(allow_null=True)
+    window = serializers.IntegerField(help_text="Seconds (the UTC day).")
+    reset_at = serializers.DateTimeField()
+    enforcement = serializers.ChoiceField(choices=["enforce", "dry-run", "off"])
+
+
+class RequestLimitSerializer(serializers.Serializer):
+    """One request-rate rule that applies to the caller, and their use of it."""
+
+    policy = serializers.CharField(help_text="The group: signup, login, post, follow, api, …")
+    key = serializers.ChoiceField(choices=["ip", "anon_ip", "user", "token", "principal"])
+    rate = serializers.CharField(help_text='django-ratelimit\'s rate, e.g. "300/5m".')
+    limit = serializers.IntegerField(min_value=1)
+    window = serializers.IntegerField(min_value=1, help_text="Seconds.")
+    used = serializers.IntegerField(min_value=0)
+    remaining = serializers.IntegerField(min_value=0)
+    reset_at = serializers.DateTimeField()
+
+
+class RateLimitsSerializer(serializers.Serializer):
+    """GET /api/v1/rate_limits: the caller's read budget and request-rate limits."""
+
+    read_budget = ReadBudgetPolicySerializer()
+    request_limits = RequestLimitSerializer(many=True)
 
 
 class AccountSerializer(serializers.Serializer):
@@ -164,22 +219,57 @@ class TierSerializer(serializers.Serializer):
     daily_read_budget = serializers.IntegerField(allow_null=True)
 
 
+@extend_schema_field(
+    {
+        "oneOf": [
+            CURSOR_SCHEMA,  # empty: not a reply
+            {"type": "integer", "minimum": 1, "maximum": MAX_ID},
+            {"type": "null"},  # not a reply, as some JSON clients say it
+        ]
+    }
+)
+class ReplyToField(serializers.Field):
+    """``in_reply_to_id``: a status id, as a string (Mastodon's way) or a JSON integer."""
+
+
+@extend_schema_field(
+    {"oneOf": [{"type": "string"}, {"type": "array", "items": {"type": "string"}}]}
+)
+class RedirectUrisField(serializers.Field):
+    """``redirect_uris``: one URI (or several separated by spaces), or a list of them."""
+
+
+@extend_schema_field(
+    {"oneOf": [{"type": "boolean"}, {"type": "string", "enum": sorted(TRUE_VALUES | FALSE_VALUES)}]}
+)
+class SensitiveField(serializers.Field):
+    """``sensitive``: a JSON boolean, or the words a form sends ("true", "0", …)."""
+
+
 class StatusCreateSerializer(serializers.Serializer):
     """The body of POST /api/v1/statuses (JSON or form)."""
 
-    status = serializers.CharField(max_length=500)
-    in_reply_to_id = serializers.CharField(required=False)
+    status = serializers.RegexField(STATUS_TEXT_PATTERN, max_length=500)
+    in_reply_to_id = ReplyToField(required=False)
     visibility = serializers.ChoiceField(choices=["public", "unlisted"], required=False)
-    sensitive = serializers.BooleanField(required=False)
+    sensitive = SensitiveField(required=False)
     spoiler_text = serializers.CharField(required=False, allow_blank=True, max_length=0)
-    language = serializers.CharField(required=False)
+    language = serializers.CharField(required=False, allow_blank=True)  # accepted, ignored
+
+
+class StatusCreateFormSerializer(StatusCreateSerializer):
+    """The same body as a form: every value is text, so a reply id is digits (or empty)."""
+
+    in_reply_to_id = serializers.RegexField(
+        CURSOR_SCHEMA["pattern"], required=False, allow_blank=True
+    )
 
 
 class AppCreateSerializer(serializers.Serializer):
-    client_name = serializers.CharField()
-    redirect_uris = serializers.CharField(required=False)
-    scopes = serializers.CharField(required=False)
-    website = serializers.CharField(required=False, allow_blank=True)
+    client_name = serializers.RegexField(r"\S")  # anything but blank
+    redirect_uris = RedirectUrisField(required=False)
+    scopes = serializers.CharField(required=False, allow_blank=True)
+    website = serializers.CharField(required=False, allow_blank=True, allow_null=True)
 
 
 class ApplicationSerializer(serializers.Serializer):
@@ -199,12 +289,12 @@ class ApplicationSerializer(serializers.Serializer):
 # --- Reusable parameters and responses --------------------------------------------------------
 
 PAGE_PARAMETERS = [
-    OpenApiParameter("max_id", OpenApiTypes.STR, description="Rows older than this id."),
-    OpenApiParameter("since_id", OpenApiTypes.STR, description="Rows newer than this id."),
-    OpenApiParameter("min_id", OpenApiTypes.STR, description="Rows just newer than this id."),
+    OpenApiParameter("max_id", CURSOR_SCHEMA, description="Rows older than this id."),
+    OpenApiParameter("since_id", CURSOR_SCHEMA, description="Rows newer than this id."),
+    OpenApiParameter("min_id", CURSOR_SCHEMA, description="Rows just newer than this id."),
     OpenApiParameter(
         "limit",
-        OpenApiTypes.INT,
+        {"type": "integer", "minimum": 1},
         description="Page size (default 20, at most 40; 40/80 for accounts).",
     ),
 ]
@@ -216,6 +306,7 @@ _ERROR_TEXT = {
     404: "Record not found.",
     409: "The same Idempotency-Key is still being processed.",
     422: "The content was refused (e.g. empty or too long).",
+    503: "The idempotency store is briefly unreachable; nothing was posted, retry later.",
 }
 
 
@@ -225,8 +316,16 @@ def errors(*codes: int) -> dict:
     for code in codes:
         if code == 429:
             result[429] = OpenApiResponse(
-                ReadBudgetErrorSerializer,
-                description="The daily read budget is spent; Retry-After says when it resets.",
+                PolymorphicProxySerializer(
+                    component_name="TooManyRequests",
+                    serializers=[ReadBudgetErrorSerializer, RateLimitedErrorSerializer],
+                    resource_type_field_name=None,
+                ),
+                description=(
+                    "The daily read budget is spent (code read_budget_exhausted), or a "
+                    "request-rate limit is broken (code rate_limited); Retry-After says when "
+                    "to ask again."
+                ),
             )
         else:
             result[code] = OpenApiResponse(ErrorSerializer, description=_ERROR_TEXT[code])

@@ -3,7 +3,7 @@
 from django.urls import path, re_path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitView
 
-from .views import accounts, instance, statuses, timelines
+from .views import accounts, instance, rate_limits, statuses, timelines
 from .views.errors import api_not_found
 
 app_name = "api"
@@ -12,7 +12,14 @@ V1 = "api/v1/"
 
 urlpatterns = [
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
-    path("api/docs/", SpectacularSwaggerSplitView.as_view(url_name="api:schema"), name="docs"),
+    path(
+        "api/docs/",
+        SpectacularSwaggerSplitView.as_view(
+            url_name="api:schema",
+            http_method_names=["get", "head"],  # OPTIONS had no template
+        ),
+        name="docs",
+    ),
     # Instance and apps
     path(f"{V1}instance", instance.InstanceV1View.as_view(), name="instance_v1"),
     path("api/v2/instance", instance.InstanceV2View.as_view(), name="instance_v2"),
@@ -100,6 +107,8 @@ urlpatterns = [
     # Timelines
     path(f"{V1}timelines/home", timelines.HomeTimelineView.as_view(), name="timeline_home"),
     path(f"{V1}timelines/public", timelines.PublicTimelineView.as_view(), name="timeline_public"),
+    # The caller's limits (read budget and request rates): free of read-budget charge
+    path(f"{V1}rate_limits", rate_limits.RateLimitsView.as_view(), name="rate_limits"),
     # Anything else under /api/ is Mastodon's JSON 404, not the web UI's HTML page.
     re_path(r"^api/(?!schema/|docs/)", api_not_found),
 ]

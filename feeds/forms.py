@@ -58,6 +58,13 @@ class PageForm(forms.Form):
         },
     )
 
+    def clean_max_id(self):
+        # int() reads "١٢" as 12; an id in a URL is written in ASCII digits only.
+        raw = str(self.data.get("max_id", ""))
+        if raw and not raw.strip().isascii():
+            raise forms.ValidationError(self.fields["max_id"].error_messages["invalid"])
+        return self.cleaned_data["max_id"]
+
     def page_request(self) -> PageRequest:
         """The validated page; call only after ``is_valid()``."""
         return PageRequest(max_id=self.cleaned_data.get("max_id"))

@@ -18,6 +18,7 @@ from django.views.decorators.http import require_GET, require_POST
 
 from access import reading_policy
 from access.gate import ReadBudgetExhausted, posts_deliver
+from access.ratelimits import request_rate_limit
 from access.reading_policy import feed_access
 from access.responses import budget_exhausted_page
 from accounts.forms import add_service_errors
@@ -178,6 +179,7 @@ def post_detail(request, post_id):
 
 @login_required
 @require_POST
+@request_rate_limit("post")
 def post_create(request):
     """Publish a post or a reply; refusals re-render the composer with the reason (400)."""
     form = PostForm(request.POST)
@@ -254,6 +256,7 @@ def post_delete(request, post_id):
 
 @login_required
 @require_POST
+@request_rate_limit("follow")
 def follow(request, username):
     """Follow someone; their posts and reposts reach your home timeline."""
     followee = _user_or_404(username)

@@ -263,7 +263,7 @@ RESERVED_USERNAMES = {
 
 # --- REST API -----------------------------------------------------------------------------
 REST_FRAMEWORK = {
-    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    "DEFAULT_SCHEMA_CLASS": "api.openapi.ApiAutoSchema",
     # Bearer tokens first: its WWW-Authenticate makes missing credentials a 401, as Mastodon.
     "DEFAULT_AUTHENTICATION_CLASSES": [
         "api.authentication.BearerTokenAuthentication",
@@ -278,7 +278,7 @@ REST_FRAMEWORK = {
         "rest_framework.renderers.BrowsableAPIRenderer",
     ],
     "DEFAULT_PARSER_CLASSES": [
-        "rest_framework.parsers.JSONParser",
+        "api.parsers.JSONParser",  # DRF's, with deeply nested JSON a 400
         "rest_framework.parsers.FormParser",
         "rest_framework.parsers.MultiPartParser",
     ],
@@ -455,3 +455,66 @@ CELERY_BEAT_SCHEDULE["access-purge-access-log"] = {
     "task": "access.tasks.access_log_purge_task",
     "schedule": 24 * 60 * 60.0,
 }
+
+# --- Request-rate limits (access/ratelimits.py) ---------------------------------------------
+# Named groups of (rate, key) rules, counted by django-ratelimit in the shared cache; a request
+# is refused (429) when it breaks any rule of its group. Rates are django-ratelimit's
+# "<count>/<n><s|m|h|d>" ("5/30m": 5 per 30 minutes). Keys: "ip" (client IP, IPv6 by /64),
+# "anon_ip" (the same, logged-out callers only), "user", "token" (an API access token),
+# "principal" (the read budget's reader: account, else IP prefix) and "username" (the
+# lower-cased name a log-in form names). Defaults: DESIGN.md §4.3 (Mastodon's and X's numbers).
+INSTALLED_APPS += ["django_ratelimit"]
+MIDDLEWARE.insert(
+    MIDDLEWARE.index("access.middleware.ReadBudgetHeadersMiddleware") + 1,
+    "access.ratelimits.PagingRateLimitMiddleware",
+)
+REQUEST_RATE_LIMITS = {
+    "signup": [("5/30m", "ip")],  # POST /accounts/signup/
+    "login": [("25/5m", "ip")],  # POST /accounts/login/, successes and failures
+    "login_failures": [("5/30m", "username")],  # failed log-ins only, checked before each try
+    "post": [("300/3h", "user")],  # the web composer and POST /api/v1/statuses
+    "follow": [("400/1d", "user")],  # web and API follows
+    "api": [("300/5m", "token"), ("1500/5m", "user"), ("300/5m", "anon_ip")],  # every API call
+    "paging": [("300/15m", "principal")],  # any max_id/min_id/since_id, web and API
+}
+# REQUEST_RATE_LIMITS_OVERRIDE='{"api": [["5000/5m", "token"]]}' replaces whole groups (JSON).
+
+
+def _request_rate_limits_override(groups: dict) -> None:
+    """Apply REQUEST_RATE_LIMITS_OVERRIDE and refuse any rule django-ratelimit cannot read."""
+    import json
+    import re
+
+    raw = os.environ.get("REQUEST_RATE_LIMITS_OVERRIDE", "").strip()
+    if raw:
+        try:
+            override = json.loads(raw)
+            groups.update({name: [(r, k) for r, k in rules] for name, rules in override.items()})
+        except (ValueError, TypeError, AttributeError) as exc:
+            raise ImproperlyConfigured(
+                'REQUEST_RATE_LIMITS_OVERRIDE must be JSON like {"api": [["300/5m", "token"]]}'
+            ) from exc
+    keys = {"ip", "anon_ip", "user", "token", "principal", "username"}
+    for name, rules in groups.items():
+        for rate, key in rules:
+            if not re.fullmatch(r"[1-9]\d*/\d*[smhd]", str(rate)) or key not in keys:
+                raise ImproperlyConfigured(
+                    f"REQUEST_RATE_LIMITS[{name!r}]: {(rate, key)!r} is not a rule; write "
+                    f'("<count>/<n><s|m|h|d>", key) with key one of {", ".join(sorted(keys))}'
+                )
+
+
+_request_rate_limits_override(REQUEST_RATE_LIMITS)
+# REQUEST_RATE_LIMITS_ENABLED=0 switches every request-rate limit off (benchmarks only).
+RATELIMIT_ENABLE = env_bool("REQUEST_RATE_LIMITS_ENABLED", default=True)
+RATELIMIT_USE_CACHE = "default"
+RATELIMIT_CACHE_PREFIX = "rl:"
+# When the cache cannot be reached the request-rate limits let requests through (logged): the
+# read budget keeps its own, stricter Redis-down policy, so reads stay bounded regardless.
+RATELIMIT_FAIL_OPEN = True
+if not REDIS_URL:
+    # The embedded default runs one server process, whose in-process LocMemCache is shared by
+    # all its threads and increments under a lock, so the counters hold. django-ratelimit
+    # cannot know that and refuses LocMemCache (E003) and warns it is unsupported (W001).
+    # With REDIS_URL set (several processes) both checks run as usual.
+    SILENCED_SYSTEM_CHECKS = ["django_ratelimit.E003", "django_ratelimit.W001"]

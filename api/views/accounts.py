@@ -11,7 +11,7 @@ from feeds import selectors as feeds
 from feeds import services
 
 from ..pagination import ACCOUNTS_LIMIT, page_request, paginated
-from ..params import id_parse, path_id, query_bool
+from ..params import ID_SCHEMA, id_parse, path_id, query_bool
 from ..permissions import IsAuthenticatedMastodon, TokenHasScope
 from ..schemas import (
     PAGE_PARAMETERS,
@@ -57,7 +57,10 @@ class AccountLookupView(ApiView):
 
     @extend_schema(
         operation_id="accounts_lookup",
-        parameters=[OpenApiParameter("acct", OpenApiTypes.STR, required=True)],
+        parameters=[
+            # "alice" or "@alice@host": anything with a character that is not "@" or blank.
+            OpenApiParameter("acct", {"type": "string", "pattern": r"[^@\s]"}, required=True)
+        ],
         responses={200: AccountSerializer, **errors(400, 401, 403, 404)},
         tags=TAGS,
     )
@@ -172,6 +175,7 @@ class FollowView(ApiView):
     """POST /api/v1/accounts/:id/follow: the caller follows the account."""
 
     permission_classes = AUTHENTICATED
+    request_rate_groups = {"POST": ["follow"]}
 
     @extend_schema(
         operation_id="accounts_follow",
@@ -213,7 +217,9 @@ class RelationshipsView(ApiView):
         operation_id="accounts_relationships",
         parameters=[
             OpenApiParameter(
-                "id[]", OpenApiTypes.STR, many=True, description=f"At most {RELATIONSHIPS_MAX}."
+                "id[]",
+                {"type": "array", "items": ID_SCHEMA, "maxItems": RELATIONSHIPS_MAX},
+                description=f"At most {RELATIONSHIPS_MAX}.",
             )
         ],
         responses={200: RelationshipSerializer(many=True), **errors(400, 401, 403)},

@@ -1,14 +1,45 @@
-"""What every API view shares: entity building and the read gate."""
+"""What every API view shares: entity building, the read gate and the request-rate limits."""
 
+from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from access.gate import posts_deliver
+from access.ratelimits import (
+    RequestRateLimited,
+    api_request_rate_check,
+    rate_limited_headers,
+    rate_limited_payload,
+)
 
 from ..entities import EntityBuilder
 
 
 class ApiView(APIView):
-    """Base for the API's views."""
+    """Base for the API's views.
+
+    ``request_rate_groups`` maps a method to the request-rate groups it also counts against
+    (e.g. ``{"POST": ["post"]}``), beyond "api" (every request) and "paging" (cursors).
+    """
+
+    request_rate_groups: dict[str, list[str]] = {}
+
+    def perform_authentication(self, request):
+        # Counted right after authentication (the token and user are known) and before the
+        # permissions, so refused and unauthenticated calls count too. A bad token falls back
+        # to the anonymous IP's counter, so guessing tokens is limited as well.
+        try:
+            super().perform_authentication(request)
+        finally:
+            api_request_rate_check(request, self.request_rate_groups.get(request.method, ()))
+
+    def handle_exception(self, exc):
+        if isinstance(exc, RequestRateLimited):
+            return Response(
+                rate_limited_payload(exc.status),
+                status=429,
+                headers=rate_limited_headers(exc.status),
+            )
+        return super().handle_exception(exc)
 
     def entities(self) -> EntityBuilder:
         return EntityBuilder(self.request)

@@ -176,10 +176,22 @@ class AppCreateView(ApiView):
         tags=["apps"],
     )
     def post(self, request):
+        if not hasattr(request.data, "get"):  # e.g. a JSON array
+            raise Unprocessable("Send a JSON object or a form with a client_name field.")
         name = request.data.get("client_name")
         if not isinstance(name, str) or not name.strip():
             raise Unprocessable("client_name: give your application a name.")
-        redirect = request.data.get("redirect_uris") or "urn:ietf:wg:oauth:2.0:oob"
+        scopes, website = request.data.get("scopes"), request.data.get("website")
+        if "scopes" in request.data and not isinstance(scopes, str):
+            raise Unprocessable('scopes: must be a string, e.g. "read write".')
+        if website is not None and not isinstance(website, str):
+            raise Unprocessable("website: must be a string.")
+        redirect = request.data.get("redirect_uris")
+        if isinstance(redirect, list) and not all(isinstance(item, str) for item in redirect):
+            raise Unprocessable("redirect_uris: give URIs as strings.")
+        if "redirect_uris" in request.data and not isinstance(redirect, str | list):
+            raise Unprocessable("redirect_uris: give a URI or a list of URIs.")
+        redirect = redirect or "urn:ietf:wg:oauth:2.0:oob"
         if isinstance(redirect, list):
             redirect = " ".join(str(item) for item in redirect)
         scopes = scopes_normalize(str(request.data.get("scopes") or "read"))
