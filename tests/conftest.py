@@ -1,5 +1,6 @@
 """Shared fixtures: service detection, factories and a clean cache per test."""
 
+import importlib
 import os
 import shutil
 
@@ -48,3 +49,23 @@ def _clear_cache():
 def pytest_configure(config):
     """Fast password hashing in tests only: the real hasher is deliberately slow."""
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+
+
+# Data migrations that seed rows the app needs (tiers decide read budgets; the plan is sold).
+SEED_MIGRATIONS = ["accounts.migrations.0002_seed_tiers", "accounts.migrations.0004_seed_plan"]
+
+
+def seed_rows() -> None:
+    """Put back the rows data migrations seed: transactional tests before this one flushed
+    them (and serialized_rollback cannot restore them once a flush re-created content types).
+    The seed functions are idempotent."""
+    from django.apps import apps
+
+    for name in SEED_MIGRATIONS:
+        importlib.import_module(name).seed(apps, None)
+
+
+@pytest.fixture
+def seeded_rows(transactional_db):
+    """The seeded rows (see ``seed_rows``) as a fixture, for tests that do not use ``page``."""
+    seed_rows()

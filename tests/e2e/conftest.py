@@ -1,12 +1,11 @@
 """Browser fixtures: Debian's Chromium driven by Playwright's sync API against live_server."""
 
-import importlib
 import os
 from pathlib import Path
 
 import pytest
 
-from tests.conftest import chromium_path, skip_or_fail
+from tests.conftest import chromium_path, seed_rows, skip_or_fail
 
 SCREENSHOTS = Path(__file__).resolve().parents[2] / "test-artifacts" / "screenshots"
 CHROMIUM_ARGS = [
@@ -48,26 +47,6 @@ def browser():
             os.environ.pop("DJANGO_ALLOW_ASYNC_UNSAFE", None)
         else:
             os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = previous
-
-
-# Data migrations that seed rows the app needs (tiers decide read budgets; the plan is sold).
-SEED_MIGRATIONS = ["accounts.migrations.0002_seed_tiers", "accounts.migrations.0004_seed_plan"]
-
-
-def seed_rows() -> None:
-    """Put back the rows data migrations seed: transactional tests before this one flushed
-    them (and serialized_rollback cannot restore them once a flush re-created content types).
-    The seed functions are idempotent."""
-    from django.apps import apps
-
-    for name in SEED_MIGRATIONS:
-        importlib.import_module(name).seed(apps, None)
-
-
-@pytest.fixture
-def seeded_rows(transactional_db):
-    """The seeded rows (see ``seed_rows``) as a fixture, for tests that do not use ``page``."""
-    seed_rows()
 
 
 @pytest.fixture

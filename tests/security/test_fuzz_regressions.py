@@ -1,0 +1,119 @@
+"""Regression tests for what the fuzzer and the bad-input tests found, one per bug."""
+
+import json
+
+import pytest
+from django.test import Client
+
+from feeds.models import Post
+
+from .conftest import bearer
+
+
+@pytest.fixture
+def api(world):
+    return Client(**bearer(world.tokens["owner"]))
+
+
+def _status(api, body):
+    return api.post("/api/v1/statuses", json.dumps(body), content_type="application/json")
+
+
+@pytest.mark.parametrize(
+    "extra",
+    [
+        {"sensitive": None},
+        {"sensitive": "maybe"},
+        {"sensitive": 3},
+        {"language": 5},
+        {"spoiler_text": None},
+        {"visibility": None},
+        {"visibility": ""},
+    ],
+)
+def test_status_create_refuses_mistyped_options(api, extra):
+    """Ensures that options of the wrong type are a 422 (they were silently ignored) and
+    nothing is posted."""
+    before = Post.objects.count()
+    response = _status(api, {"status": "hi", **extra})
+    assert response.status_code == 422, response.content
+    assert Post.objects.count() == before
+
+
+@pytest.mark.parametrize("sensitive", [True, False, "true", "0"])
+def test_status_create_accepts_boolean_words(api, sensitive):
+    """Ensures that JSON booleans and the words forms send are accepted for ``sensitive``."""
+    assert _status(api, {"status": "hi", "sensitive": sensitive}).status_code == 200
+
+
+def test_app_create_with_a_json_array_is_422_not_500(world):
+    """Ensures that a JSON body that is not an object is refused (it raised AttributeError)."""
+    response = Client().post("/api/v1/apps", "[null, null]", content_type="application/json")
+    assert response.status_code == 422
+
+
+def test_status_create_accepts_null_reply_to(api):
+    """Ensures that ``"in_reply_to_id": null`` means "not a reply", as JSON clients send it."""
+    response = _status(api, {"status": "hi", "in_reply_to_id": None})
+    assert response.status_code == 200 and response.json()["in_reply_to_id"] is None
+
+
+def test_status_create_accepts_integral_float_reply_to(api, world):
+    """Ensures that ``"in_reply_to_id": 50.0`` is the id 50 (JSON Schema calls it an
+    integer; it was refused with 422), and 50.5 is refused."""
+    target = world.owner_posts[0].pk
+    ok = _status(api, {"status": "re", "in_reply_to_id": float(target)})
+    assert ok.status_code == 200 and ok.json()["in_reply_to_id"] == str(target)
+    assert _status(api, {"status": "re", "in_reply_to_id": target + 0.5}).status_code == 422
+
+
+@pytest.mark.parametrize(
+    "extra", [{"scopes": None}, {"website": {}}, {"redirect_uris": None}, {"redirect_uris": [1]}]
+)
+def test_app_create_refuses_mistyped_fields(world, extra):
+    """Ensures that POST /api/v1/apps refuses non-string fields (they were ignored)."""
+    body = {"client_name": "x", **extra}
+    response = Client().post("/api/v1/apps", json.dumps(body), content_type="application/json")
+    assert response.status_code == 422
+
+
+@pytest.mark.parametrize(
+    "query", ["limit=", "only_media=", "local=", "max_id=007", "exclude_replies="]
+)
+def test_empty_and_zero_padded_parameters_are_400(api, world, query):
+    """Ensures that an empty limit or boolean and a zero-padded id are a 400, as the schema
+    says (they used to be read as the default / as the id)."""
+    path = (
+        f"/api/v1/accounts/{world.owner.pk}/statuses"
+        if "exclude" in query
+        else "/api/v1/timelines/public"
+    )
+    assert api.get(f"{path}?{query}").status_code == 400
+
+
+def test_deeply_nested_json_is_400(api):
+    """Ensures that JSON nested past the recursion limit is a 400, not a RecursionError 500."""
+    body = '{"a":' * 5000 + "1" + "}" * 5000
+    response = api.post("/api/v1/statuses", body, content_type="application/json")
+    assert response.status_code == 400 and "nested" in response.json()["error"]
+
+
+def test_options_on_api_docs_is_not_500(world):
+    """Ensures that OPTIONS /api/docs/ is a 405 (it rendered with no template: 500)."""
+    assert Client().options("/api/docs/").status_code == 405
+
+
+def test_web_non_ascii_max_id_is_400(client, world):
+    """Ensures that ?max_id=١٢ is refused on the web (int() read it as 12)."""
+    assert client.get("/public/", {"max_id": "١٢"}).status_code == 400
+
+
+def test_schema_says_which_operations_need_no_token():
+    """Ensures that operations open to logged-out readers list ``{}`` among their security
+    requirements and those that need an account do not (schemathesis' ignored-auth check)."""
+    from tests.api.conftest import operation
+
+    assert {} in operation("timelines_public")["security"]
+    assert {} in operation("statuses_get")["security"]
+    assert {} not in operation("timelines_home")["security"]
+    assert {} not in operation("statuses_delete")["security"]
