@@ -7,6 +7,7 @@ and within ``ACCESS_IP_BLOCK_CACHE_SECONDS`` in other processes.
 """
 
 import ipaddress
+import logging
 
 from django.conf import settings
 from django.core.cache import cache
@@ -15,10 +16,13 @@ from django.http import JsonResponse
 from django.shortcuts import render
 from django.utils import timezone
 
+from microblog.cache_errors import CACHE_ERRORS
+
 from .client_ip import client_ip, ip_parse
 from .models import IPBlock
 
 CACHE_KEY = "access:ip-blocks:v1"
+logger = logging.getLogger(__name__)
 
 
 def review_prefix(address: str | None) -> str:
@@ -31,13 +35,32 @@ def review_prefix(address: str | None) -> str:
 
 
 def ip_blocks_active() -> list[tuple[ipaddress.IPv4Network | ipaddress.IPv6Network, str]]:
-    """The blocked networks in force now, with their reasons (cached briefly)."""
-    cached = cache.get(CACHE_KEY)
+    """The blocked networks in force now, with their reasons (cached briefly).
+
+    The database is the source of truth: when the cache (Redis) is unreachable the list is read
+    from it directly, so blocks stay enforced and no request fails because Redis is down.
+    """
+    try:
+        cached = cache.get(CACHE_KEY)
+    except CACHE_ERRORS as exc:
+        logger.warning("IP blocklist cache unavailable, reading the database: %s", exc)
+        return _parse(_blocks_from_database())
     if cached is None:
-        now = timezone.now()
-        rows = IPBlock.objects.filter(Q(expires_at__isnull=True) | Q(expires_at__gt=now))
-        cached = [(row.prefix, row.reason) for row in rows.only("prefix", "reason")]
-        cache.set(CACHE_KEY, cached, settings.ACCESS_IP_BLOCK_CACHE_SECONDS)
+        cached = _blocks_from_database()
+        try:
+            cache.set(CACHE_KEY, cached, settings.ACCESS_IP_BLOCK_CACHE_SECONDS)
+        except CACHE_ERRORS as exc:
+            logger.warning("IP blocklist cache unavailable: %s", exc)
+    return _parse(cached)
+
+
+def _blocks_from_database() -> list[tuple[str, str]]:
+    now = timezone.now()
+    rows = IPBlock.objects.filter(Q(expires_at__isnull=True) | Q(expires_at__gt=now))
+    return [(row.prefix, row.reason) for row in rows.only("prefix", "reason")]
+
+
+def _parse(cached: list[tuple[str, str]]):
     blocks = []
     for prefix, reason in cached:
         try:
@@ -49,7 +72,10 @@ def ip_blocks_active() -> list[tuple[ipaddress.IPv4Network | ipaddress.IPv6Netwo
 
 def ip_blocks_changed() -> None:
     """Forget the cached blocklist (call after adding or removing a block)."""
-    cache.delete(CACHE_KEY)
+    try:
+        cache.delete(CACHE_KEY)
+    except CACHE_ERRORS as exc:  # the entry expires by itself within the cache timeout
+        logger.warning("Could not clear the IP blocklist cache: %s", exc)
 
 
 def ip_block_for(address: str | None) -> str | None:

@@ -27,6 +27,17 @@ class Unprocessable(exceptions.APIException):
     default_code = "unprocessable"
 
 
+class StoreUnavailable(exceptions.APIException):
+    """503: the idempotency store (Redis) cannot be reached, so we cannot promise one post."""
+
+    status_code = status.HTTP_503_SERVICE_UNAVAILABLE
+    default_detail = (
+        "Posting with an Idempotency-Key is unavailable for a moment because we cannot check "
+        "for an earlier identical request. Retry in a minute; nothing was posted."
+    )
+    default_code = "idempotency_unavailable"
+
+
 class Conflict(exceptions.APIException):
     """409: the same Idempotency-Key is still being processed by another request."""
 

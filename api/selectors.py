@@ -3,10 +3,13 @@
 Kept small; they belong in ``accounts/selectors.py`` once its owner takes them over.
 """
 
+import contextlib
+
 from django.core.cache import cache
 from django.db.models import Sum
 
 from accounts.models import Tier, User
+from microblog.cache_errors import CACHE_ERRORS
 
 INSTANCE_STATS_SECONDS = 600  # counting every row is not worth doing per request
 
@@ -28,7 +31,10 @@ def tiers_list() -> list[Tier]:
 
 def instance_stats() -> dict[str, int]:
     """How many accounts and posts there are (cached for ten minutes)."""
-    stats = cache.get("api:instance_stats")
+    try:
+        stats = cache.get("api:instance_stats")
+    except CACHE_ERRORS:
+        stats = None
     if stats is None:
         totals = User.objects.filter(is_active=True).aggregate(posts=Sum("posts_count"))
         stats = {
@@ -36,5 +42,6 @@ def instance_stats() -> dict[str, int]:
             "status_count": totals["posts"] or 0,
             "domain_count": 0,
         }
-        cache.set("api:instance_stats", stats, INSTANCE_STATS_SECONDS)
+        with contextlib.suppress(*CACHE_ERRORS):
+            cache.set("api:instance_stats", stats, INSTANCE_STATS_SECONDS)
     return stats

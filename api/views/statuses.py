@@ -1,6 +1,7 @@
 """Statuses: posting (with Idempotency-Key), reading, deleting, the conversation around a
 status, favourites, reblogs and who did them."""
 
+import contextlib
 import hashlib
 
 from django.core.cache import cache
@@ -12,16 +13,18 @@ from rest_framework.response import Response
 from access.reading_policy import POSTS
 from feeds import selectors as feeds
 from feeds import services
+from microblog.cache_errors import CACHE_ERRORS
 
-from ..exceptions import Conflict, Unprocessable
+from ..exceptions import Conflict, StoreUnavailable, Unprocessable
 from ..pagination import ACCOUNTS_LIMIT, page_request, paginated
-from ..params import id_parse, path_id
+from ..params import FALSE_VALUES, TRUE_VALUES, id_parse, path_id
 from ..permissions import IsAuthenticatedMastodon, TokenHasScope
 from ..schemas import (
     PAGE_PARAMETERS,
     AccountSerializer,
     ContextSerializer,
     DeletedStatusSerializer,
+    StatusCreateFormSerializer,
     StatusCreateSerializer,
     StatusSerializer,
     errors,
@@ -55,16 +58,17 @@ class StatusCreateView(ApiView):
     """
 
     permission_classes = AUTHENTICATED
+    request_rate_groups = {"POST": ["post"]}
 
     @extend_schema(
         operation_id="statuses_create",
         request={
             "application/json": StatusCreateSerializer,
-            "application/x-www-form-urlencoded": StatusCreateSerializer,
-            "multipart/form-data": StatusCreateSerializer,
+            "application/x-www-form-urlencoded": StatusCreateFormSerializer,
+            "multipart/form-data": StatusCreateFormSerializer,
         },
         parameters=[OpenApiParameter("Idempotency-Key", OpenApiTypes.STR, OpenApiParameter.HEADER)],
-        responses={200: StatusSerializer, **errors(400, 401, 403, 404, 409, 422)},
+        responses={200: StatusSerializer, **errors(400, 401, 403, 404, 409, 422, 503)},
         tags=TAGS,
     )
     def post(self, request):
@@ -75,8 +79,13 @@ class StatusCreateView(ApiView):
             post = services.post_create(author=request.user, text=text, reply_to=reply_to)
             return self._created(post.pk)
         cache_key = _idempotency_cache_key(request.user.pk, key[:500])
-        if not cache.add(cache_key, IDEMPOTENCY_PENDING, IDEMPOTENCY_SECONDS):
-            earlier = cache.get(cache_key)
+        try:
+            claimed = cache.add(cache_key, IDEMPOTENCY_PENDING, IDEMPOTENCY_SECONDS)
+            earlier = None if claimed else cache.get(cache_key)
+        except CACHE_ERRORS as exc:
+            # Posting anyway could publish a client's retry twice: refuse, nothing is stored.
+            raise StoreUnavailable() from exc
+        if not claimed:
             if earlier == IDEMPOTENCY_PENDING:
                 raise Conflict()
             if earlier is not None:
@@ -84,9 +93,11 @@ class StatusCreateView(ApiView):
         try:
             post = services.post_create(author=request.user, text=text, reply_to=reply_to)
         except Exception:
-            cache.delete(cache_key)  # nothing was posted: the client may retry with this key
+            with contextlib.suppress(*CACHE_ERRORS):
+                cache.delete(cache_key)  # nothing was posted: the client may retry this key
             raise
-        cache.set(cache_key, post.pk, IDEMPOTENCY_SECONDS)
+        with contextlib.suppress(*CACHE_ERRORS):  # posted; a lost key only weakens a retry
+            cache.set(cache_key, post.pk, IDEMPOTENCY_SECONDS)
         return self._created(post.pk)
 
     def _validated(self, data):
@@ -96,7 +107,18 @@ class StatusCreateView(ApiView):
         text = data.get("status")
         if text is None:
             raise Unprocessable("status: write something first: a post cannot be empty.")
-        visibility = data.get("visibility") or "public"
+        for name in ("visibility", "spoiler_text", "language"):
+            if name in data and not isinstance(data[name], str):
+                raise Unprocessable(f"{name}: must be a string.")
+        sensitive = data.get("sensitive")
+        # JSON sends true/false; a form can only send words ("true", "1", …).
+        words = TRUE_VALUES | FALSE_VALUES
+        if "sensitive" in data and not (
+            isinstance(sensitive, bool)
+            or (isinstance(sensitive, str) and sensitive.lower() in words)
+        ):
+            raise Unprocessable("sensitive: must be true or false.")
+        visibility = data.get("visibility", "public")
         if visibility not in ("public", "unlisted"):
             raise Unprocessable(
                 f"visibility: only public posts exist here; {str(visibility)[:20]!r} is not "
