@@ -7,6 +7,7 @@ import pytest
 from django.db import connection
 from django.test import Client
 
+from access.ledgers import redis_ledger
 from accounts.models import Tier, User
 from tests.access.conftest import RedisServer, free_port
 from tests.conftest import skip_or_fail
@@ -58,9 +59,20 @@ def _use_redis(settings, url: str) -> None:
     }
     settings.ACCESS_LEDGER = "redis"
     settings.REDIS_URL = url
+    # The Redis ledger is built once per process on the configured connection: rebuild it on
+    # this server now, and again after the test (see the fixture below).
+    redis_ledger.cache_clear()
 
 
-def test_redis_stopped_during_reads_full_stack(world, settings):
+@pytest.fixture
+def fresh_redis_ledger():
+    """Forget the per-process Redis ledger after the test, so later tests do not keep talking
+    to the server this test started and stopped."""
+    yield
+    redis_ledger.cache_clear()
+
+
+def test_redis_stopped_during_reads_full_stack(world, settings, fresh_redis_ledger):
     """Ensures that when the Redis behind the read ledger stops, web pages and the API never
     answer 500: anonymous and new readers get 429 (fail closed), an unverified reader falls
     back to the database ledger; when Redis is back, metering is on Redis again at once."""
