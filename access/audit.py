@@ -18,7 +18,6 @@ charges them: a repost and its original are two reads.
 
 from __future__ import annotations
 
-import ipaddress
 import json
 import logging
 import os
@@ -33,7 +32,7 @@ from django.db import transaction
 from django.http import HttpRequest
 from django.utils.dateparse import parse_datetime
 
-from .client_ip import client_ip, ip_parse
+from .client_ip import client_ip, review_prefix
 from .models import AccessLogEntry, SecurityEvent
 
 logger = logging.getLogger(__name__)
@@ -99,11 +98,7 @@ def log_ip_prefix(address: str | None) -> str:
     Coarser than the anonymous reader's principal (IPv4 /32): it is for spotting many accounts
     or addresses behind one network, not for budgets.
     """
-    parsed = ip_parse(address)
-    if parsed is None:
-        return "unknown"
-    bits = 24 if isinstance(parsed, ipaddress.IPv4Address) else 64
-    return str(ipaddress.ip_network((parsed, bits), strict=False))
+    return review_prefix(address) or "unknown"
 
 
 def _request_token_id(request: HttpRequest) -> int | None:

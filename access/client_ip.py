@@ -70,3 +70,16 @@ def ip_prefix(address: str | None) -> str:
     if isinstance(parsed, ipaddress.IPv4Address):
         return f"{parsed}/32"
     return str(ipaddress.IPv6Network((parsed, 64), strict=False))
+
+
+def review_prefix(address: str | None) -> str:
+    """The network reviewers group, detect and block by: IPv4 /24, IPv6 /64 ("" if unknown).
+
+    Coarser than ``ip_prefix`` (IPv4 /32 for budgets): it is for spotting many accounts or
+    addresses behind one network. The access log, the detectors and IP blocks all use it.
+    """
+    parsed = ip_parse(address)
+    if parsed is None:
+        return ""
+    bits = 24 if isinstance(parsed, ipaddress.IPv4Address) else 64
+    return str(ipaddress.ip_network((parsed, bits), strict=False))

@@ -24,7 +24,7 @@ from django.db import transaction
 from django.db.models import Q
 from django.utils import timezone
 
-from .ipblock import review_prefix
+from .client_ip import review_prefix
 from .models import AccessLogEntry, DetectorCursor, Flag
 
 logger = logging.getLogger(__name__)

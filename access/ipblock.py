@@ -25,15 +25,6 @@ CACHE_KEY = "access:ip-blocks:v1"
 logger = logging.getLogger(__name__)
 
 
-def review_prefix(address: str | None) -> str:
-    """The network a reviewer groups and blocks by: IPv4 /24, IPv6 /64 ("" if unknown)."""
-    parsed = ip_parse(address)
-    if parsed is None:
-        return ""
-    bits = 24 if isinstance(parsed, ipaddress.IPv4Address) else 64
-    return str(ipaddress.ip_network((parsed, bits), strict=False))
-
-
 def ip_blocks_active() -> list[tuple[ipaddress.IPv4Network | ipaddress.IPv6Network, str]]:
     """The blocked networks in force now, with their reasons (cached briefly).
 

@@ -3,7 +3,7 @@
 import uuid
 from datetime import UTC, datetime, timedelta
 
-from access.ipblock import review_prefix
+from access.client_ip import review_prefix
 from access.models import AccessLogEntry
 
 T0 = datetime(2026, 11, 26, 12, 0, tzinfo=UTC)

@@ -5,7 +5,7 @@ from datetime import timedelta
 import pytest
 from django.utils import timezone
 
-from access.ipblock import review_prefix
+from access.client_ip import review_prefix
 from access.models import IPBlock
 
 pytestmark = pytest.mark.django_db
