@@ -6,7 +6,7 @@ STAMP := $(VENV)/.installed-stamp
 HOST ?= 127.0.0.1
 PORT ?= 8000
 
-.PHONY: setup run test lint format worker bench clean
+.PHONY: setup run test lint format worker bench load clean
 
 $(STAMP): requirements.txt requirements-dev.txt
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -46,6 +46,11 @@ worker: setup
 bench: setup
 	command -v wrk >/dev/null || (apt-get update -qq && apt-get install -y -qq wrk)
 	$(PY) -m bench
+
+# Not a CI test: 50 simulated people for 3 minutes (locust, headless) against gunicorn +
+# PostgreSQL + Redis + Celery; see docs/performance.md. LOAD_USERS / LOAD_SECONDS resize it.
+load: setup
+	LOAD_USERS=$(or $(LOAD_USERS),50) LOAD_SECONDS=$(or $(LOAD_SECONDS),180) $(PY) -m bench.loadtest
 
 clean:
 	rm -rf $(VENV) db.sqlite3 db.sqlite3-* test-artifacts .pytest_cache .ruff_cache
