@@ -16,7 +16,7 @@ from datetime import UTC, date, datetime, time, timedelta
 from functools import cache
 
 from django.conf import settings
-from django.db import transaction
+from django.db import connections, transaction
 from django.utils import timezone
 
 from .audit import AccessRecord, access_log_stream_key, access_log_write, record_outcome
@@ -74,11 +74,7 @@ class DatabaseLedger:
             return ChargeResult(delivered_ids=[], used=used, charged_ids=[])
         with transaction.atomic(using=self.using):
             row = self._locked_day(principal, day)
-            already = set(
-                ReadReceipt.objects.using(self.using)
-                .filter(principal=principal, day=day, post_id__in=post_ids)
-                .values_list("post_id", flat=True)
-            )
+            already = self._already_read(principal, day, post_ids)
             used = row.used
             delivered, charged = _walk(post_ids, already, used, limit)
             if charged:
@@ -98,6 +94,35 @@ class DatabaseLedger:
                 )
                 access_log_write(record=record, outcome=outcome, using=self.using)
         return ChargeResult(delivered_ids=delivered, used=used, charged_ids=charged)
+
+    def _already_read(self, principal: str, day: date, post_ids: list[int]) -> set[int]:
+        """Which of ``post_ids`` the reader has a receipt for that day: one index probe per id.
+
+        On PostgreSQL a plain ``post_id IN (…)`` is planned, whenever the statistics do not
+        know the reader yet (every new reader-day), as a scan of all the reader's receipts
+        for the day filtered by id, so the cost grew with usage (2.4x at 10,000 reads,
+        ``make bench``). A ``LATERAL … LIMIT 1`` per wanted id cannot be planned that way: it
+        is always a nested loop of unique-index lookups, flat in usage.
+        """
+        connection = connections[self.using]
+        if connection.vendor != "postgresql":
+            return set(
+                ReadReceipt.objects.using(self.using)
+                .filter(principal=principal, day=day, post_id__in=post_ids)
+                .values_list("post_id", flat=True)
+            )
+        table = connection.ops.quote_name(ReadReceipt._meta.db_table)
+        with connection.cursor() as cursor:
+            cursor.execute(
+                f"""SELECT wanted.id FROM unnest(%s::bigint[]) AS wanted(id)
+                CROSS JOIN LATERAL (
+                    SELECT 1 FROM {table} AS receipt
+                    WHERE receipt.principal = %s AND receipt.day = %s
+                    AND receipt.post_id = wanted.id LIMIT 1
+                ) AS found""",  # noqa: S608 - the table name is ours, the values are parameters
+                [list(post_ids), principal, day],
+            )
+            return {row[0] for row in cursor.fetchall()}
 
     def _locked_day(self, principal: str, day: date) -> ReadDay:
         """The reader's day row, created if missing, locked until the transaction ends."""
