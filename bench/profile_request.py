@@ -113,7 +113,9 @@ def main() -> int:
             client.get(home)
         profiler.disable()
         out = io.StringIO()
-        stats = pstats.Stats(profiler, stream=out).sort_stats(os.environ.get("PROFILE_SORT", "tottime"))
+        stats = pstats.Stats(profiler, stream=out).sort_stats(
+            os.environ.get("PROFILE_SORT", "tottime")
+        )
         stats.print_stats(25)
         print(out.getvalue())
     return 0

@@ -274,7 +274,7 @@ REST_FRAMEWORK = {
         "api.permissions.FeedReadingPolicy",
     ],
     "DEFAULT_RENDERER_CLASSES": [
-        "rest_framework.renderers.JSONRenderer",
+        "api.renderers.JSONRenderer",  # DRF's, encoding with orjson
         "rest_framework.renderers.BrowsableAPIRenderer",
     ],
     "DEFAULT_PARSER_CLASSES": [
