@@ -1,13 +1,15 @@
 """The IP blocklist: which prefix a review acts on, and the middleware that enforces blocks.
 
 Reviewers block whole networks, not single addresses: an IPv4 /24 or an IPv6 /64, the
-grouping the shared-prefix detector uses too. Blocks are read from a short-lived cache so
-a request costs no query; blocking clears the cache, so a new block applies at once here
-and within ``ACCESS_IP_BLOCK_CACHE_SECONDS`` in other processes.
+grouping the shared-prefix detector uses too. Blocks are read from the shared cache (Redis),
+which blocking clears, so a request costs no query; each process also keeps the parsed list
+for ``ACCESS_IP_BLOCK_LOCAL_SECONDS`` (2 s), so most requests cost no round trip either. A new
+block applies at once in the process that made it and within those seconds everywhere else.
 """
 
 import ipaddress
 import logging
+import time
 
 from django.conf import settings
 from django.core.cache import cache
@@ -24,8 +26,26 @@ from .models import IPBlock
 CACHE_KEY = "access:ip-blocks:v1"
 logger = logging.getLogger(__name__)
 
+Blocks = list[tuple[ipaddress.IPv4Network | ipaddress.IPv6Network, str]]
+# This process's copy: (monotonic time it goes stale, parsed blocks). Replaced whole, never
+# mutated, so threads of one process can share it without a lock.
+_local: tuple[float, Blocks] = (0.0, [])
 
-def ip_blocks_active() -> list[tuple[ipaddress.IPv4Network | ipaddress.IPv6Network, str]]:
+
+def ip_blocks_active() -> Blocks:
+    """The blocked networks in force now, with their reasons (this process's copy when it is
+    younger than ``ACCESS_IP_BLOCK_LOCAL_SECONDS``, else the shared cache's)."""
+    global _local
+    stale_at, blocks = _local
+    now = time.monotonic()
+    if now < stale_at:
+        return blocks
+    blocks = _ip_blocks_shared()
+    _local = (now + settings.ACCESS_IP_BLOCK_LOCAL_SECONDS, blocks)
+    return blocks
+
+
+def _ip_blocks_shared() -> Blocks:
     """The blocked networks in force now, with their reasons (cached briefly).
 
     The database is the source of truth: when the cache (Redis) is unreachable the list is read
@@ -63,6 +83,8 @@ def _parse(cached: list[tuple[str, str]]):
 
 def ip_blocks_changed() -> None:
     """Forget the cached blocklist (call after adding or removing a block)."""
+    global _local
+    _local = (0.0, [])
     try:
         cache.delete(CACHE_KEY)
     except CACHE_ERRORS as exc:  # the entry expires by itself within the cache timeout

@@ -73,39 +73,44 @@ def main() -> int:
 
     _, token, _ = _reader("bench_f1000", 1000)
     client = Client(HTTP_AUTHORIZATION=f"Bearer {token}", HTTP_HOST="127.0.0.1")
-    home, trivial = "/api/v1/timelines/home", "/healthz"
+    home = "/api/v1/timelines/home"
+    paths = {
+        "trivial view (/healthz)": "/healthz",
+        "token auth + own account (verify_credentials)": "/api/v1/accounts/verify_credentials",
+        "home timeline, 20 statuses, controls on": home,
+    }
     for _ in range(20):  # warm caches, connections and the Lua script
-        response = client.get(home)
-        if response.status_code != 200:
-            raise SystemExit(f"{home} answered {response.status_code}: {response.content[:200]}")
-        client.get(trivial)
+        for path in paths.values():
+            response = client.get(path)
+            if response.status_code != 200:
+                raise SystemExit(f"{path} answered {response.status_code}")
 
     rounds, calls = 5, 40
-    per_request = {home: [], trivial: []}
-    sql, cache = _Timer(), _Timer()
-    with connection.execute_wrapper(sql), _redis_timer(cache):
-        for index in range(rounds):
-            order = [home, trivial] if index % 2 == 0 else [trivial, home]
-            for path in order:
-                sql_before, cache_before = (sql.seconds, sql.calls), (cache.seconds, cache.calls)
+    per_request: dict[str, list[float]] = {path: [] for path in paths.values()}
+    waits = {path: (_Timer(), _Timer()) for path in paths.values()}
+    for index in range(rounds):
+        shift = index % len(paths)
+        for path in [*paths.values()][shift:] + [*paths.values()][:shift]:
+            sql, cache = waits[path]
+            with connection.execute_wrapper(sql), _redis_timer(cache):
                 started = time.perf_counter()
                 for _ in range(calls):
                     client.get(path)
                 per_request[path].append((time.perf_counter() - started) / calls)
-                if path == trivial:  # count only the home requests' waits
-                    sql.seconds, sql.calls = sql_before
-                    cache.seconds, cache.calls = cache_before
-    home_ms = statistics.median(per_request[home]) * 1000
-    trivial_ms = statistics.median(per_request[trivial]) * 1000
     n = rounds * calls
-    print(f"GET {home}: {home_ms:.2f} ms per request (median of {rounds} rounds × {calls})")
-    print(f"GET {trivial}: {trivial_ms:.2f} ms per request")
-    print(f"ratio trivial / home (in-process ceiling): {trivial_ms / home_ms:.3f}")
-    print(
-        f"home: SQL {sql.calls / n:.1f} queries, {sql.seconds / n * 1000:.2f} ms waiting; "
-        f"Redis {cache.calls / n:.1f} commands, {cache.seconds / n * 1000:.2f} ms waiting; "
-        f"Python and the rest {home_ms - (sql.seconds + cache.seconds) / n * 1000:.2f} ms"
-    )
+    trivial_ms = statistics.median(per_request["/healthz"]) * 1000
+    print(f"in-process, median of {rounds} interleaved rounds × {calls} requests\n")
+    print(f"{'request':<48} {'ms':>6} {'vs trivial':>10} {'SQL':>4} {'SQL ms':>7} "
+          f"{'Redis':>5} {'Redis ms':>8} {'Python ms':>9}")  # fmt: skip
+    for label, path in paths.items():
+        ms = statistics.median(per_request[path]) * 1000
+        sql, cache = waits[path]
+        sql_ms, cache_ms = sql.seconds / n * 1000, cache.seconds / n * 1000
+        print(
+            f"{label:<48} {ms:>6.2f} {trivial_ms / ms:>10.3f} {sql.calls / n:>4.1f} "
+            f"{sql_ms:>7.2f} {cache.calls / n:>5.1f} {cache_ms:>8.2f} "
+            f"{ms - sql_ms - cache_ms:>9.2f}"
+        )
     if "--profile" in sys.argv:
         profiler = cProfile.Profile()
         profiler.enable()

@@ -425,6 +425,8 @@ ACCESS_FLAG_EVIDENCE_IDS = env_int("ACCESS_FLAG_EVIDENCE_IDS", 50)
 # Paths an IP block never applies to, so an admin cannot lock the review out.
 ACCESS_IP_BLOCK_EXEMPT_PATHS = ["/admin/", "/healthz", "/static/"]
 ACCESS_IP_BLOCK_CACHE_SECONDS = env_int("ACCESS_IP_BLOCK_CACHE_SECONDS", 30)
+# Each web process reuses its parsed copy this long: a block made elsewhere applies within it.
+ACCESS_IP_BLOCK_LOCAL_SECONDS = env_int("ACCESS_IP_BLOCK_LOCAL_SECONDS", 2)
 CELERY_BEAT_SCHEDULE.update(
     {
         "access-detect-bulk-access": {

@@ -40,10 +40,15 @@ def require_redis():
 
 @pytest.fixture(autouse=True)
 def _clear_cache():
-    """Each test starts with an empty cache (our own Redis db number / prefix in CI)."""
+    """Each test starts with an empty cache (our own Redis db number / prefix in CI), and
+    without this process's copy of the IP blocklist."""
+    from access.ipblock import ip_blocks_changed
+
     cache.clear()
+    ip_blocks_changed()
     yield
     cache.clear()
+    ip_blocks_changed()
 
 
 def pytest_configure(config):
