@@ -25,7 +25,10 @@ class SignupForm(forms.Form):
         help_text="1–30 characters: letters, digits and underscores.",
         widget=forms.TextInput(attrs={"autocomplete": "username", "autocapitalize": "none"}),
     )
-    email = forms.EmailField(widget=forms.EmailInput(attrs={"autocomplete": "email"}))
+    email = forms.EmailField(
+        max_length=254,  # the column's length: longer addresses are refused here, not by the DB
+        widget=forms.EmailInput(attrs={"autocomplete": "email"}),
+    )
     password1 = forms.CharField(
         label="Password",
         strip=False,
@@ -59,4 +62,15 @@ class ProfileForm(forms.Form):
         required=False,
         widget=forms.Textarea(attrs={"rows": 3}),
         help_text="Up to 160 characters.",
+    )
+
+
+class EmailChangeForm(forms.Form):
+    """A new email address for the account (``user_email_change`` decides whether it is free)."""
+
+    email = forms.EmailField(
+        label="New email address",
+        max_length=254,
+        help_text="We send a link to confirm it. One account per mailbox.",
+        widget=forms.EmailInput(attrs={"autocomplete": "email"}),
     )

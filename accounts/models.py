@@ -3,10 +3,17 @@
 import hashlib
 
 from django.contrib.auth.models import AbstractUser, UserManager
+from django.core.exceptions import NON_FIELD_ERRORS, ValidationError
 from django.db import models
+from django.db.models import Q
 from django.db.models.functions import Lower
 
 from .validators import validate_username
+
+# One sentence for every way an address can be taken (same address, other case, "+tag",
+# Gmail dots): it does not say which spelling matched, or whose account it is.
+EMAIL_TAKEN_MESSAGE = "An account with this email address already exists. Use a different one."
+EMAIL_TAKEN_CODE = "email_taken"
 
 
 class Tier(models.Model):
@@ -45,8 +52,11 @@ class Tier(models.Model):
 class User(AbstractUser):
     """An account: someone who posts, follows and reads.
 
-    Usernames and emails are unique without regard to case. Follower/following/post counts
-    are kept on the row (updated atomically by the feeds services) so profiles cost no COUNT.
+    Usernames and emails are unique without regard to case, and one mailbox holds one
+    account: ``email`` is the address as typed (mail goes there), ``email_canonical`` the
+    mailbox behind it (``accounts.selectors.email_canonical``), unique when not blank.
+    Follower/following/post counts are kept on the row (updated atomically by the feeds
+    services) so profiles cost no COUNT.
     """
 
     username = models.CharField(
@@ -57,6 +67,12 @@ class User(AbstractUser):
         error_messages={"unique": "That username is taken."},
     )
     email = models.EmailField()
+    # Derived from ``email`` on every save that changes it (see ``save``), never typed. Blank
+    # only for a duplicate mailbox that existed before this rule (migration 0005 kept the
+    # oldest account's) and on rows bulk-inserted without it (seed_scale).
+    email_canonical = models.CharField(
+        max_length=320, blank=True, default="", db_default="", editable=False
+    )
     display_name = models.CharField(max_length=50, blank=True)
     bio = models.CharField(max_length=160, blank=True)
     followers_count = models.PositiveIntegerField(default=0)
@@ -75,11 +91,82 @@ class User(AbstractUser):
     class Meta:
         constraints = [
             models.UniqueConstraint(Lower("username"), name="user_username_ci_unique"),
-            models.UniqueConstraint(Lower("email"), name="user_email_ci_unique"),
+            models.UniqueConstraint(
+                Lower("email"),
+                name="user_email_ci_unique",
+                violation_error_code=EMAIL_TAKEN_CODE,
+                violation_error_message=EMAIL_TAKEN_MESSAGE,
+            ),
+            # Also the index sign-up looks the mailbox up by (a partial index: blanks skipped).
+            models.UniqueConstraint(
+                fields=["email_canonical"],
+                condition=~Q(email_canonical=""),
+                name="user_email_canonical_unique",
+                violation_error_code=EMAIL_TAKEN_CODE,
+                violation_error_message=EMAIL_TAKEN_MESSAGE,
+            ),
         ]
 
     def __str__(self) -> str:
         return self.username
+
+    @classmethod
+    def from_db(cls, db, field_names, values):
+        user = super().from_db(db, field_names, values)
+        user._stored_email = user.__dict__.get("email")  # absent when deferred
+        return user
+
+    def refresh_from_db(self, using=None, fields=None, from_queryset=None):
+        super().refresh_from_db(using=using, fields=fields, from_queryset=from_queryset)
+        if fields is None or "email" in fields:
+            self._stored_email = self.email
+
+    def _email_canonical_sync(self) -> bool:
+        """Recompute ``email_canonical`` when ``email`` is new or changed; True if it did.
+
+        An unchanged address keeps its stored form, so an account that migration 0005 left
+        blank (a duplicate from before the rule) keeps working until its address changes.
+        """
+        from .selectors import email_canonical  # selectors imports this module
+
+        if "email" in self.get_deferred_fields():
+            return False
+        if not self._state.adding and self.email == getattr(self, "_stored_email", None):
+            return False
+        self.email_canonical = email_canonical(self.email)
+        return True
+
+    def save(self, *args, **kwargs):
+        # A derived column, not a rule: kept in step here so that every path that writes an
+        # address (services, the admin, createsuperuser, factories) stores its mailbox too.
+        update_fields = kwargs.get("update_fields")
+        writes_email = update_fields is None or "email" in update_fields
+        if writes_email and self._email_canonical_sync() and update_fields is not None:
+            kwargs["update_fields"] = {*update_fields, "email_canonical"}
+        super().save(*args, **kwargs)
+        if "email" not in self.get_deferred_fields():
+            self._stored_email = self.email
+
+    def validate_constraints(self, exclude=None):
+        """Check the constraints for a model form (the admin's). ``email_canonical`` is on no
+        form, so it is checked whenever ``email`` is, and a taken mailbox is reported on
+        ``email`` (once, however many constraints it breaks) instead of on the whole form."""
+        exclude = set(exclude or ())
+        if "email" not in exclude:
+            self._email_canonical_sync()
+            exclude.discard("email_canonical")
+        try:
+            super().validate_constraints(exclude=exclude)
+        except ValidationError as exc:
+            errors = exc.update_error_dict({})
+            general = errors.pop(NON_FIELD_ERRORS, [])
+            taken = [error for error in general if error.code == EMAIL_TAKEN_CODE]
+            others = [error for error in general if error.code != EMAIL_TAKEN_CODE]
+            if others:
+                errors[NON_FIELD_ERRORS] = others
+            if taken:
+                errors.setdefault("email", []).append(taken[0])
+            raise ValidationError(errors) from exc
 
     @property
     def name(self) -> str:

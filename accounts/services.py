@@ -1,5 +1,5 @@
-"""Writes for accounts: sign-up, profile edits, API tokens, email confirmation and paid
-verification (subscriptions, admin grants and the badge)."""
+"""Writes for accounts: sign-up, profile and email changes, API tokens, email confirmation and
+paid verification (subscriptions, admin grants and the badge)."""
 
 import hashlib
 import logging
@@ -11,6 +11,7 @@ from django.contrib.auth import password_validation
 from django.contrib.contenttypes.models import ContentType
 from django.core.exceptions import ValidationError
 from django.core.mail import send_mail
+from django.core.validators import validate_email
 from django.db import IntegrityError, models, transaction
 from django.urls import reverse
 from django.utils import timezone
@@ -18,7 +19,15 @@ from django.utils import timezone
 from access.audit import security_event_record
 from access.models import SecurityEvent
 
-from .models import AdminActionLog, ApiToken, EmailConfirmation, Plan, Subscription, User
+from .models import (
+    EMAIL_TAKEN_MESSAGE,
+    AdminActionLog,
+    ApiToken,
+    EmailConfirmation,
+    Plan,
+    Subscription,
+    User,
+)
 from .payments import PaymentProviderError, payment_provider
 from .selectors import (
     email_normalize,
@@ -33,7 +42,11 @@ TOKEN_BYTES = 32
 
 
 def user_create(*, username: str, email: str, password: str, display_name: str = "") -> User:
-    """Create an account after checking the username, email and password rules."""
+    """Create an account after checking the username, email and password rules.
+
+    The address is kept as typed (lower-cased); its mailbox (``email_canonical``) must be
+    free: "a+x@gmail.com", "A.B@googlemail.com" and "ab@gmail.com" are one mailbox.
+    """
     username = (username or "").strip()
     email = email_normalize(email)
     validate_username(username)
@@ -41,7 +54,7 @@ def user_create(*, username: str, email: str, password: str, display_name: str =
     if username_taken(username):
         errors["username"] = ["That username is taken."]
     if user_email_taken(email):
-        errors["email"] = ["An account with that email already exists."]
+        errors["email"] = [EMAIL_TAKEN_MESSAGE]
     if errors:
         raise ValidationError(errors)
     user = User(username=username, email=email, display_name=display_name.strip())
@@ -50,8 +63,42 @@ def user_create(*, username: str, email: str, password: str, display_name: str =
     try:
         with transaction.atomic():
             user.save()
-    except IntegrityError as exc:  # lost a race with a concurrent sign-up
-        raise ValidationError({"username": ["That username or email is taken."]}) from exc
+    except IntegrityError as exc:  # lost a race with a concurrent sign-up: say which field
+        errors = {}
+        if username_taken(username):
+            errors["username"] = ["That username is taken."]
+        if user_email_taken(email) or not errors:
+            errors["email"] = [EMAIL_TAKEN_MESSAGE]
+        raise ValidationError(errors) from exc
+    return user
+
+
+def user_email_change(*, user: User, email: str) -> User:
+    """Give an account a new address, refused when another account uses its mailbox.
+
+    The new address needs confirming again: a confirmation counts only for the address it
+    was sent to (``email_is_confirmed``), so the caller sends a new link.
+    """
+    email = email_normalize(email)
+    max_length = User._meta.get_field("email").max_length
+    try:
+        validate_email(email)
+    except ValidationError as exc:
+        raise ValidationError({"email": exc.messages}) from exc
+    if len(email) > max_length:
+        raise ValidationError({"email": [f"Use an address of at most {max_length} characters."]})
+    if email == user.email:
+        return user
+    if user_email_taken(email, exclude_user=user):
+        raise ValidationError({"email": [EMAIL_TAKEN_MESSAGE]})
+    old_email, old_canonical = user.email, user.email_canonical
+    user.email = email
+    try:
+        with transaction.atomic():
+            user.save(update_fields=["email"])  # save() stores the new email_canonical too
+    except IntegrityError as exc:  # lost a race with a sign-up or change to the same mailbox
+        user.email, user.email_canonical = old_email, old_canonical
+        raise ValidationError({"email": [EMAIL_TAKEN_MESSAGE]}) from exc
     return user
 
 
