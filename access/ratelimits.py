@@ -26,7 +26,7 @@ from django_ratelimit.core import get_usage
 
 from accounts.models import ApiToken
 
-from .client_ip import client_ip, ip_prefix
+from .client_ip import client_ip, ip_prefix, review_prefix
 from .gate import reader_principal
 
 logger = logging.getLogger(__name__)
@@ -46,6 +46,7 @@ GROUP_NOUNS = {
 }
 KEY_SCOPES = {
     "ip": "from your network",
+    "network": "from your wider network (its IPv4 /24)",
     "anon_ip": "from your network without logging in",
     "user": "per account",
     "token": "per access token",
@@ -56,6 +57,12 @@ KEY_SCOPES = {
 
 def _key_ip(request) -> str | None:
     return ip_prefix(client_ip(request))
+
+
+def _key_network(request) -> str | None:
+    """The client's network as reviewers see it: IPv4 /24, IPv6 /64 (a farm rotating through
+    the addresses of one /24 shares this counter)."""
+    return review_prefix(client_ip(request)) or None
 
 
 def _key_anon_ip(request) -> str | None:
@@ -89,6 +96,7 @@ def _key_username(request) -> str | None:
 # (an anonymous request has no user, a session has no token).
 KEY_FUNCTIONS: dict[str, Callable[[HttpRequest], str | None]] = {
     "ip": _key_ip,
+    "network": _key_network,
     "anon_ip": _key_anon_ip,
     "user": _key_user,
     "token": _key_token,

@@ -462,16 +462,18 @@ CELERY_BEAT_SCHEDULE["access-purge-access-log"] = {
 # Named groups of (rate, key) rules, counted by django-ratelimit in the shared cache; a request
 # is refused (429) when it breaks any rule of its group. Rates are django-ratelimit's
 # "<count>/<n><s|m|h|d>" ("5/30m": 5 per 30 minutes). Keys: "ip" (client IP, IPv6 by /64),
-# "anon_ip" (the same, logged-out callers only), "user", "token" (an API access token),
-# "principal" (the read budget's reader: account, else IP prefix) and "username" (the
-# lower-cased name a log-in form names). Defaults: DESIGN.md §4.3 (Mastodon's and X's numbers).
+# "network" (the client's IPv4 /24, IPv6 /64), "anon_ip" (as "ip", logged-out callers only),
+# "user", "token" (an API access token), "principal" (the read budget's reader: account, else
+# IP prefix) and "username" (the lower-cased name a log-in form names). Defaults: DESIGN.md
+# §4.3 (Mastodon's and X's numbers).
 INSTALLED_APPS += ["django_ratelimit"]
 MIDDLEWARE.insert(
     MIDDLEWARE.index("access.middleware.ReadBudgetHeadersMiddleware") + 1,
     "access.ratelimits.PagingRateLimitMiddleware",
 )
 REQUEST_RATE_LIMITS = {
-    "signup": [("5/30m", "ip")],  # POST /accounts/signup/
+    # POST /accounts/signup/: per address, and per /24 against farms rotating addresses.
+    "signup": [("5/30m", "ip"), ("20/1h", "network")],
     "login": [("25/5m", "ip")],  # POST /accounts/login/, successes and failures
     "login_failures": [("5/30m", "username")],  # failed log-ins only, checked before each try
     "post": [("300/3h", "user")],  # the web composer and POST /api/v1/statuses
@@ -496,7 +498,7 @@ def _request_rate_limits_override(groups: dict) -> None:
             raise ImproperlyConfigured(
                 'REQUEST_RATE_LIMITS_OVERRIDE must be JSON like {"api": [["300/5m", "token"]]}'
             ) from exc
-    keys = {"ip", "anon_ip", "user", "token", "principal", "username"}
+    keys = {"ip", "network", "anon_ip", "user", "token", "principal", "username"}
     for name, rules in groups.items():
         for rate, key in rules:
             if not re.fullmatch(r"[1-9]\d*/\d*[smhd]", str(rate)) or key not in keys:

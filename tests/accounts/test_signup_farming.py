@@ -344,17 +344,9 @@ def test_rename_refuses_homoglyph_usernames(db, username):
 # --- Many sign-ups from one network -------------------------------------------------------
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason=(
-        "not built: the signup rule is keyed by 'ip' (IPv4 /32, IPv6 /64). It needs a key by "
-        "access.client_ip.review_prefix (IPv4 /24) in access/ratelimits.py and a signup rule "
-        "for it in REQUEST_RATE_LIMITS (microblog/settings.py)"
-    ),
-)
 def test_many_signups_from_one_ipv4_24_are_throttled():
     """Ensures that a farm rotating through the addresses of one IPv4 /24 (each address under
-    its own limit of 5) is refused before it has made 50 accounts."""
+    its own limit of 5) is refused once the /24 has made 20 sign-ups in the hour."""
     statuses = []
     with time_machine.travel(NOON, tick=False):
         for n in range(1, 51):
@@ -364,7 +356,12 @@ def test_many_signups_from_one_ipv4_24_are_throttled():
             if statuses[-1] == 429:
                 break
     assert statuses[-1] == 429, statuses
-    assert User.objects.count() < 50
+    assert len(statuses) == 21 and User.objects.filter(username__startswith="farm").count() == 20
+    # Another network is not affected.
+    other = Client(REMOTE_ADDR="203.0.113.9")
+    with time_machine.travel(NOON, tick=False):
+        response = other.post(SIGNUP, signup_data(username="elsewhere", email="e@example.com"))
+    assert response.status_code == 302
 
 
 # --- The migration ------------------------------------------------------------------------
