@@ -7,7 +7,7 @@ from datetime import timedelta
 
 from django.conf import settings
 from django.contrib.auth.models import BaseUserManager
-from django.db.models import Q, QuerySet
+from django.db.models import Exists, OuterRef, Q, QuerySet
 from django.db.models.functions import Lower
 from django.utils import timezone
 
@@ -167,6 +167,20 @@ def email_is_confirmed(*, user: User) -> bool:
     return EmailConfirmation.objects.filter(
         user=user, email__iexact=user.email, used_at__isnull=False
     ).exists()
+
+
+def users_never_sent_a_confirmation(*, joined_after, joined_before) -> QuerySet[User]:
+    """Active accounts that joined in the window and were never sent a confirmation link for
+    their current address: their sign-up could not queue the email (the broker was down)."""
+    sent = EmailConfirmation.objects.filter(user=OuterRef("pk"), email__iexact=OuterRef("email"))
+    return (
+        User.objects.filter(
+            is_active=True, date_joined__gt=joined_after, date_joined__lte=joined_before
+        )
+        .exclude(email="")
+        .filter(~Exists(sent))
+        .order_by("pk")
+    )
 
 
 def verification_open_flag_reasons(*, user: User) -> list[str]:

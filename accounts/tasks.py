@@ -18,3 +18,9 @@ def email_confirmation_send_task(user_id: int) -> None:
     user = User.objects.filter(pk=user_id, is_active=True).first()
     if user is not None:
         services.email_confirmation_send(user=user)
+
+
+@shared_task
+def email_confirmations_catch_up_task() -> int:
+    """Beat, every 5 minutes: send the links sign-ups could not queue while the broker was down."""
+    return services.email_confirmations_catch_up()

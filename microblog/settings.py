@@ -356,6 +356,10 @@ CELERY_BEAT_SCHEDULE["accounts-expire-subscriptions"] = {
     "task": "accounts.tasks.subscriptions_expire_task",
     "schedule": 15 * 60.0,
 }
+CELERY_BEAT_SCHEDULE["accounts-confirmation-catch-up"] = {
+    "task": "accounts.tasks.email_confirmations_catch_up_task",
+    "schedule": 5 * 60.0,
+}
 
 # --- Access controls (access/) -------------------------------------------------------------
 # Read budgets: what the read gate does. "enforce" (default) refuses reads past the budget;
