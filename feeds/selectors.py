@@ -8,7 +8,7 @@ Pages are keyset-paginated on id (``max_id``/``since_id``/``min_id``), never OFF
 from dataclasses import dataclass
 
 from django.conf import settings
-from django.db.models import Q, QuerySet, Value
+from django.db.models import Q, QuerySet
 
 from accounts.models import User
 
@@ -44,18 +44,19 @@ def keyset_page(queryset: QuerySet, page: PageRequest, *, key: str = "id") -> li
     return list(queryset.order_by(f"-{key}")[: page.limit])
 
 
-_LIKED, _REPOSTED = "liked", "reposted"
 _NO_ID = [0]  # ids start at 1: "IN (0)" matches nothing but still runs, keeping counts fixed
 
 
 def _load(posts: list[Post], viewer: User | None) -> list[Post]:
     """Attach what showing posts needs, in a fixed number of queries whatever the page holds.
 
-    Three small queries instead of one seven-way join (measured 2x faster on a million posts,
+    Four small queries instead of one seven-way join (measured 2x faster on a million posts,
     bench/selector_alternatives.py: the join's planning cost dominated): the reposted
     originals and reply targets (with their reply targets), every author involved, and — for
     a logged-in viewer — which of the shown posts (a repost's original) they liked and
-    reposted, as ``viewer_liked``/``viewer_reposted`` (one ``UNION ALL``).
+    reposted, as ``viewer_liked``/``viewer_reposted``. (One ``UNION ALL`` for the last two
+    was tried: no faster, 1.15 vs 1.07 ms; the ORM's cost is per query compiled, not per
+    round trip.)
     """
     if not posts:
         return posts
@@ -79,19 +80,22 @@ def _load(posts: list[Post], viewer: User | None) -> list[Post]:
             post.reply_to = related[post.reply_to_id]
 
     shown_ids = [post.repost_of_id or post.pk for post in posts]
-    marks: set[tuple[int, str]] = set()
+    liked: set[int] = set()
+    reposted: set[int] = set()
     if viewer is not None and viewer.is_authenticated:
-        # One query for both: UNION ALL of the viewer's likes and reposts among the shown ids.
-        likes = Like.objects.filter(user_id=viewer.pk, post_id__in=shown_ids).values_list(
-            "post_id", Value(_LIKED)
+        liked = set(
+            Like.objects.filter(user_id=viewer.pk, post_id__in=shown_ids).values_list(
+                "post_id", flat=True
+            )
         )
-        reposts = Post.objects.filter(author_id=viewer.pk, repost_of_id__in=shown_ids).values_list(
-            "repost_of_id", Value(_REPOSTED)
+        reposted = set(
+            Post.objects.filter(author_id=viewer.pk, repost_of_id__in=shown_ids).values_list(
+                "repost_of_id", flat=True
+            )
         )
-        marks = set(likes.union(reposts, all=True))
     for post, shown_id in zip(posts, shown_ids, strict=True):
-        post.viewer_liked = (shown_id, _LIKED) in marks
-        post.viewer_reposted = (shown_id, _REPOSTED) in marks
+        post.viewer_liked = shown_id in liked
+        post.viewer_reposted = shown_id in reposted
     return posts
 
 

@@ -17,8 +17,8 @@ pytestmark = pytest.mark.django_db
 
 FULL_PAGE = 20
 # The page itself, its related posts (originals, reply targets), the authors, and the viewer's
-# likes and reposts (one UNION ALL): the same four whatever the page holds.
-SELECTOR_QUERIES = 4
+# likes and reposts: the same five whatever the page holds.
+SELECTOR_QUERIES = 5
 
 
 def timeline_data(viewer, size: int):
@@ -77,7 +77,7 @@ def count_queries(action) -> int:
 def test_timeline_selectors_cost_five_queries_whatever_the_page_size(
     django_assert_num_queries, name
 ):
-    """Ensures that the home, public and profile selectors take the same four queries (page,
+    """Ensures that the home, public and profile selectors take the same five queries (page,
     related posts, authors, the viewer's likes and reposts) for a page of one post and for a
     full page of posts, replies and reposts."""
     viewer = UserFactory()
@@ -108,7 +108,7 @@ def test_timeline_selectors_cost_five_queries_whatever_the_page_size(
 
 
 def test_thread_selectors_cost_a_fixed_number_of_queries(django_assert_num_queries):
-    """Ensures that post_get and post_thread take the same four queries each for a lone post
+    """Ensures that post_get and post_thread take the same five queries each for a lone post
     and for a 20-post conversation."""
     viewer = UserFactory()
     lone = thread_data(1)[0]
