@@ -19,6 +19,7 @@ GOALS = {
     "flat_in_following": ("following 1,000 / 50: latency", "<= 1.2", lambda r: r <= 1.2),
     "near_ceiling": ("controlled home API / trivial view, req/s", ">= 0.25", lambda r: r >= 0.25),
     "web_vs_api": ("home web page / home API, req/s", "report", lambda r: True),
+    "auth_floor": ("token auth alone / trivial view, req/s", "report", lambda r: True),
 }  # fmt: skip
 
 
@@ -181,6 +182,12 @@ def run_all(*, env: dict, users: int, posts: int, rounds: int, seconds: int) -> 
         deep = f"{enforce.url}{api}?max_id={deep_max_id}" if deep_max_id else None
         measurements = {
             "trivial": lambda: load(f"{enforce.url}/healthz", seconds=seconds),
+            # The floor for any token-authenticated API request: one query, one small entity.
+            "auth_only": lambda: load(
+                f"{enforce.url}/api/v1/accounts/verify_credentials",
+                headers=auth1000,
+                seconds=seconds,
+            ),
             "home_enforce": lambda: load(f"{enforce.url}{api}", headers=auth1000, seconds=seconds),
             "home_off": lambda: load(f"{off.url}{api}", headers=auth1000, seconds=seconds),
             "home_f50": lambda: load(f"{enforce.url}{api}", headers=auth50, seconds=seconds),
@@ -224,6 +231,7 @@ def run_all(*, env: dict, users: int, posts: int, rounds: int, seconds: int) -> 
         "flat_in_following": p50["home_enforce"] / p50["home_f50"],
         "near_ceiling": rps["home_enforce"] / rps["trivial"],
         "web_vs_api": rps["web_home"] / rps["home_enforce"],
+        "auth_floor": rps["auth_only"] / rps["trivial"],
     }
     if "home_deep" in rps:
         ratios["flat_in_depth"] = rps["home_deep"] / rps["home_enforce"]
