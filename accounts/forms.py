@@ -1,8 +1,13 @@
 """Forms for the account pages. They check the shape of input; the services decide the rules."""
 
 from django import forms
+from django.contrib.auth.forms import PasswordResetForm
 from django.core.exceptions import ValidationError
+from django.db.models import Q
+from django.db.models.functions import Lower
 
+from .models import User
+from .selectors import email_canonical, email_normalize
 from .validators import validate_username
 
 
@@ -74,3 +79,43 @@ class EmailChangeForm(forms.Form):
         help_text="We send a link to confirm it. One account per mailbox.",
         widget=forms.EmailInput(attrs={"autocomplete": "email"}),
     )
+
+
+class EmailChangeWithPasswordForm(EmailChangeForm):
+    """The settings "Email" tab: a new address and the current password, the proof that the
+    account's owner asks (a stolen session alone cannot move the account to another inbox)."""
+
+    current_password = forms.CharField(
+        label="Current password",
+        strip=False,
+        help_text="To make sure it is you.",
+        widget=forms.PasswordInput(attrs={"autocomplete": "current-password"}),
+    )
+
+
+class PasswordResetRequestForm(PasswordResetForm):
+    """ "Forgot your password?": the address to send a reset link to.
+
+    The link goes to the account whose mailbox (``email_canonical``) the address names, at the
+    address that account has (Sam+x@Example.com finds sam@example.com's account and mails
+    sam@example.com); nothing tells the visitor whether there was one.
+    """
+
+    email = forms.EmailField(
+        label="Your email address",
+        max_length=254,
+        help_text="The address of your account. We send a link to reset your password there.",
+        widget=forms.EmailInput(attrs={"autocomplete": "email", "autofocus": True}),
+    )
+
+    def get_users(self, email):
+        """Active accounts with a usable password behind this address's mailbox (or, for an
+        account whose ``email_canonical`` is blank, this exact address)."""
+        canonical = email_canonical(email)
+        if not canonical:
+            return []
+        query = User.objects.alias(email_lower=Lower("email")).filter(
+            Q(email_canonical=canonical) | Q(email_lower=email_normalize(email)),
+            is_active=True,
+        )
+        return [user for user in query if user.has_usable_password()]

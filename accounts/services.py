@@ -764,3 +764,101 @@ def subscription_billing_portal_start(*, subscription: Subscription, request=Non
     if not url:
         raise ValidationError("There is no billing page for this subscription.", code="no_portal")
     return url
+
+
+# --- Password and email changes -----------------------------------------------------------
+
+# Security-event kinds of these flows. access.models.SecurityEvent.KINDS does not list them
+# yet; its column is plain text, so they are stored and shown as written.
+PASSWORD_CHANGED_EVENT = "password_changed"  # noqa: S105 - an event name, not a secret
+PASSWORD_RESET_EVENT = "password_reset"  # noqa: S105 - an event name, not a secret
+EMAIL_CHANGED_EVENT = "email_changed"
+CURRENT_PASSWORD_WRONG_MESSAGE = "That is not your current password. Type it again."  # noqa: S105
+
+
+def password_change_record(*, user: User, request=None) -> None:
+    """Record a password changed on the settings page (the current password was the proof).
+
+    Call it in the transaction that saved the password.
+    """
+    security_event_record(
+        kind=PASSWORD_CHANGED_EVENT, user=user, request=request, details={"via": "settings"}
+    )
+
+
+def password_reset_complete(*, user: User, request=None) -> int:
+    """After a password reset by emailed link: revoke the account's live API tokens and record
+    the reset. Returns how many tokens were revoked.
+
+    A reset means the old password may be known to someone else, and tokens outlive passwords;
+    sessions need nothing here (a new password changes the session hash, which logs every
+    other session out). Call it in the transaction that saved the password.
+    """
+    with transaction.atomic():
+        tokens = list(
+            ApiToken.objects.select_for_update()
+            .select_related("user")
+            .filter(user=user, revoked_at__isnull=True)
+            .order_by("pk")
+        )
+        for token in tokens:
+            token_revoke(token=token)
+        security_event_record(
+            kind=PASSWORD_RESET_EVENT,
+            user=user,
+            request=request,
+            details={"via": "email_link", "tokens_revoked": [token.pk for token in tokens]},
+        )
+    return len(tokens)
+
+
+def user_email_change_with_password(
+    *, user: User, email: str, current_password: str, request=None
+) -> str:
+    """The settings "Email" tab: move the account to a new address, with its current password
+    as the proof. Returns the old address, to be told of the change.
+
+    ``user_email_change`` refuses a mailbox another account has. The new address counts as
+    unconfirmed until its own link is used (``email_is_confirmed``): the caller sends that link
+    and the notice to the old address after the commit.
+    """
+    if not user.check_password(current_password or ""):
+        raise ValidationError(
+            {
+                "current_password": ValidationError(
+                    CURRENT_PASSWORD_WRONG_MESSAGE, code="password_incorrect"
+                )
+            }
+        )
+    if email_normalize(email) == user.email:
+        raise ValidationError({"email": ["That is already your address. Type the new one."]})
+    old_email = user.email
+    with transaction.atomic():
+        user_email_change(user=user, email=email)
+        security_event_record(
+            kind=EMAIL_CHANGED_EVENT,
+            user=user,
+            request=request,
+            details={"old_email": old_email, "new_email": user.email},
+        )
+    return old_email
+
+
+def email_change_notice_send(*, user: User, old_email: str) -> None:
+    """Tell the account's previous address that its email changed, so a takeover does not go
+    unnoticed (the new address gets its own confirmation link)."""
+    send_mail(
+        subject="Your email address was changed",
+        message=(
+            f"Hi {user.name},\n\n"
+            f"The email address of your account @{user.username} was changed at "
+            f"{timezone.now():%Y-%m-%d %H:%M} UTC. From now on we send its mail to the new "
+            f"address, and {old_email} can no longer be used to reset its password.\n\n"
+            "If you made this change, there is nothing to do.\n\n"
+            "If you did not, someone who knows your password has your account: reply to this "
+            "message right away so that the site's administrators can give it back to you, "
+            "and stop using that password anywhere else.\n"
+        ),
+        from_email=None,
+        recipient_list=[old_email],
+    )

@@ -1,4 +1,4 @@
-"""Sign-up, log-in, settings and API-token pages."""
+"""Sign-up, log-in, password reset, settings and API-token pages."""
 
 from django.urls import include, path
 
@@ -11,7 +11,15 @@ urlpatterns = [
     path("login/", views.LoginView.as_view(), name="login"),
     path("logout/", views.LogoutView.as_view(), name="logout"),
     path("settings/", views.settings_profile, name="settings"),
+    path("settings/email/", views.settings_email, name="email_change"),
     path("settings/password/", views.PasswordChangeView.as_view(), name="password_change"),
+    path("password/reset/", views.PasswordResetView.as_view(), name="password_reset"),
+    path("password/reset/sent/", views.PasswordResetDoneView.as_view(), name="password_reset_done"),
+    path(
+        "password/reset/<uidb64>/<token>/",
+        views.PasswordResetConfirmView.as_view(),
+        name="password_reset_confirm",
+    ),
     path("settings/developer/", include("accounts.urls_tokens")),
     path("settings/verification/", include("accounts.urls_verification")),
 ]

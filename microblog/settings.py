@@ -177,6 +177,8 @@ AUTH_PASSWORD_VALIDATORS = [
 LOGIN_URL = "accounts:login"
 LOGIN_REDIRECT_URL = "feeds:home"
 LOGOUT_REDIRECT_URL = "feeds:public"
+# A password-reset link works once (it is signed over the password hash) and for 1 hour.
+PASSWORD_RESET_TIMEOUT = 60 * 60
 
 # --- Internationalisation -----------------------------------------------------------------
 LANGUAGE_CODE = "en-us"
@@ -484,6 +486,13 @@ REQUEST_RATE_LIMITS = {
     "follow": [("400/1d", "user")],  # web and API follows
     "api": [("300/5m", "token"), ("1500/5m", "user"), ("300/5m", "anon_ip")],  # every API call
     "paging": [("300/15m", "principal")],  # any max_id/min_id/since_id, web and API
+    # Password and email changes (accounts/views.py; docs/security.md). Every reset request
+    # per network, and per mailbox asked for: access/ratelimits.py has no email key yet, so
+    # the "username" key carries a hash of the address's email_canonical (group-own counter).
+    "password_reset": [("5/1h", "ip")],  # POST /accounts/password/reset/
+    "password_reset_email": [("3/1h", "username")],  # the same, per mailbox asked for
+    "email_change": [("5/1h", "user")],  # POST /accounts/settings/email/ (mails two inboxes)
+    "current_password_failures": [("5/15m", "user")],  # wrong current password, checked first
 }
 # REQUEST_RATE_LIMITS_OVERRIDE='{"api": [["5000/5m", "token"]]}' replaces whole groups (JSON).
 
