@@ -16,12 +16,31 @@ def read_ledger_purge_task() -> int:
     return read_ledger_purge()
 
 
-@shared_task
-def detect_bulk_access_task() -> dict:
-    """Every minute: read the new access-log records and raise or grow flags (idempotent)."""
-    from .detectors import detect_bulk_access
+# A detector run is idempotent (one transaction per batch moves the cursor together with the
+# flags it raised), so running it again after a crash is always safe; what must not happen is
+# a run silently dropped. Acknowledged late: a worker killed mid-run leaves the message
+# unacknowledged and the broker delivers it again (Redis: after its visibility timeout,
+# RabbitMQ: when the connection drops). A killed pool process is noticed by the worker, which
+# sends the run again a few seconds later (at most 3 times, so a run that keeps killing its
+# process cannot loop forever; beat starts a fresh one every minute anyway).
+DETECTOR_TASK_OPTIONS = {
+    "acks_late": True,
+    "retry_on_worker_lost": True,
+    "reject_on_worker_lost": True,  # requeue instead, if sending that retry fails
+    "max_retries": 3,
+    "default_retry_delay": 5,
+}
 
-    run = detect_bulk_access()
+
+@shared_task(**DETECTOR_TASK_OPTIONS)
+def detect_bulk_access_task(batch_size: int | None = None) -> dict:
+    """Every minute: read the new access-log records and raise or grow flags (idempotent).
+
+    ``batch_size`` (records per transaction) defaults to ``detectors.BATCH_SIZE``.
+    """
+    from .detectors import BATCH_SIZE, detect_bulk_access
+
+    run = detect_bulk_access(batch_size=batch_size or BATCH_SIZE)
     return {
         "entries_read": run.entries_read,
         "flags_created": run.flags_created,
