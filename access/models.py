@@ -102,7 +102,7 @@ class AccessLogEntry(models.Model):
 
 class SecurityEvent(models.Model):
     """Account events worth auditing beside the access log: log-ins (successes and failures),
-    tokens created and revoked, tier and verification changes."""
+    tokens created and revoked, tier and verification changes, password and email changes."""
 
     LOGIN_SUCCEEDED = "login_succeeded"
     LOGIN_FAILED = "login_failed"
@@ -110,6 +110,9 @@ class SecurityEvent(models.Model):
     TOKEN_REVOKED = "token_revoked"  # noqa: S105 - an event name, not a secret
     TIER_CHANGED = "tier_changed"
     VERIFICATION_CHANGED = "verification_changed"
+    PASSWORD_CHANGED = "password_changed"  # noqa: S105 - an event name, not a secret
+    PASSWORD_RESET = "password_reset"  # noqa: S105 - an event name, not a secret
+    EMAIL_CHANGED = "email_changed"
     KINDS = [
         (LOGIN_SUCCEEDED, "Log-in succeeded"),
         (LOGIN_FAILED, "Log-in failed"),
@@ -117,6 +120,9 @@ class SecurityEvent(models.Model):
         (TOKEN_REVOKED, "Token revoked"),
         (TIER_CHANGED, "Tier changed"),
         (VERIFICATION_CHANGED, "Verification changed"),
+        (PASSWORD_CHANGED, "Password changed"),
+        (PASSWORD_RESET, "Password reset by email link"),
+        (EMAIL_CHANGED, "Email address changed"),
     ]
 
     created_at = models.DateTimeField(default=timezone.now)

@@ -9,6 +9,7 @@ counter a request moves. ``ratelimit_check()`` is the one way to check a group; 
 ``api_request_rate_check`` from its base view.
 """
 
+import hashlib
 import logging
 import math
 from collections.abc import Callable, Iterable
@@ -25,6 +26,7 @@ from django.utils import timezone
 from django_ratelimit.core import get_usage
 
 from accounts.models import ApiToken
+from accounts.selectors import email_canonical
 
 from .client_ip import client_ip, ip_prefix, review_prefix
 from .gate import reader_principal
@@ -43,6 +45,10 @@ GROUP_NOUNS = {
     "follow": "follows",
     "api": "API requests",
     "paging": "requests for older or newer pages",
+    "password_reset": "password-reset requests",
+    "password_reset_email": "password-reset requests for this email address",
+    "email_change": "email changes",
+    "current_password_failures": "wrong current passwords",
 }
 KEY_SCOPES = {
     "ip": "from your network",
@@ -52,6 +58,7 @@ KEY_SCOPES = {
     "token": "per access token",
     "principal": "per reader",
     "username": "",
+    "mailbox": "",
 }
 
 
@@ -94,6 +101,17 @@ def _key_username(request) -> str | None:
 
 # Key kinds a rule may name; each returns None when the rule does not apply to the request
 # (an anonymous request has no user, a session has no token).
+def _key_mailbox(request) -> str | None:
+    """The mailbox a form's ``email`` field names (``email_canonical``, so every spelling of
+    one inbox shares a counter), hashed: no address is written to the cache."""
+    if request.method != "POST":
+        return None
+    email = str(request.POST.get("email", "")).strip()[:320]
+    if not email:
+        return None
+    return hashlib.sha256(email_canonical(email).encode()).hexdigest()
+
+
 KEY_FUNCTIONS: dict[str, Callable[[HttpRequest], str | None]] = {
     "ip": _key_ip,
     "network": _key_network,
@@ -102,6 +120,7 @@ KEY_FUNCTIONS: dict[str, Callable[[HttpRequest], str | None]] = {
     "token": _key_token,
     "principal": reader_principal,  # the read budget's reader: the account, or the IP prefix
     "username": _key_username,
+    "mailbox": _key_mailbox,
 }
 
 

@@ -768,11 +768,10 @@ def subscription_billing_portal_start(*, subscription: Subscription, request=Non
 
 # --- Password and email changes -----------------------------------------------------------
 
-# Security-event kinds of these flows. access.models.SecurityEvent.KINDS does not list them
-# yet; its column is plain text, so they are stored and shown as written.
-PASSWORD_CHANGED_EVENT = "password_changed"  # noqa: S105 - an event name, not a secret
-PASSWORD_RESET_EVENT = "password_reset"  # noqa: S105 - an event name, not a secret
-EMAIL_CHANGED_EVENT = "email_changed"
+# Security-event kinds of these flows.
+PASSWORD_CHANGED_EVENT = SecurityEvent.PASSWORD_CHANGED
+PASSWORD_RESET_EVENT = SecurityEvent.PASSWORD_RESET
+EMAIL_CHANGED_EVENT = SecurityEvent.EMAIL_CHANGED
 CURRENT_PASSWORD_WRONG_MESSAGE = "That is not your current password. Type it again."  # noqa: S105
 
 

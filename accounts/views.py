@@ -1,7 +1,5 @@
 """Sign-up, log-in, log-out, password reset and settings pages (profile, email, password)."""
 
-import copy
-import hashlib
 import logging
 
 from django.conf import settings
@@ -12,7 +10,7 @@ from django.contrib.auth.decorators import login_required
 from django.contrib.messages.views import SuccessMessageMixin
 from django.core.exceptions import ValidationError
 from django.db import transaction
-from django.http import HttpRequest, HttpResponse, QueryDict
+from django.http import HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse_lazy
 from django.utils.decorators import method_decorator
@@ -35,7 +33,7 @@ from .forms import (
     add_service_errors,
 )
 from .models import Tier, User
-from .selectors import effective_tier, email_canonical, email_is_confirmed
+from .selectors import effective_tier, email_is_confirmed
 from .services import (
     email_change_notice_send,
     password_change_record,
@@ -125,7 +123,7 @@ class PasswordChangeView(SuccessMessageMixin, auth_views.PasswordChangeView):
     def form_invalid(self, form):
         if form.has_error("old_password", "password_incorrect"):
             ratelimit_check(self.request, "current_password_failures")
-        return super().form_invalid(form)
+        return self.render_to_response(self.get_context_data(form=form), status=400)
 
 
 # --- Password reset ("Forgot your password?") ------------------------------------------------
@@ -169,20 +167,6 @@ def _rate_limited(request, status: RateLimitStatus, *, flow: str) -> HttpRespons
     return response
 
 
-def _mailbox_ratelimit_check(request: HttpRequest, group: str, email: str):
-    """Count ``request`` against ``group``'s rules for the mailbox behind ``email``.
-
-    access/ratelimits.py has no email key yet, so the mailbox rides on its "username" key: a
-    copy of the request whose POST names a hash of ``email_canonical(email)``. The counter is
-    the group's own (never the log-in one's) and no address is written to the cache.
-    """
-    mailbox = hashlib.sha256(email_canonical(email).encode()).hexdigest()
-    keyed = copy.copy(request)
-    keyed.POST = QueryDict(mutable=True)
-    keyed.POST["username"] = f"mailbox:{mailbox}"
-    return ratelimit_check(keyed, group)
-
-
 class PasswordResetView(_ResetLinkLifeMixin, auth_views.PasswordResetView):
     """Ask for a reset link by email. The answer is the same whether or not the address has an
     account; limited per network and per mailbox asked for."""
@@ -201,9 +185,7 @@ class PasswordResetView(_ResetLinkLifeMixin, auth_views.PasswordResetView):
 
     def form_valid(self, form):
         # Counted whether or not an account has the mailbox, so a 429 tells nothing either.
-        refused = _mailbox_ratelimit_check(
-            self.request, "password_reset_email", form.cleaned_data["email"]
-        )
+        refused = ratelimit_check(self.request, "password_reset_email")
         if refused is not None:
             return _rate_limited(self.request, refused, flow="reset")
         return super().form_valid(form)  # mails a link to each account behind the mailbox

@@ -76,7 +76,9 @@ class RequestLimitSerializer(serializers.Serializer):
     """One request-rate rule that applies to the caller, and their use of it."""
 
     policy = serializers.CharField(help_text="The group: signup, login, post, follow, api, …")
-    key = serializers.ChoiceField(choices=["ip", "anon_ip", "user", "token", "principal"])
+    key = serializers.ChoiceField(
+        choices=["ip", "network", "anon_ip", "user", "token", "principal", "username", "mailbox"]
+    )
     rate = serializers.CharField(help_text='django-ratelimit\'s rate, e.g. "300/5m".')
     limit = serializers.IntegerField(min_value=1)
     window = serializers.IntegerField(min_value=1, help_text="Seconds.")

@@ -470,8 +470,8 @@ CELERY_BEAT_SCHEDULE["access-purge-access-log"] = {
 # "<count>/<n><s|m|h|d>" ("5/30m": 5 per 30 minutes). Keys: "ip" (client IP, IPv6 by /64),
 # "network" (the client's IPv4 /24, IPv6 /64), "anon_ip" (as "ip", logged-out callers only),
 # "user", "token" (an API access token), "principal" (the read budget's reader: account, else
-# IP prefix) and "username" (the lower-cased name a log-in form names). Defaults: DESIGN.md
-# §4.3 (Mastodon's and X's numbers).
+# IP prefix), "username" (the lower-cased name a log-in form names) and "mailbox" (a hash of
+# the mailbox a form's email field names). Defaults: DESIGN.md §4.3 (Mastodon's and X's numbers).
 INSTALLED_APPS += ["django_ratelimit"]
 MIDDLEWARE.insert(
     MIDDLEWARE.index("access.middleware.ReadBudgetHeadersMiddleware") + 1,
@@ -486,11 +486,10 @@ REQUEST_RATE_LIMITS = {
     "follow": [("400/1d", "user")],  # web and API follows
     "api": [("300/5m", "token"), ("1500/5m", "user"), ("300/5m", "anon_ip")],  # every API call
     "paging": [("300/15m", "principal")],  # any max_id/min_id/since_id, web and API
-    # Password and email changes (accounts/views.py; docs/security.md). Every reset request
-    # per network, and per mailbox asked for: access/ratelimits.py has no email key yet, so
-    # the "username" key carries a hash of the address's email_canonical (group-own counter).
+    # Password and email changes (accounts/views.py; docs/security.md): every reset request
+    # per network, and per mailbox asked for (any spelling of it, whether it has an account).
     "password_reset": [("5/1h", "ip")],  # POST /accounts/password/reset/
-    "password_reset_email": [("3/1h", "username")],  # the same, per mailbox asked for
+    "password_reset_email": [("3/1h", "mailbox")],  # the same, per mailbox asked for
     "email_change": [("5/1h", "user")],  # POST /accounts/settings/email/ (mails two inboxes)
     "current_password_failures": [("5/15m", "user")],  # wrong current password, checked first
 }
@@ -511,7 +510,7 @@ def _request_rate_limits_override(groups: dict) -> None:
             raise ImproperlyConfigured(
                 'REQUEST_RATE_LIMITS_OVERRIDE must be JSON like {"api": [["300/5m", "token"]]}'
             ) from exc
-    keys = {"ip", "network", "anon_ip", "user", "token", "principal", "username"}
+    keys = {"ip", "network", "anon_ip", "user", "token", "principal", "username", "mailbox"}
     for name, rules in groups.items():
         for rate, key in rules:
             if not re.fullmatch(r"[1-9]\d*/\d*[smhd]", str(rate)) or key not in keys:

@@ -164,5 +164,5 @@ def test_password_change_shows_errors(client):
             "new_password2": "x-y-z-1-2-3-4",
         },
     )
-    assert response.status_code == 200
+    assert response.status_code == 400
     assert "old password was entered incorrectly" in response.content.decode()
