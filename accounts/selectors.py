@@ -12,6 +12,7 @@ from django.db.models.functions import Lower
 from django.utils import timezone
 
 from .models import ApiToken, EmailConfirmation, Plan, Subscription, Tier, User
+from .validators import USERNAME_RE
 
 _TIER_CACHE_ATTR = "_effective_tier"
 
@@ -78,7 +79,12 @@ def user_email_taken(email: str, *, exclude_user: User | None = None) -> bool:
 
 
 def user_get_by_username(*, username: str) -> User | None:
-    """The active account with this username (case-insensitive), or None."""
+    """The active account with this username (case-insensitive), or None.
+
+    A string no username can be (a NUL byte, which PostgreSQL refuses outright; other
+    characters; too long) is None without a query."""
+    if not USERNAME_RE.fullmatch(username or ""):
+        return None
     return User.objects.filter(username__iexact=username, is_active=True).first()
 
 

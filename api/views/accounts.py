@@ -112,14 +112,19 @@ class AccountStatusesView(ApiView):
         user = account_or_404(account_id)
         page = page_request(request)
         params = request.query_params
-        if query_bool(params, "pinned") or query_bool(params, "only_media"):
+        # Every flag is read (and a bad one refused) before any answer is chosen.
+        flags = {
+            name: query_bool(params, name)
+            for name in ("exclude_replies", "exclude_reblogs", "only_media", "pinned")
+        }
+        if flags["pinned"] or flags["only_media"]:
             return Response([])  # we have neither pins nor media
         posts = feeds.timeline_profile(
             author=user,
             viewer=request.user,
             page=page,
-            exclude_replies=query_bool(params, "exclude_replies"),
-            exclude_reposts=query_bool(params, "exclude_reblogs"),
+            exclude_replies=flags["exclude_replies"],
+            exclude_reposts=flags["exclude_reblogs"],
         )
         delivered = self.deliver(posts)
         response = Response(self.entities().statuses(delivered))

@@ -20,7 +20,7 @@ import schemathesis
 from django.core.cache import cache
 from django.core.handlers.wsgi import WSGIHandler
 from django.core.signals import request_finished, request_started
-from django.db import close_old_connections, connection, transaction
+from django.db import close_old_connections, transaction
 from drf_spectacular.generators import SchemaGenerator
 from hypothesis import HealthCheck, Phase, settings
 from schemathesis.checks import CHECKS, load_all_checks
@@ -175,24 +175,6 @@ STATEFUL_CONFIG = SchemathesisConfig.from_dict(
 )
 
 
-def _known_bug(case) -> str | None:
-    """The known bug (in code this suite does not own) that explains this request's answer,
-    if any: such a response is not judged. Each has a strict xfail in
-    test_fuzz_regressions.py, which fails once the bug is fixed (then delete it here)."""
-    query = case.query or {}
-    if case.operation.label == "GET /api/v1/accounts/{account_id}/statuses" and any(
-        str(query.get(flag)).lower() in ("true", "1") for flag in ("only_media", "pinned")
-    ):
-        return "only_media/pinned answer [] before the other parameters are checked"
-    if (
-        case.operation.label == "GET /api/v1/accounts/lookup"
-        and "\x00" in str(query.get("acct", ""))
-        and connection.vendor == "postgresql"
-    ):
-        return "a NUL byte in acct reaches PostgreSQL, which refuses it: 500"
-    return None
-
-
 STATEFUL_HYPOTHESIS = settings(
     max_examples=STATEFUL_SCENARIOS,
     stateful_step_count=STATEFUL_STEPS,
@@ -211,7 +193,6 @@ def test_api_stateful(fuzzer):
     again (use after free), a created one found (resource availability)."""
     headers = {"Authorization": f"Bearer {fuzzer}"}
     steps: Counter = Counter()
-    known_bugs: Counter = Counter()
 
     class Scenarios(_schema(STATEFUL_CONFIG).as_state_machine()):
         """One scenario = one chain of up to STATEFUL_STEPS calls, all as the fuzzer."""
@@ -241,9 +222,6 @@ def test_api_stateful(fuzzer):
             return {"headers": headers}
 
         def validate_response(self, response, case, additional_checks=None, **kwargs):
-            if _known_bug(case):
-                known_bugs[_known_bug(case)] += 1
-                return
             case.validate_response(
                 response,
                 checks=ALL_CHECKS,
@@ -261,7 +239,7 @@ def test_api_stateful(fuzzer):
     print(
         f"\n[stateful fuzz] scenarios={STATEFUL_SCENARIOS} steps={sum(steps.values())} "
         f"along-a-link={sum(linked.values())} distinct-links={len({k[1] for k in linked})} "
-        f"statuses={dict(sorted(statuses.items()))} not-judged(known bugs)={dict(known_bugs)}"
+        f"statuses={dict(sorted(statuses.items()))}"
     )
     # The run really chained calls: a created status was read through a link, one was
     # deleted through a link, and the deleted one was asked for again (and was gone).
