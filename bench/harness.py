@@ -61,6 +61,29 @@ class Server:
         self.__exit__(None, None, None)
         raise RuntimeError(f"gunicorn ({self.name}) did not start on port {self.port}")
 
+    def cpu_seconds(self) -> float:
+        """CPU time (user + system) the server's processes have used so far: the master and
+        its workers, read from /proc. On a shared machine this is steadier than wall-clock
+        throughput, since another tenant's load slows the clock but not the work."""
+        if self.process is None:
+            return 0.0
+        pids = [self.process.pid]
+        for stat in Path("/proc").glob("[0-9]*/stat"):
+            try:
+                fields = stat.read_text().rsplit(")", 1)[1].split()
+            except OSError:
+                continue  # the process ended while we looked
+            if int(fields[1]) == self.process.pid:  # its parent is our master
+                pids.append(int(stat.parent.name))
+        ticks = 0
+        for pid in pids:
+            try:
+                fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+            except OSError:
+                continue
+            ticks += int(fields[11]) + int(fields[12])  # utime, stime
+        return ticks / os.sysconf("SC_CLK_TCK")
+
     def __exit__(self, *exc) -> None:
         if self.process and self.process.poll() is None:
             self.process.send_signal(signal.SIGTERM)
@@ -77,6 +100,7 @@ class LoadResult:
     p99_ms: float
     non_2xx: int
     requests: int
+    cpu_ms_per_request: float = float("nan")  # the server's CPU, when a server was given
 
 
 _UNITS = {"us": 0.001, "ms": 1.0, "s": 1000.0, "m": 60_000.0}
@@ -102,8 +126,11 @@ def load(
     headers: dict[str, str] | None = None,
     seconds: int = 5,
     connections: int = 8,
+    server: Server | None = None,
 ) -> LoadResult:
-    """Drive ``url`` with wrk for a fixed time and parse its summary."""
+    """Drive ``url`` with wrk for a fixed time and parse its summary; with ``server``, also
+    the server's CPU milliseconds per request over the run."""
+    cpu_before = server.cpu_seconds() if server else 0.0
     command = [wrk_path(), "-t1", f"-c{connections}", f"-d{seconds}s", "--latency", url]
     for name, value in (headers or {}).items():
         command[1:1] = ["-H", f"{name}: {value}"]
@@ -115,7 +142,11 @@ def load(
     p99 = _ms(re.search(r"99%\s+(\S+)", output).group(1))
     non_2xx = re.search(r"Non-2xx or 3xx responses:\s+(\d+)", output)
     total = int(re.search(r"(\d+) requests in", output).group(1))
-    return LoadResult(rps, p50, p99, int(non_2xx.group(1)) if non_2xx else 0, total)
+    cpu = float("nan")
+    if server is not None and total:
+        # Requests in flight at the end are served but not counted: a slight overcount.
+        cpu = (server.cpu_seconds() - cpu_before) * 1000 / total
+    return LoadResult(rps, p50, p99, int(non_2xx.group(1)) if non_2xx else 0, total, cpu)
 
 
 def interleaved(pairs: dict[str, callable], rounds: int) -> dict[str, list[LoadResult]]:
