@@ -74,3 +74,28 @@ def seed_rows() -> None:
 def seeded_rows(transactional_db):
     """The seeded rows (see ``seed_rows``) as a fixture, for tests that do not use ``page``."""
     seed_rows()
+
+
+@pytest.hookimpl(trylast=True)
+def pytest_collection_modifyitems(items):
+    """Run the transactional tests that use ``serialized_rollback`` before the other
+    transactional ones (pytest-django has already put plain database tests first).
+
+    A transactional test without it (the browser tests' live server) ends with a flush that
+    re-creates the content types under new ids; a serialized test after it then fails at set-up
+    restoring the saved rows ("UNIQUE constraint failed: django_content_type"). The sort is
+    stable, so the order is otherwise pytest-django's.
+    """
+
+    def order(item) -> int:
+        marker = item.get_closest_marker("django_db")
+        fixtures = getattr(item, "fixturenames", [])
+        kwargs = marker.kwargs if marker else {}
+        transactional = bool(kwargs.get("transaction")) or any(
+            name in fixtures for name in ("transactional_db", "live_server")
+        )
+        if not transactional:
+            return 0 if (marker or "db" in fixtures) else 3
+        return 1 if kwargs.get("serialized_rollback") else 2
+
+    items.sort(key=order)
