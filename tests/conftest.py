@@ -81,10 +81,11 @@ def pytest_collection_modifyitems(items):
     """Run the transactional tests that use ``serialized_rollback`` before the other
     transactional ones (pytest-django has already put plain database tests first).
 
-    A transactional test without it (the browser tests' live server) ends with a flush that
-    re-creates the content types under new ids; a serialized test after it then fails at set-up
-    restoring the saved rows ("UNIQUE constraint failed: django_content_type"). The sort is
-    stable, so the order is otherwise pytest-django's.
+    A transactional test without it, and any test on pytest-django's ``live_server`` (whose
+    helper asks for a plain ``transactional_db`` whatever the marker says: the browser tests),
+    ends with a flush that re-creates the content types under new ids; a serialized test after
+    it then fails at set-up restoring the saved rows ("UNIQUE constraint failed:
+    django_content_type"). The sort is stable, so the order is otherwise pytest-django's.
     """
 
     def order(item) -> int:
@@ -96,6 +97,8 @@ def pytest_collection_modifyitems(items):
         )
         if not transactional:
             return 0 if (marker or "db" in fixtures) else 3
-        return 1 if kwargs.get("serialized_rollback") else 2
+        if "live_server" in fixtures or not kwargs.get("serialized_rollback"):
+            return 2
+        return 1
 
     items.sort(key=order)
