@@ -11,8 +11,8 @@ from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.utils import timezone
 
-from accounts.models import AdminActionLog, ApiToken, Tier, User
-from accounts.services import admin_action_log, token_revoke
+from accounts.models import AdminActionLog, Tier, User
+from accounts.services import admin_action_log, tokens_revoke_all
 
 from .audit import security_event_record
 from .ipblock import ip_blocks_changed
@@ -140,9 +140,7 @@ def flag_revoke_tokens(*, flag: Flag, actor: User, reason: str) -> ActionResult:
     with transaction.atomic():
         flag = _flag_lock(flag)
         user = _flag_user(flag)
-        tokens = list(ApiToken.objects.filter(user=user, revoked_at__isnull=True))
-        for token in tokens:
-            token_revoke(token=token)
+        tokens = tokens_revoke_all(user=user)
         _log(
             actor=actor,
             action=REVOKE_TOKENS,

@@ -149,6 +149,23 @@ def token_revoke(*, token: ApiToken) -> ApiToken:
     return token
 
 
+def tokens_revoke_all(*, user: User) -> list[ApiToken]:
+    """Revoke every live token of ``user`` (each recorded as ``token_revoked``); return them.
+
+    The rows are locked first, so two callers at once revoke (and record) each token once.
+    """
+    with transaction.atomic():
+        tokens = list(
+            ApiToken.objects.select_for_update()
+            .select_related("user")
+            .filter(user=user, revoked_at__isnull=True)
+            .order_by("pk")
+        )
+        for token in tokens:
+            token_revoke(token=token)
+    return tokens
+
+
 def token_mark_used(*, token: ApiToken, ip: str | None) -> None:
     """Record when and from where a token was last used (at most once a minute per token)."""
     now = timezone.now()
@@ -794,14 +811,7 @@ def password_reset_complete(*, user: User, request=None) -> int:
     other session out). Call it in the transaction that saved the password.
     """
     with transaction.atomic():
-        tokens = list(
-            ApiToken.objects.select_for_update()
-            .select_related("user")
-            .filter(user=user, revoked_at__isnull=True)
-            .order_by("pk")
-        )
-        for token in tokens:
-            token_revoke(token=token)
+        tokens = tokens_revoke_all(user=user)
         security_event_record(
             kind=PASSWORD_RESET_EVENT,
             user=user,
