@@ -30,6 +30,7 @@ from accounts.selectors import email_canonical
 
 from .client_ip import client_ip, ip_prefix, review_prefix
 from .gate import reader_principal
+from .responses import duration_text, reset_at_iso
 
 logger = logging.getLogger(__name__)
 
@@ -244,29 +245,11 @@ def is_paging_request(request) -> bool:
 # --- Telling the client ---------------------------------------------------------------------
 
 
-def _duration(seconds: int) -> str:
-    if seconds < 60:
-        return f"{seconds} s"
-    hours, rest = divmod(seconds, 3600)
-    minutes = math.ceil(rest / 60)
-    if minutes == 60:
-        hours, minutes = hours + 1, 0
-    if hours and minutes:
-        return f"{hours} h {minutes} min"
-    return f"{hours} h" if hours else f"{minutes} min"
-
-
 def window_text(seconds: int) -> str:
     """A window as people say it: "30 min", "3 h", "day"."""
     if seconds == 86400:
         return "day"
-    return _duration(seconds)
-
-
-def reset_at_iso(status: RateLimitStatus) -> str:
-    """``reset_at`` as Mastodon writes times: 2026-11-27T00:00:00.000Z."""
-    utc = status.reset_at.astimezone(timezone.get_fixed_timezone(0))
-    return utc.strftime("%Y-%m-%dT%H:%M:%S.000Z")
+    return duration_text(seconds)
 
 
 def rate_limited_message(status: RateLimitStatus) -> str:
@@ -278,7 +261,7 @@ def rate_limited_message(status: RateLimitStatus) -> str:
     if scope:
         limit = f"{limit} {scope}"
     return (
-        f"Too many requests: we allow {limit}. Please wait {_duration(status.retry_after)} "
+        f"Too many requests: we allow {limit}. Please wait {duration_text(status.retry_after)} "
         f"(until {when} UTC) and try again; nothing was done with this request."
     )
 

@@ -34,14 +34,18 @@ def retry_after_seconds(grant: ReadGrant) -> int:
     return max(math.ceil((grant.reset_at - timezone.now()).total_seconds()), 1)
 
 
-def reset_at_iso(grant: ReadGrant) -> str:
-    """``reset_at`` as Mastodon writes times: 2026-11-27T00:00:00.000Z."""
-    return grant.reset_at.astimezone(timezone.get_fixed_timezone(0)).strftime(
+def reset_at_iso(limited) -> str:
+    """``reset_at`` of a ``ReadGrant`` or a request-rate ``RateLimitStatus``, as Mastodon writes
+    times: 2026-11-27T00:00:00.000Z."""
+    return limited.reset_at.astimezone(timezone.get_fixed_timezone(0)).strftime(
         "%Y-%m-%dT%H:%M:%S.000Z"
     )
 
 
-def _duration(seconds: int) -> str:
+def duration_text(seconds: int) -> str:
+    """A wait as people say it: "40 s", "25 min", "3 h 5 min" (read budgets and rate limits)."""
+    if seconds < 60:
+        return f"{seconds} s"
     hours, rest = divmod(seconds, 3600)
     minutes = math.ceil(rest / 60)
     if minutes == 60:
@@ -56,11 +60,11 @@ def budget_exhausted_message(grant: ReadGrant) -> str:
     if grant.ledger_unavailable:
         return (
             "We can't check your daily read budget right now, so we are not serving posts for a "
-            f"moment. Please try again in {_duration(retry_after_seconds(grant))}; nothing "
+            f"moment. Please try again in {duration_text(retry_after_seconds(grant))}; nothing "
             "has been charged."
         )
     limit = intcomma(grant.limit) if grant.limit is not None else "unlimited"
-    when = f"00:00 UTC (in {_duration(retry_after_seconds(grant))})"
+    when = f"00:00 UTC (in {duration_text(retry_after_seconds(grant))})"
     if grant.tier == ANONYMOUS_TIER:
         more = "Sign up or log in for a bigger daily budget."
     else:

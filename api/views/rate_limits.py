@@ -10,7 +10,6 @@ from access.ratelimits import (
     ratelimit_statuses,
     reset_at_iso,
 )
-from access.responses import reset_at_iso as budget_reset_at_iso
 from access.selectors import read_meter_get
 
 from ..schemas import RateLimitedErrorSerializer, RateLimitsSerializer, errors
@@ -58,7 +57,7 @@ class RateLimitsView(ApiView):
             "used": meter.used,
             "remaining": meter.remaining,
             "window": WINDOW_SECONDS,
-            "reset_at": budget_reset_at_iso(meter),
+            "reset_at": reset_at_iso(meter),
             "enforcement": meter.mode,
         }
         request_limits = [
