@@ -16,45 +16,19 @@ import time
 from datetime import UTC, datetime
 from pathlib import Path
 
+from bench.harness import database_ensure, environment
+
 ROOT = Path(__file__).resolve().parent.parent
-DEFAULT_DATABASE_URL = "postgres://postgres@127.0.0.1:5432/microblog_bench"
-DEFAULT_REDIS_URL = "redis://127.0.0.1:6379/9"
 
 
 def _configure_environment() -> dict[str, str]:
-    env = {
-        "DATABASE_URL": os.environ.get("DATABASE_URL") or DEFAULT_DATABASE_URL,
-        "REDIS_URL": os.environ.get("REDIS_URL") or DEFAULT_REDIS_URL,
-        "SECRET_KEY": os.environ.get("SECRET_KEY") or "bench-only-secret-key-" + "b" * 40,
-        "ALLOWED_HOSTS": "127.0.0.1,localhost",
-        "SECURE_SSL_REDIRECT": "0",
-        "SECURE_COOKIES": "0",
-        "DEBUG": "0",
-        "CELERY_TASK_ALWAYS_EAGER": "1",
-        "LOG_LEVEL": "WARNING",
-        # Request-rate limits would refuse the load itself (300 API requests per 5 min per
-        # token); the read budget, which the bench measures, stays on.
-        "REQUEST_RATE_LIMITS_ENABLED": "0",
-    }
-    os.environ.update(env)
-    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "microblog.settings")
-    return env
-
-
-def _ensure_database(url: str) -> None:
-    import psycopg
-
-    name = url.rsplit("/", 1)[1]
-    admin_url = url.rsplit("/", 1)[0] + "/postgres"
-    with psycopg.connect(admin_url, autocommit=True) as conn:
-        exists = conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", (name,)).fetchone()
-        if not exists:
-            conn.execute(f'CREATE DATABASE "{name}"')
+    """make bench's settings: database ``microblog_bench``, Redis db 9, tasks run eagerly."""
+    return environment(database="microblog_bench", redis_db=9, CELERY_TASK_ALWAYS_EAGER="1")
 
 
 def main() -> int:
     env = _configure_environment()
-    _ensure_database(env["DATABASE_URL"])
+    database_ensure(env["DATABASE_URL"])
     sys.path.insert(0, str(ROOT))
     import django
 

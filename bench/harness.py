@@ -25,6 +25,42 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
+def environment(*, database: str, redis_db: int, **overrides: str) -> dict[str, str]:
+    """The settings every benchmark server runs with, put into ``os.environ`` too: local
+    PostgreSQL database ``database`` and Redis db ``redis_db`` unless ``DATABASE_URL`` /
+    ``REDIS_URL`` say otherwise, production-like security settings for 127.0.0.1, and
+    request-rate limits off (they would refuse the load itself; the read budget and the access
+    log, which the benchmarks measure, stay on). ``overrides`` add or replace settings."""
+    env = {
+        "DATABASE_URL": os.environ.get("DATABASE_URL")
+        or f"postgres://postgres@127.0.0.1:5432/{database}",
+        "REDIS_URL": os.environ.get("REDIS_URL") or f"redis://127.0.0.1:6379/{redis_db}",
+        "SECRET_KEY": os.environ.get("SECRET_KEY") or "bench-only-secret-key-" + "b" * 40,
+        "ALLOWED_HOSTS": "127.0.0.1,localhost",
+        "SECURE_SSL_REDIRECT": "0",
+        "SECURE_COOKIES": "0",
+        "DEBUG": "0",
+        "LOG_LEVEL": "WARNING",
+        "REQUEST_RATE_LIMITS_ENABLED": "0",
+        **overrides,
+    }
+    os.environ.update(env)
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "microblog.settings")
+    return env
+
+
+def database_ensure(url: str) -> None:
+    """Create the PostgreSQL database of ``url`` if it does not exist yet."""
+    import psycopg
+
+    name = url.rsplit("/", 1)[1]
+    admin_url = url.rsplit("/", 1)[0] + "/postgres"
+    with psycopg.connect(admin_url, autocommit=True) as conn:
+        exists = conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", (name,)).fetchone()
+        if not exists:
+            conn.execute(f'CREATE DATABASE "{name}"')
+
+
 class Server:
     """A gunicorn server for the project on a free loopback port, with its own environment."""
 
@@ -63,26 +99,21 @@ class Server:
 
     def cpu_seconds(self) -> float:
         """CPU time (user + system) the server's processes have used so far: the master and
-        its workers, read from /proc. On a shared machine this is steadier than wall-clock
-        throughput, since another tenant's load slows the clock but not the work."""
+        its workers. On a shared machine this is steadier than wall-clock throughput, since
+        another tenant's load slows the clock but not the work."""
+        import psutil
+
         if self.process is None:
             return 0.0
-        pids = [self.process.pid]
-        for stat in Path("/proc").glob("[0-9]*/stat"):
+        master = psutil.Process(self.process.pid)
+        total = 0.0
+        for process in [master, *master.children()]:
             try:
-                fields = stat.read_text().rsplit(")", 1)[1].split()
-            except OSError:
-                continue  # the process ended while we looked
-            if int(fields[1]) == self.process.pid:  # its parent is our master
-                pids.append(int(stat.parent.name))
-        ticks = 0
-        for pid in pids:
-            try:
-                fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-            except OSError:
-                continue
-            ticks += int(fields[11]) + int(fields[12])  # utime, stime
-        return ticks / os.sysconf("SC_CLK_TCK")
+                times = process.cpu_times()
+            except psutil.Error:
+                continue  # a worker that ended while we looked
+            total += times.user + times.system
+        return total
 
     def __exit__(self, *exc) -> None:
         if self.process and self.process.poll() is None:

@@ -34,9 +34,9 @@ from collections import Counter, defaultdict
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+from bench.harness import Server, database_ensure, environment
+
 ROOT = Path(__file__).resolve().parent.parent
-DEFAULT_DATABASE_URL = "postgres://postgres@127.0.0.1:5432/microblog_load"
-DEFAULT_REDIS_URL = "redis://127.0.0.1:6379/10"
 LOAD_PREFIX = "load_"
 LOAD_TIER = "load-test"
 # Far above what one simulated person can read in a run (~100 requests a minute at most, each
@@ -52,43 +52,19 @@ def _env(name: str, default: int) -> int:
 
 
 def _configure_environment() -> dict[str, str]:
-    env = {
-        "DATABASE_URL": os.environ.get("DATABASE_URL") or DEFAULT_DATABASE_URL,
-        "REDIS_URL": os.environ.get("REDIS_URL") or DEFAULT_REDIS_URL,
-        "SECRET_KEY": os.environ.get("SECRET_KEY") or "load-only-secret-key-" + "l" * 40,
-        "ALLOWED_HOSTS": "127.0.0.1,localhost",
-        "SECURE_SSL_REDIRECT": "0",
-        "SECURE_COOKIES": "0",
-        "DEBUG": "0",
-        "LOG_LEVEL": "WARNING",
+    """make load's settings: database ``microblog_load``, Redis db 10, tasks to the worker."""
+    return environment(
+        database="microblog_load",
+        redis_db=10,
         # Tasks go to the Celery worker through Redis, as in production.
-        "CELERY_TASK_ALWAYS_EAGER": "0",
-        "ACCESS_ENFORCEMENT": "enforce",
+        CELERY_TASK_ALWAYS_EAGER="0",
+        ACCESS_ENFORCEMENT="enforce",
         # gunicorn closes a kept-alive connection after 2 s idle by default; a simulated person
         # thinking about that long races the close and gets a connection reset (0.6-0.7 % of
         # requests in trial runs; none with this). Behind the load balancer of
         # docs/architecture.md that race is the balancer's, so the app's figures leave it out.
-        "GUNICORN_CMD_ARGS": os.environ.get("GUNICORN_CMD_ARGS") or "--keep-alive 30",
-        # Request-rate limits would refuse the load itself (300 API requests per 5 min per
-        # token, 25 log-ins per 5 min per IP: every simulated person shares 127.0.0.1); the
-        # read budget and the access log, which this run checks, stay on. As in make bench.
-        "REQUEST_RATE_LIMITS_ENABLED": "0",
-    }
-    os.environ.update(env)
-    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "microblog.settings")
-    return env
-
-
-def _database_ensure(url: str) -> None:
-    """Create the load database if it does not exist yet."""
-    import psycopg
-
-    name = url.rsplit("/", 1)[1]
-    admin_url = url.rsplit("/", 1)[0] + "/postgres"
-    with psycopg.connect(admin_url, autocommit=True) as conn:
-        exists = conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", (name,)).fetchone()
-        if not exists:
-            conn.execute(f'CREATE DATABASE "{name}"')
+        GUNICORN_CMD_ARGS=os.environ.get("GUNICORN_CMD_ARGS") or "--keep-alive 30",
+    )
 
 
 # --- data -------------------------------------------------------------------------------------
@@ -102,6 +78,7 @@ def _load_accounts(count: int) -> list[dict]:
 
     from accounts.models import ApiToken, Tier, User
     from accounts.services import token_create
+    from bench.scenarios import scale_accounts_spread
     from feeds.models import Follow
     from feeds.services import follow_create
 
@@ -114,13 +91,7 @@ def _load_accounts(count: int) -> list[dict]:
             "description": "make load's simulated people (bench database only)",
         },
     )
-    ranked = list(
-        User.objects.filter(username__startswith="scale_")
-        .order_by("-followers_count", "id")
-        .values_list("id", flat=True)
-    )
-    step = max(len(ranked) // FOLLOWS_OF_SCALE_ACCOUNTS, 1)
-    scale_follows = ranked[::step][:FOLLOWS_OF_SCALE_ACCOUNTS]
+    scale_follows = scale_accounts_spread(FOLLOWS_OF_SCALE_ACCOUNTS)
     users = []
     for index in range(count):
         username = f"{LOAD_PREFIX}{index:03d}"
@@ -459,14 +430,12 @@ def main() -> int:
     seed_users = _env("LOAD_SEED_USERS", 2000)
     seed_posts = _env("LOAD_SEED_POSTS", 100_000)
     env = _configure_environment()
-    _database_ensure(env["DATABASE_URL"])
+    database_ensure(env["DATABASE_URL"])
     sys.path.insert(0, str(ROOT))
     import django
 
     django.setup()
     from django.core.management import call_command
-
-    from bench.harness import Server
 
     call_command("migrate", verbosity=0)
     call_command("seed_scale", users=seed_users, posts=seed_posts, verbosity=1)

@@ -28,6 +28,20 @@ def _setup_data(users: int, posts: int) -> None:
     call_command("seed_scale", users=users, posts=posts, follows_per_user=200, verbosity=1)
 
 
+def scale_accounts_spread(count: int) -> list[int]:
+    """Ids of ``count`` seed_scale accounts spread evenly over the popularity ranks (from the
+    most followed down), so a reader following them sees a realistic mix."""
+    from accounts.models import User
+
+    ranked = list(
+        User.objects.filter(username__startswith="scale_")
+        .order_by("-followers_count", "id")
+        .values_list("id", flat=True)
+    )
+    step = max(len(ranked) // count, 1)
+    return ranked[::step][:count]
+
+
 def _reader(username: str, follow_count: int):
     """A bench reader following ``follow_count`` scale accounts spread over the popularity
     ranks, with a read+write token. Re-created identically on every run."""
@@ -42,13 +56,7 @@ def _reader(username: str, follow_count: int):
             "date_joined": datetime(2020, 1, 1, tzinfo=UTC),
         },
     )
-    ranked = list(
-        User.objects.filter(username__startswith="scale_")
-        .order_by("-followers_count", "id")
-        .values_list("id", flat=True)
-    )
-    step = max(len(ranked) // follow_count, 1)
-    wanted = ranked[::step][:follow_count]
+    wanted = scale_accounts_spread(follow_count)
     Follow.objects.filter(follower=user).exclude(followee_id__in=wanted).delete()
     Follow.objects.bulk_create(
         [Follow(follower=user, followee_id=uid) for uid in wanted], ignore_conflicts=True
