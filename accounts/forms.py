@@ -3,11 +3,8 @@
 from django import forms
 from django.contrib.auth.forms import PasswordResetForm
 from django.core.exceptions import ValidationError
-from django.db.models import Q
-from django.db.models.functions import Lower
 
-from .models import User
-from .selectors import email_canonical, email_normalize
+from .selectors import users_by_mailbox
 from .validators import validate_username
 
 
@@ -111,11 +108,5 @@ class PasswordResetRequestForm(PasswordResetForm):
     def get_users(self, email):
         """Active accounts with a usable password behind this address's mailbox (or, for an
         account whose ``email_canonical`` is blank, this exact address)."""
-        canonical = email_canonical(email)
-        if not canonical:
-            return []
-        query = User.objects.alias(email_lower=Lower("email")).filter(
-            Q(email_canonical=canonical) | Q(email_lower=email_normalize(email)),
-            is_active=True,
-        )
+        query = users_by_mailbox(email).filter(is_active=True)
         return [user for user in query if user.has_usable_password()]

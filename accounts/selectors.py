@@ -62,17 +62,23 @@ def username_taken(username: str) -> bool:
     return User.objects.filter(username__iexact=username).exists()
 
 
-def user_email_taken(email: str, *, exclude_user: User | None = None) -> bool:
-    """True when another account already uses this address or another spelling of its
-    mailbox (``email_canonical``). The exact address is checked too, for accounts whose
-    canonical form is blank (duplicates from before it existed; see migration 0005)."""
+def users_by_mailbox(email: str) -> QuerySet[User]:
+    """The accounts behind this address: those holding its mailbox (``email_canonical``), and
+    the one with this exact address (for accounts whose canonical form is blank: duplicates
+    from before it existed; see migration 0005). None for an address without a mailbox."""
     canonical = email_canonical(email)
     if not canonical:
-        return False
+        return User.objects.none()
     # Both sides are indexed: the canonical constraint, and user_email_ci_unique on Lower(email).
-    query = User.objects.alias(email_lower=Lower("email")).filter(
+    return User.objects.alias(email_lower=Lower("email")).filter(
         Q(email_canonical=canonical) | Q(email_lower=email_normalize(email))
     )
+
+
+def user_email_taken(email: str, *, exclude_user: User | None = None) -> bool:
+    """True when another account already uses this address or another spelling of its
+    mailbox."""
+    query = users_by_mailbox(email)
     if exclude_user is not None:
         query = query.exclude(pk=exclude_user.pk)
     return query.exists()
