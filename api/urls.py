@@ -3,7 +3,7 @@
 from django.urls import path, re_path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitView
 
-from .views import accounts, instance, rate_limits, statuses, timelines
+from .views import accounts, instance, oauth, rate_limits, statuses, timelines
 from .views.errors import api_not_found
 
 app_name = "api"
@@ -26,8 +26,16 @@ urlpatterns = [
     # Mastodon.py asks for these with a trailing slash; same views, left out of the schema.
     path(f"{V1}instance/", instance.InstanceV1View.as_view(schema=None)),
     path("api/v2/instance/", instance.InstanceV2View.as_view(schema=None)),
-    path(f"{V1}apps", instance.AppCreateView.as_view(), name="apps"),
-    path(f"{V1}apps/verify_credentials", instance.AppVerifyView.as_view(), name="apps_verify"),
+    # Apps and OAuth 2 (the consent page /oauth/authorize is a web page: accounts.oauth)
+    path(f"{V1}apps", oauth.AppCreateView.as_view(), name="apps"),
+    path(f"{V1}apps/verify_credentials", oauth.AppVerifyView.as_view(), name="apps_verify"),
+    path("oauth/token", oauth.TokenView.as_view(), name="oauth_token"),
+    path("oauth/revoke", oauth.RevokeView.as_view(), name="oauth_revoke"),
+    path(
+        ".well-known/oauth-authorization-server",
+        oauth.AuthorizationServerMetadataView.as_view(),
+        name="oauth_metadata",
+    ),
     # Accounts (fixed paths before :id)
     path(
         f"{V1}accounts/verify_credentials",

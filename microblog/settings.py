@@ -240,6 +240,8 @@ DEFAULT_FROM_EMAIL = os.environ.get("DEFAULT_FROM_EMAIL", "microblog@localhost")
 
 # --- Product rules ------------------------------------------------------------------------
 POST_MAX_CHARACTERS = 500
+# OAuth (accounts/oauth): authorization codes are single-use and short-lived (RFC 9700).
+OAUTH_CODE_LIFETIME_SECONDS = env_int("OAUTH_CODE_LIFETIME_SECONDS", 300)
 NEW_ACCOUNT_DAYS = env_int("NEW_ACCOUNT_DAYS", 30)  # accounts younger than this are tier "new"
 # Logged-out reading per feed (access/reading_policy.py): "public" (within the anonymous
 # budget), "authenticated" (login wall) or, for the public timeline, "disabled" (staff only).

@@ -9,6 +9,7 @@ urlpatterns = [
     path("healthz", healthz, name="healthz"),
     path("admin/", admin.site.urls),
     path("accounts/", include("accounts.urls")),
+    path("oauth/", include("accounts.urls_oauth")),  # /oauth/authorize; token/revoke: api
     path("", include("api.urls")),
     path("", include("feeds.urls")),
 ]

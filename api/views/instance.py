@@ -1,6 +1,4 @@
-"""Instance information (v1 and v2) and the minimal app registration Mastodon clients call."""
-
-import secrets
+"""Instance information (v1 and v2). App registration and OAuth are in ``oauth``."""
 
 from django.conf import settings
 from drf_spectacular.utils import extend_schema, inline_serializer
@@ -8,16 +6,9 @@ from rest_framework import serializers
 from rest_framework.permissions import AllowAny
 from rest_framework.response import Response
 
-from accounts.models import ApiToken
-
-from ..exceptions import Unprocessable
-from ..permissions import IsAuthenticatedMastodon, scopes_normalize
 from ..schemas import (
-    AppCreateSerializer,
-    ApplicationSerializer,
     NullField,
     TierSerializer,
-    errors,
 )
 from ..selectors import instance_stats, tiers_list
 from .base import ApiView
@@ -157,74 +148,3 @@ class InstanceV2View(ApiView):
                 "read_budget_tiers": _tiers(),
             }
         )
-
-
-class AppCreateView(ApiView):
-    """POST /api/v1/apps: accepted so clients that register first keep working.
-
-    We have no OAuth flow: the returned client credentials are not stored and cannot obtain a
-    token. Create a personal access token on the web (Settings → Developer) instead.
-    """
-
-    permission_classes = [AllowAny]
-    authentication_classes: list = []  # registering an app needs no account, as on Mastodon
-
-    @extend_schema(
-        operation_id="apps_create",
-        request=AppCreateSerializer,
-        responses={200: ApplicationSerializer, **errors(400, 422)},
-        tags=["apps"],
-    )
-    def post(self, request):
-        if not hasattr(request.data, "get"):  # e.g. a JSON array
-            raise Unprocessable("Send a JSON object or a form with a client_name field.")
-        name = request.data.get("client_name")
-        if not isinstance(name, str) or not name.strip():
-            raise Unprocessable("client_name: give your application a name.")
-        scopes, website = request.data.get("scopes"), request.data.get("website")
-        if "scopes" in request.data and not isinstance(scopes, str):
-            raise Unprocessable('scopes: must be a string, e.g. "read write".')
-        if website is not None and not isinstance(website, str):
-            raise Unprocessable("website: must be a string.")
-        redirect = request.data.get("redirect_uris")
-        if isinstance(redirect, list) and not all(isinstance(item, str) for item in redirect):
-            raise Unprocessable("redirect_uris: give URIs as strings.")
-        if "redirect_uris" in request.data and not isinstance(redirect, str | list):
-            raise Unprocessable("redirect_uris: give a URI or a list of URIs.")
-        redirect = redirect or "urn:ietf:wg:oauth:2.0:oob"
-        if isinstance(redirect, list):
-            redirect = " ".join(str(item) for item in redirect)
-        scopes = scopes_normalize(str(request.data.get("scopes") or "read"))
-        website = request.data.get("website") or None
-        return Response(
-            {
-                "id": "0",
-                "name": name.strip()[:100],
-                "website": website if isinstance(website, str) else None,
-                "scopes": scopes,
-                "redirect_uri": str(redirect),
-                "redirect_uris": str(redirect).split(),
-                "client_id": secrets.token_urlsafe(24),
-                "client_secret": secrets.token_urlsafe(32),
-                "vapid_key": "",
-            }
-        )
-
-
-class AppVerifyView(ApiView):
-    """GET /api/v1/apps/verify_credentials: the "application" behind the caller's token."""
-
-    permission_classes = [IsAuthenticatedMastodon]
-
-    @extend_schema(
-        operation_id="apps_verify_credentials",
-        responses={200: ApplicationSerializer, **errors(401, 403)},
-        tags=["apps"],
-    )
-    def get(self, request):
-        token = request.auth
-        if isinstance(token, ApiToken):
-            name, scopes = token.name, token.scope_list
-        else:
-            name, scopes = "Web", list(ApiToken.SCOPES)
-        return Response({"name": name, "website": None, "scopes": scopes, "vapid_key": ""})
