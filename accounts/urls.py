@@ -21,5 +21,6 @@ urlpatterns = [
         name="password_reset_confirm",
     ),
     path("settings/developer/", include("accounts.urls_tokens")),
+    path("settings/apps/", include("accounts.urls_apps")),
     path("settings/verification/", include("accounts.urls_verification")),
 ]
