@@ -29,6 +29,25 @@ def _tiers() -> list[dict]:
     ]
 
 
+# Every field strict clients decode (Ice Cubes requires all four poll fields), with the value
+# that says "not offered": we have no polls and no media.
+POLLS_CONFIGURATION = {
+    "max_options": 0,
+    "max_characters_per_option": 0,
+    "min_expiration": 0,
+    "max_expiration": 0,
+}
+MEDIA_CONFIGURATION = {
+    "supported_mime_types": [],
+    "image_size_limit": 0,
+    "image_matrix_limit": 0,
+    "video_size_limit": 0,
+    "video_frame_rate_limit": 0,
+    "video_matrix_limit": 0,
+    "description_limit": 0,
+}
+
+
 def _statuses_configuration() -> dict:
     return {
         "max_characters": settings.POST_MAX_CHARACTERS,
@@ -70,6 +89,7 @@ _INSTANCE_V2 = inline_serializer(
         "description": serializers.CharField(),
         "usage": serializers.DictField(),
         "thumbnail": serializers.DictField(),
+        "icon": serializers.ListField(),
         "languages": serializers.ListField(child=serializers.CharField()),
         "configuration": serializers.DictField(),
         "registrations": serializers.DictField(),
@@ -106,8 +126,8 @@ class InstanceV1View(ApiView):
                 "invites_enabled": False,
                 "configuration": {
                     "statuses": _statuses_configuration(),
-                    "media_attachments": {"supported_mime_types": []},
-                    "polls": {"max_options": 0},
+                    "media_attachments": MEDIA_CONFIGURATION,
+                    "polls": POLLS_CONFIGURATION,
                 },
                 "contact_account": None,
                 "rules": [],
@@ -131,17 +151,28 @@ class InstanceV2View(ApiView):
                 "source_url": "",
                 "description": DESCRIPTION,
                 "usage": {"users": {"active_month": instance_stats()["user_count"]}},
-                "thumbnail": {"url": request.build_absolute_uri("/static/api/header.png")},
+                "thumbnail": {
+                    "url": request.build_absolute_uri("/static/api/header.png"),
+                    "blurhash": None,
+                    "versions": {},
+                },
+                "icon": [],
                 "languages": ["en"],
                 "configuration": {
                     "urls": {},
+                    "vapid": {"public_key": ""},
                     "accounts": {"max_featured_tags": 0, "max_pinned_statuses": 0},
                     "statuses": _statuses_configuration(),
-                    "media_attachments": {"supported_mime_types": []},
-                    "polls": {"max_options": 0},
+                    "media_attachments": MEDIA_CONFIGURATION,
+                    "polls": POLLS_CONFIGURATION,
                     "translation": {"enabled": False},
                 },
-                "registrations": {"enabled": True, "approval_required": False, "message": None},
+                "registrations": {
+                    "enabled": True,
+                    "approval_required": False,
+                    "message": None,
+                    "url": None,
+                },
                 "api_versions": {"mastodon": 2},
                 "contact": {"email": settings.DEFAULT_FROM_EMAIL, "account": None},
                 "rules": [],

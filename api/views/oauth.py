@@ -47,7 +47,10 @@ _TOKEN = inline_serializer(
 )
 _OAUTH_ERROR = inline_serializer(
     "OAuthError",
-    {"error": serializers.CharField(), "error_description": serializers.CharField()},
+    {
+        "error": serializers.CharField(),
+        "error_description": serializers.CharField(required=False),
+    },
 )
 _TOKEN_REQUEST = inline_serializer(
     "OAuthTokenRequest",
@@ -139,7 +142,7 @@ class AppCreateView(ApiView):
     @extend_schema(
         operation_id="apps_create",
         request=AppCreateSerializer,
-        responses={200: ApplicationSerializer, **errors(400, 422)},
+        responses={200: ApplicationSerializer, **errors(400, 422, 429)},
         tags=TAGS,
     )
     def post(self, request):
@@ -250,6 +253,7 @@ class TokenView(ApiView):
             200: _TOKEN,
             400: OpenApiResponse(_OAUTH_ERROR, description="RFC 6749 §5.2 error."),
             401: OpenApiResponse(_OAUTH_ERROR, description="The client is not authenticated."),
+            **errors(422, 429),
         },
         tags=["oauth"],
     )
@@ -315,8 +319,9 @@ class RevokeView(ApiView):
         operation_id="oauth_revoke",
         request=_REVOKE_REQUEST,
         responses={
-            200: inline_serializer("OAuthRevoked", {}),
+            200: {"type": "object", "maxProperties": 0},
             401: OpenApiResponse(_OAUTH_ERROR, description="The client is not authenticated."),
+            **errors(422, 429),
         },
         tags=["oauth"],
     )
