@@ -444,6 +444,8 @@ ACCESS_DETECTORS = {
     "scraper_user_agent": {"window_minutes": 60, "min_requests": 1},
     # 429 answers the same principal kept asking past, within the window.
     "ignored_429": {"window_minutes": 10, "min_refused_requests": 5},
+    # Accounts of one OAuth app that each read at least this many posts in the window.
+    "app_scraping": {"window_minutes": 60, "min_accounts": 5, "min_posts_per_account": 200},
 }
 # Case-insensitive substrings of User-Agent headers that name scrapers and AI crawlers.
 ACCESS_SCRAPER_USER_AGENTS = [

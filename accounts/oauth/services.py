@@ -9,15 +9,14 @@ import secrets
 from datetime import timedelta
 
 from django.conf import settings
-from django.contrib.contenttypes.models import ContentType
 from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.utils import timezone
 from oauthlib.oauth2.rfc6749 import errors as oauth_errors
 from oauthlib.uri_validate import is_absolute_uri
 
-from ..models import AdminActionLog, ApiToken, User
-from ..services import TOKEN_BYTES, token_revoke
+from ..models import ApiToken, User
+from ..services import TOKEN_BYTES, admin_action_log, token_revoke
 from .models import OAuthApplication, OAuthAuthorizationCode, secret_hash
 from .scopes import scopes_within
 
@@ -227,8 +226,12 @@ def application_suspend(
         application.suspended_at = timezone.now()
         application.suspension_reason = reason
         application.save(update_fields=["suspended_at", "suspension_reason"])
-        _admin_action_record(
-            application=application, actor=actor, action=APP_SUSPENDED, reason=reason
+        admin_action_log(
+            actor=actor,
+            action=APP_SUSPENDED,
+            target=application,
+            reason=reason,
+            details={"application_id": application.pk, "name": application.name},
         )
     return application
 
@@ -243,20 +246,11 @@ def application_unsuspend(
             return application
         application.suspended_at = None
         application.save(update_fields=["suspended_at"])
-        _admin_action_record(
-            application=application, actor=actor, action=APP_UNSUSPENDED, reason=reason
+        admin_action_log(
+            actor=actor,
+            action=APP_UNSUSPENDED,
+            target=application,
+            reason=reason,
+            details={"application_id": application.pk, "name": application.name},
         )
     return application
-
-
-def _admin_action_record(*, application, actor, action: str, reason: str) -> None:
-    AdminActionLog.objects.create(
-        actor=actor,
-        action=action,
-        target_content_type=ContentType.objects.get_for_model(OAuthApplication),
-        target_object_id=str(application.pk),
-        target_repr=str(application)[:200],
-        reason=reason,
-        details={"application_id": application.pk, "name": application.name},
-        created_at=timezone.now(),
-    )
