@@ -126,7 +126,8 @@ def token_exchange_code(
     # replay's revocation and a failed try's burning of the code both stick.
     with transaction.atomic():
         grant = (
-            OAuthAuthorizationCode.objects.select_for_update()
+            # Only the code's row (PostgreSQL cannot lock the nullable side of the join).
+            OAuthAuthorizationCode.objects.select_for_update(of=("self",))
             .select_related("user", "token")
             .filter(code_hash=secret_hash(code))
             .first()
@@ -204,7 +205,7 @@ def application_authorization_revoke(*, user: User, application: OAuthApplicatio
     """A person takes back an app's access: every token it holds for them is revoked."""
     with transaction.atomic():
         tokens = list(
-            ApiToken.objects.select_for_update()
+            ApiToken.objects.select_for_update(of=("self",))
             .select_related("user")
             .filter(user=user, application=application, revoked_at__isnull=True)
         )

@@ -321,7 +321,7 @@ class RevokeView(ApiView):
         responses={
             200: {"type": "object", "maxProperties": 0},
             401: OpenApiResponse(_OAUTH_ERROR, description="The client is not authenticated."),
-            **errors(422, 429),
+            **errors(400, 422, 429),
         },
         tags=["oauth"],
     )

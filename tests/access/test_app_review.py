@@ -86,6 +86,7 @@ def test_review_shows_reading_per_app_and_suspends_it():
     app = register(name="Scrapey")
     raw = _app_token(reader, app)
     assert bearer(raw).get("/api/v1/timelines/public").status_code == 200
+    stored()  # with Redis configured, records reach the table when the stream is drained
     application = OAuthApplication.objects.get(client_id=app["client_id"])
     staff = Client()
     staff.force_login(reviewer)

@@ -48,6 +48,15 @@ OPERATIONS = [
         },
     },
     {
+        # The in-process (werkzeug) transport encodes a form body whose field is a generated
+        # object differently from the request it judges (printed as curl, replayed by hand the
+        # same bytes get 422: test_fuzz_regressions.py), so "negative data accepted" fired on
+        # requests our parser never saw. It appeared once the OAuth operations shifted which
+        # examples are generated; the operation is still fuzzed by every other check.
+        "include-operation-id": "statuses_create",
+        "checks": {"negative_data_rejection": {"enabled": False}},
+    },
+    {
         # A redirect URI must be an absolute URI without a fragment, and not javascript: and
         # the like (accounts/oauth/services.py): refused with a documented 422.
         "include-operation-id": "apps_create",
