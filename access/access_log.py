@@ -1,5 +1,5 @@
-"""The access log and security events: building each metered request's record, writing it
-durably and cheaply, and draining the Redis stream into the database.
+"""The access log's records: building each metered request's record and writing it durably
+and cheaply (``access_log_drain`` moves the Redis stream into the database).
 
 One record per pass through the read gate (refusals and dry-run included, ``off`` excluded).
 Where it is written depends on the ledger, so that the charge and its record can never part:
@@ -20,20 +20,17 @@ from __future__ import annotations
 
 import json
 import logging
-import os
-import socket
-import time
 import uuid
 from dataclasses import asdict, dataclass, field
 from datetime import datetime
 
-from django.conf import settings
-from django.db import transaction
 from django.http import HttpRequest
 from django.utils.dateparse import parse_datetime
 
-from .client_ip import client_ip, review_prefix
-from .models import AccessLogEntry, SecurityEvent
+from accounts.models import ApiToken
+from core.client_ip import client_ip, review_prefix
+
+from .models import AccessLogEntry
 
 logger = logging.getLogger(__name__)
 
@@ -44,7 +41,6 @@ PATH_MAX = AccessLogEntry._meta.get_field("path").max_length
 ROUTE_MAX = AccessLogEntry._meta.get_field("route_name").max_length
 STATUS_DELIVERED = 200
 STATUS_REFUSED = 429
-DRAIN_GROUP = "accesslog-drain"
 
 
 @dataclass(frozen=True)
@@ -103,8 +99,6 @@ def log_ip_prefix(address: str | None) -> str:
 
 def _request_token_id(request: HttpRequest) -> int | None:
     """The API token behind a Bearer request (DRF sets ``request.auth``), else None."""
-    from accounts.models import ApiToken
-
     auth = getattr(request, "auth", None)
     return auth.pk if isinstance(auth, ApiToken) else None
 
@@ -209,185 +203,6 @@ def access_log_write(
     return entry
 
 
-# --- The Redis stream -----------------------------------------------------------------------
-
-
 def access_log_stream_key(key_prefix: str) -> str:
     """The stream the Redis ledger's script appends records to."""
     return f"{key_prefix}:accesslog"
-
-
-def _text(value) -> str:
-    return value.decode() if isinstance(value, bytes) else str(value)
-
-
-def stream_entry_parse(fields: dict) -> AccessLogEntry:
-    """An unsaved ``AccessLogEntry`` from one stream entry written by the Lua script."""
-    values = {_text(key): _text(value) for key, value in fields.items()}
-    remaining = values.get("remaining", "")
-    outcome = RecordOutcome(
-        status=int(values["status"]),
-        delivered=int(values["delivered"]),
-        newly_charged=int(values["charged"]),
-        refused=int(values["refused"]),
-        remaining=int(remaining) if remaining != "" else None,
-    )
-    return access_log_entry(AccessRecord.from_json(values["r"]), outcome)
-
-
-def _consumer_name() -> str:
-    """A consumer name no other process uses: a dead one's entries are claimed, not reused."""
-    return f"{socket.gethostname()}-{os.getpid()}-{uuid.uuid4().hex[:6]}"
-
-
-def _group_ensure(client, key: str) -> None:
-    import redis
-
-    try:
-        client.xgroup_create(key, DRAIN_GROUP, id="0", mkstream=True)
-    except redis.ResponseError as exc:
-        if "BUSYGROUP" not in str(exc):
-            raise
-
-
-def _store(client, key: str, entries: list) -> int:
-    """Write a batch of stream entries to the database, then (only after the commit)
-    acknowledge and delete them. Returns how many entries were stored.
-
-    A crash between the commit and the XACK leaves them pending: they are claimed and stored
-    again later, and ``ignore_conflicts`` on the unique ``record_id`` keeps them single.
-    """
-    done: list = []
-    rows: list[AccessLogEntry] = []
-    for entry_id, fields in entries:
-        if not fields:  # deleted from the stream while pending: nothing left to store
-            done.append(entry_id)
-            continue
-        try:
-            rows.append(stream_entry_parse(fields))
-        except (KeyError, ValueError, TypeError):
-            # Left pending (not lost): a later release that can read it will store it.
-            logger.exception("access log: cannot parse stream entry %s", _text(entry_id))
-            continue
-        done.append(entry_id)
-    if rows:
-        with transaction.atomic():
-            AccessLogEntry.objects.bulk_create(rows, ignore_conflicts=True)
-    if done:
-        pipe = client.pipeline(transaction=True)
-        pipe.xack(key, DRAIN_GROUP, *done)
-        pipe.xdel(key, *done)
-        pipe.execute()
-    return len(rows)
-
-
-def access_log_drain(
-    *,
-    client=None,
-    key_prefix: str | None = None,
-    batch_size: int | None = None,
-    max_seconds: float | None = None,
-    claim_idle_seconds: float | None = None,
-) -> int:
-    """Move access-log records from the Redis stream into the database. Returns how many.
-
-    First takes over entries a dead consumer left pending for ``claim_idle_seconds``
-    (XAUTOCLAIM), then reads new ones (XREADGROUP) until the stream is empty or
-    ``max_seconds`` have passed (None: until empty). Safe to run in several workers at once.
-    Without Redis configured (and no ``client`` given) there is nothing to drain.
-    """
-    if client is None:
-        if not settings.REDIS_URL:
-            return 0
-        from .ledgers import redis_ledger
-
-        ledger = redis_ledger()
-        client, key_prefix = ledger.client, ledger.key_prefix
-    key = access_log_stream_key(key_prefix)
-    batch = batch_size or settings.ACCESS_LOG_DRAIN_BATCH
-    if max_seconds is None:
-        max_seconds = settings.ACCESS_LOG_DRAIN_MAX_SECONDS
-    idle_ms = int(
-        1000
-        * (
-            settings.ACCESS_LOG_DRAIN_CLAIM_IDLE_SECONDS
-            if claim_idle_seconds is None
-            else claim_idle_seconds
-        )
-    )
-    deadline = None if not max_seconds else time.monotonic() + max_seconds
-    consumer = _consumer_name()
-    _group_ensure(client, key)
-    stored = 0
-    try:
-        start = "0-0"
-        while True:  # entries a consumer that died (or stalled) left pending
-            reply = client.xautoclaim(key, DRAIN_GROUP, consumer, idle_ms, start, count=batch)
-            start, entries = reply[0], reply[1]
-            stored += _store(client, key, entries)
-            if _text(start) == "0-0" or (deadline and time.monotonic() > deadline):
-                break
-        while not deadline or time.monotonic() < deadline:
-            reply = client.xreadgroup(DRAIN_GROUP, consumer, {key: ">"}, count=batch)
-            entries = reply[0][1] if reply else []
-            if not entries:
-                break
-            stored += _store(client, key, entries)
-    finally:
-        # Our consumer has nothing pending unless an entry could not be parsed; a consumer
-        # with pending entries stays so that they can be claimed.
-        try:
-            pending = client.xpending_range(key, DRAIN_GROUP, "-", "+", 1, consumername=consumer)
-            if not pending:
-                client.xgroup_delconsumer(key, DRAIN_GROUP, consumer)
-        except Exception:  # noqa: BLE001 - housekeeping only; never mask the drain's outcome
-            logger.warning("access log: could not remove drain consumer %s", consumer)
-    return stored
-
-
-# --- Security events ------------------------------------------------------------------------
-
-
-def security_event_record(
-    *,
-    kind: str,
-    user=None,
-    username: str = "",
-    request: HttpRequest | None = None,
-    details: dict | None = None,
-) -> SecurityEvent:
-    """Record an account event worth auditing (log-ins, tokens, tier and verification).
-
-    Call it inside the transaction of the change it records, when there is one.
-    """
-    address = client_ip(request) if request is not None and request.META else None
-    agent = request.META.get("HTTP_USER_AGENT", "") if request is not None else ""
-    if user is not None and not getattr(user, "is_authenticated", True):
-        user = None
-    if not username and user is not None:
-        username = user.get_username()
-    return SecurityEvent.objects.create(
-        kind=kind,
-        user=user,
-        username=(username or "")[:150],
-        client_ip=address,
-        user_agent=agent[:USER_AGENT_MAX],
-        details=details or {},
-    )
-
-
-def login_succeeded_record(sender, request=None, user=None, **kwargs) -> None:
-    """``user_logged_in`` receiver: record the log-in (who, from where, with what)."""
-    security_event_record(kind=SecurityEvent.LOGIN_SUCCEEDED, user=user, request=request)
-
-
-def login_failed_record(sender, credentials=None, request=None, **kwargs) -> None:
-    """``user_login_failed`` receiver: record the attempt with the username as typed (the
-    account it names, if any, so failures per account can be counted)."""
-    from accounts.models import User
-
-    username = str((credentials or {}).get("username", ""))[:150]
-    target = User.objects.filter(username__iexact=username).first() if username else None
-    security_event_record(
-        kind=SecurityEvent.LOGIN_FAILED, user=target, username=username, request=request
-    )

@@ -13,22 +13,23 @@ budget is the reader's tier's ``daily_read_budget`` (``effective_tier``), read o
 so a tier change applies to the next request while the day's count carries over.
 
 Every pass (except in ``off`` mode) also writes one access-log record, in the same database
-transaction or the same Redis script as the charge (``access/audit.py``).
+transaction or the same Redis script as the charge (``access/access_log.py``).
 """
 
 import logging
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
+from typing import Protocol, TypeVar
 
 from django.conf import settings
 from django.http import HttpRequest
 from django.utils import timezone
 
 from accounts.selectors import effective_tier
-from feeds.models import Post
+from core.client_ip import reader_principal
 
-from .audit import AccessRecord, access_log_write, access_record_build, record_outcome
-from .client_ip import client_ip, ip_prefix
+from .access_log import AccessRecord, access_log_write, access_record_build, record_outcome
 from .ledgers import (
     ChargeResult,
     DatabaseLedger,
@@ -92,15 +93,18 @@ def window_day(now: datetime | None = None) -> date:
     return (now or timezone.now()).astimezone(UTC).date()
 
 
-def reader_principal(request: HttpRequest) -> str:
-    """Whose budget a request draws on: "user:<id>", or "ip:<prefix>" for logged-out readers."""
-    user = getattr(request, "user", None)
-    if user is not None and user.is_authenticated:
-        return f"user:{user.pk}"
-    return f"ip:{ip_prefix(client_ip(request))}"
+class Deliverable(Protocol):
+    """What the gate needs of a post: its id, and its original's id when it is a repost. The
+    gate charges ids, so it needs no ``Post`` (feeds/ sits above access/)."""
+
+    pk: int
+    repost_of_id: int | None
 
 
-def delivered_post_ids(posts: list[Post]) -> list[int]:
+PostT = TypeVar("PostT", bound=Deliverable)
+
+
+def delivered_post_ids(posts: Sequence[Deliverable]) -> list[int]:
     """The ids a page delivers, in order: each post, and a repost's original right after it."""
     ids: list[int] = []
     for post in posts:
@@ -234,7 +238,7 @@ def _would_deliver(ids: list[int], result: ChargeResult, limit: int | None) -> i
     return would_deliver_count(ids, result.charged_ids, result.used, limit)
 
 
-def posts_deliver(*, request: HttpRequest, posts: list[Post]) -> list[Post]:
+def posts_deliver(*, request: HttpRequest, posts: Sequence[PostT]) -> list[PostT]:
     """Pass a page of posts through the gate; return the prefix that may be delivered.
 
     The grant is kept on ``request.read_grant`` for the response headers. Raises
@@ -251,7 +255,7 @@ def posts_deliver(*, request: HttpRequest, posts: list[Post]) -> list[Post]:
     if grant.refused:
         raise ReadBudgetExhausted(grant)
     allowed = set(grant.delivered_ids)
-    delivered: list[Post] = []
+    delivered: list[PostT] = []
     for post in posts:
         if post.pk not in allowed or (post.repost_of_id and post.repost_of_id not in allowed):
             break

@@ -4,7 +4,7 @@ import logging
 
 from celery import shared_task
 
-from .audit import access_log_drain
+from .access_log_drain import access_log_drain
 from .services import access_log_purge, read_ledger_purge
 
 logger = logging.getLogger(__name__)

@@ -12,9 +12,10 @@ from django.contrib.auth.admin import UserAdmin as BaseUserAdmin
 from django.core.exceptions import ValidationError
 from django.template.response import TemplateResponse
 
-from . import services
+from core.models import AdminActionLog
+
+from . import moderation, services
 from .models import (
-    AdminActionLog,
     EmailConfirmation,
     PaymentWebhookEvent,
     Plan,
@@ -145,25 +146,35 @@ class UserAdmin(BaseUserAdmin):
     def get_inlines(self, request, obj):
         return self.inlines if obj is not None else []  # a new account has no subscriptions
 
-    actions = ["grant_verification", "revoke_verification", "approve_badge"]
+    actions = [
+        "grant_verification",
+        "revoke_verification",
+        "approve_badge",
+        "suspend_accounts",
+        "revoke_tokens",
+    ]
 
     def save_model(self, request, obj, form, change):
+        # The tier override and suspension have one write path each (accounts.moderation),
+        # shared with the review screens: the admin's form only hands them the new value.
+        new_tier = obj.tier_override
+        override_changed = change and "tier_override" in form.changed_data
+        suspended = change and "is_active" in form.changed_data and not obj.is_active
+        if override_changed:
+            obj.tier_override_id = form.initial.get("tier_override")
+        if suspended:
+            obj.is_active = True
         super().save_model(request, obj, form, change)
-        if change and "tier_override" in form.changed_data:
-            from access.audit import security_event_record
-            from access.models import SecurityEvent
-
-            old = Tier.objects.filter(pk=form.initial.get("tier_override")).first()
-            security_event_record(
-                kind=SecurityEvent.TIER_CHANGED,
+        if override_changed:
+            moderation.user_tier_override_set(
                 user=obj,
+                tier=new_tier,
+                actor=request.user,
+                reason="Changed in the admin",
                 request=request,
-                details={
-                    "old": old.slug if old else None,
-                    "new": obj.tier_override.slug if obj.tier_override_id else None,
-                    "by": request.user.pk,
-                },
             )
+        if suspended:
+            moderation.user_suspend(user=obj, actor=request.user, reason="Suspended in the admin")
 
     @admin.display(description="Effective tier")
     def effective_tier(self, obj):
@@ -206,6 +217,32 @@ class UserAdmin(BaseUserAdmin):
             title="Re-approve badge",
             form_class=ReasonForm,
             apply=lambda user, data: services.verification_badge_approve(
+                user=user, actor=request.user, reason=data["reason"]
+            ),
+        )
+
+    @admin.action(description="Suspend (with a reason)", permissions=["change"])
+    def suspend_accounts(self, request, queryset):
+        return _reason_action(
+            self,
+            request,
+            queryset,
+            title="Suspend",
+            form_class=ReasonForm,
+            apply=lambda user, data: moderation.user_suspend(
+                user=user, actor=request.user, reason=data["reason"]
+            ),
+        )
+
+    @admin.action(description="Revoke all API tokens (with a reason)", permissions=["change"])
+    def revoke_tokens(self, request, queryset):
+        return _reason_action(
+            self,
+            request,
+            queryset,
+            title="Revoke API tokens",
+            form_class=ReasonForm,
+            apply=lambda user, data: moderation.user_tokens_revoke(
                 user=user, actor=request.user, reason=data["reason"]
             ),
         )

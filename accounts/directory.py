@@ -1,7 +1,4 @@
-"""Reads the API needs that no app selector offers yet: accounts by id and instance figures.
-
-Kept small; they belong in ``accounts/selectors.py`` once its owner takes them over.
-"""
+"""The directory of accounts: accounts by id, the tiers, and the instance's figures (cached)."""
 
 import contextlib
 
@@ -9,7 +6,7 @@ from django.core.cache import cache
 from django.db.models import Sum
 
 from accounts.models import Tier, User
-from microblog.cache_errors import CACHE_ERRORS
+from core.cache_errors import CACHE_ERRORS
 
 INSTANCE_STATS_SECONDS = 600  # counting every row is not worth doing per request
 

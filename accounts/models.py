@@ -8,6 +8,7 @@ from django.db import models
 from django.db.models import Q
 from django.db.models.functions import Lower
 
+from .emails import email_canonical
 from .validators import validate_username
 
 # One sentence for every way an address can be taken (same address, other case, "+tag",
@@ -54,7 +55,7 @@ class User(AbstractUser):
 
     Usernames and emails are unique without regard to case, and one mailbox holds one
     account: ``email`` is the address as typed (mail goes there), ``email_canonical`` the
-    mailbox behind it (``accounts.selectors.email_canonical``), unique when not blank.
+    mailbox behind it (``accounts.emails.email_canonical``), unique when not blank.
     Follower/following/post counts are kept on the row (updated atomically by the feeds
     services) so profiles cost no COUNT.
     """
@@ -127,8 +128,6 @@ class User(AbstractUser):
         An unchanged address keeps its stored form, so an account that migration 0005 left
         blank (a duplicate from before the rule) keeps working until its address changes.
         """
-        from .selectors import email_canonical  # selectors imports this module
-
         if "email" in self.get_deferred_fields():
             return False
         if not self._state.adding and self.email == getattr(self, "_stored_email", None):
@@ -338,39 +337,6 @@ class EmailConfirmation(models.Model):
 
     def __str__(self) -> str:
         return f"{self.email} ({'confirmed' if self.used_at else 'pending'})"
-
-
-class AdminActionLog(models.Model):
-    """An append-only record of an admin's action: who did what to what, when and why.
-
-    Generic on purpose (any target model, free-form JSON details) so the audit work can log
-    restrictions, suspensions and exports here too. Written inside the action's transaction.
-    """
-
-    actor = models.ForeignKey(
-        User, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
-    )
-    action = models.CharField(max_length=50, db_index=True)
-    target_content_type = models.ForeignKey(
-        "contenttypes.ContentType", null=True, blank=True, on_delete=models.SET_NULL
-    )
-    target_object_id = models.CharField(max_length=64, blank=True)
-    # Kept as text so the record still reads right after the target is renamed or deleted.
-    target_repr = models.CharField(max_length=200, blank=True)
-    reason = models.TextField(blank=True)
-    details = models.JSONField(default=dict, blank=True)
-    created_at = models.DateTimeField(db_index=True)
-
-    class Meta:
-        ordering = ["-created_at", "-id"]
-        indexes = [
-            models.Index(
-                fields=["target_content_type", "target_object_id"], name="adminlog_target"
-            ),
-        ]
-
-    def __str__(self) -> str:
-        return f"{self.created_at:%Y-%m-%d %H:%M} {self.actor} {self.action} {self.target_repr}"
 
 
 class PaymentWebhookEvent(models.Model):

@@ -8,20 +8,18 @@ from datetime import datetime, timedelta
 
 from django.conf import settings
 from django.contrib.auth import password_validation
-from django.contrib.contenttypes.models import ContentType
 from django.core.exceptions import ValidationError
 from django.core.mail import send_mail
 from django.core.validators import validate_email
-from django.db import IntegrityError, models, transaction
+from django.db import IntegrityError, transaction
 from django.urls import reverse
 from django.utils import timezone
 
-from access.audit import security_event_record
-from access.models import SecurityEvent
+from core.audit import admin_action_log, security_event_record
+from core.models import AdminActionLog, SecurityEvent
 
 from .models import (
     EMAIL_TAKEN_MESSAGE,
-    AdminActionLog,
     ApiToken,
     EmailConfirmation,
     Plan,
@@ -180,30 +178,6 @@ def token_mark_used(*, token: ApiToken, ip: str | None) -> None:
 
 
 logger = logging.getLogger(__name__)
-
-
-# --- Admin action log ---------------------------------------------------------------------
-
-
-def admin_action_log(
-    *,
-    actor: User | None,
-    action: str,
-    target: models.Model | None,
-    reason: str = "",
-    details: dict | None = None,
-) -> AdminActionLog:
-    """Record an admin's action (call it inside the action's own transaction)."""
-    return AdminActionLog.objects.create(
-        actor=actor,
-        action=action,
-        target_content_type=ContentType.objects.get_for_model(target) if target else None,
-        target_object_id=str(target.pk) if target else "",
-        target_repr=str(target)[:200] if target else "",
-        reason=reason,
-        details=details or {},
-        created_at=timezone.now(),
-    )
 
 
 # --- Email confirmation -------------------------------------------------------------------
@@ -641,7 +615,7 @@ def verification_grant(
         _user_badge_sync(user=user)
         admin_action_log(
             actor=actor,
-            action="verification_grant",
+            action=AdminActionLog.Action.VERIFICATION_GRANT,
             target=user,
             reason=reason,
             details={
@@ -678,7 +652,7 @@ def verification_revoke(*, user: User, actor: User | None, reason: str) -> int:
         _user_badge_sync(user=user)
         admin_action_log(
             actor=actor,
-            action="verification_revoke",
+            action=AdminActionLog.Action.VERIFICATION_REVOKE,
             target=user,
             reason=reason,
             details={
@@ -699,7 +673,7 @@ def verification_badge_approve(*, user: User, actor: User | None, reason: str = 
         verified = _user_badge_sync(user=user)
         admin_action_log(
             actor=actor,
-            action="verification_badge_approve",
+            action=AdminActionLog.Action.VERIFICATION_BADGE_APPROVE,
             target=user,
             reason=(reason or "").strip(),
             details={"subscriptions_released": held, "username": user.username},

@@ -16,7 +16,7 @@ from django.urls import reverse_lazy
 from django.utils.decorators import method_decorator
 from django.views.decorators.http import require_http_methods
 
-from access.ratelimits import (
+from core.ratelimits import (
     RateLimitStatus,
     rate_limited_headers,
     rate_limited_message,

@@ -83,3 +83,11 @@ def review_prefix(address: str | None) -> str:
         return ""
     bits = 24 if isinstance(parsed, ipaddress.IPv4Address) else 64
     return str(ipaddress.ip_network((parsed, bits), strict=False))
+
+
+def reader_principal(request: HttpRequest) -> str:
+    """Whose budget a request draws on: "user:<id>", or "ip:<prefix>" for logged-out readers."""
+    user = getattr(request, "user", None)
+    if user is not None and user.is_authenticated:
+        return f"user:{user.pk}"
+    return f"ip:{ip_prefix(client_ip(request))}"

@@ -9,7 +9,6 @@ counter a request moves. ``ratelimit_check()`` is the one way to check a group; 
 ``api_request_rate_check`` from its base view.
 """
 
-import hashlib
 import logging
 import math
 from collections.abc import Callable, Iterable
@@ -25,12 +24,8 @@ from django.shortcuts import render
 from django.utils import timezone
 from django_ratelimit.core import get_usage
 
-from accounts.models import ApiToken
-from accounts.selectors import email_canonical
-
-from .client_ip import client_ip, ip_prefix, review_prefix
-from .gate import reader_principal
-from .responses import duration_text, reset_at_iso
+from .client_ip import client_ip, ip_prefix, reader_principal, review_prefix
+from .waits import duration_text, reset_at_iso
 
 logger = logging.getLogger(__name__)
 
@@ -88,8 +83,9 @@ def _key_user(request) -> str | None:
 
 
 def _key_token(request) -> str | None:
-    token = getattr(request, "auth", None)
-    return str(token.pk) if isinstance(token, ApiToken) else None
+    """The API token behind the request (DRF's ``request.auth``); sessions have none."""
+    token_id = getattr(getattr(request, "auth", None), "pk", None)
+    return str(token_id) if token_id is not None else None
 
 
 def _key_username(request) -> str | None:
@@ -101,18 +97,8 @@ def _key_username(request) -> str | None:
 
 
 # Key kinds a rule may name; each returns None when the rule does not apply to the request
-# (an anonymous request has no user, a session has no token).
-def _key_mailbox(request) -> str | None:
-    """The mailbox a form's ``email`` field names (``email_canonical``, so every spelling of
-    one inbox shares a counter), hashed: no address is written to the cache."""
-    if request.method != "POST":
-        return None
-    email = str(request.POST.get("email", "")).strip()[:320]
-    if not email:
-        return None
-    return hashlib.sha256(email_canonical(email).encode()).hexdigest()
-
-
+# (an anonymous request has no user, a session has no token). "mailbox" is accounts' rule
+# (one inbox, every spelling): accounts/apps.py registers it with ``ratelimit_key_register``.
 KEY_FUNCTIONS: dict[str, Callable[[HttpRequest], str | None]] = {
     "ip": _key_ip,
     "network": _key_network,
@@ -121,8 +107,12 @@ KEY_FUNCTIONS: dict[str, Callable[[HttpRequest], str | None]] = {
     "token": _key_token,
     "principal": reader_principal,  # the read budget's reader: the account, or the IP prefix
     "username": _key_username,
-    "mailbox": _key_mailbox,
 }
+
+
+def ratelimit_key_register(kind: str, key_function: Callable[[HttpRequest], str | None]) -> None:
+    """Let an app above this one name a key kind in rules (accounts: "mailbox")."""
+    KEY_FUNCTIONS[kind] = key_function
 
 
 @dataclass(frozen=True)
@@ -301,7 +291,7 @@ def rate_limited_page(request, status: RateLimitStatus) -> HttpResponse:
         "noun": GROUP_NOUNS.get(status.group, "requests"),
         "window": window_text(status.window_seconds),
     }
-    response = render(request, "access/rate_limited.html", context, status=429)
+    response = render(request, "core/rate_limited.html", context, status=429)
     for name, value in rate_limited_headers(status).items():
         response[name] = value
     return response
@@ -355,7 +345,7 @@ class PagingRateLimitMiddleware:
         return rate_limited_page(request, refused) if refused is not None else None
 
 
-@receiver(user_login_failed, dispatch_uid="access.ratelimits.login_failure_count")
+@receiver(user_login_failed, dispatch_uid="core.ratelimits.login_failure_count")
 def login_failure_count(sender, credentials, request=None, **kwargs):
     """Counts a failed log-in against its username ("login_failures"); successes are free."""
     if request is not None and getattr(request, "method", None) == "POST":

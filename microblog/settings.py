@@ -60,7 +60,7 @@ CSRF_TRUSTED_ORIGINS = env_list("CSRF_TRUSTED_ORIGINS", "")
 TRUSTED_PROXY_COUNT = env_int("TRUSTED_PROXY_COUNT", 0)
 
 INSTALLED_APPS = [
-    "django.contrib.admin",
+    "microblog.admin_site.MicroblogAdminConfig",  # django.contrib.admin + the review pages
     "django.contrib.auth",
     "django.contrib.contenttypes",
     "django.contrib.sessions",
@@ -72,6 +72,7 @@ INSTALLED_APPS = [
     "rest_framework",
     "drf_spectacular",
     "drf_spectacular_sidecar",
+    "core",
     "accounts",
     "feeds",
     "access",
@@ -475,7 +476,7 @@ CELERY_BEAT_SCHEDULE["access-purge-access-log"] = {
 INSTALLED_APPS += ["django_ratelimit"]
 MIDDLEWARE.insert(
     MIDDLEWARE.index("access.middleware.ReadBudgetHeadersMiddleware") + 1,
-    "access.ratelimits.PagingRateLimitMiddleware",
+    "core.ratelimits.PagingRateLimitMiddleware",
 )
 REQUEST_RATE_LIMITS = {
     # POST /accounts/signup/: per address, and per /24 against farms rotating addresses.

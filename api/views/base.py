@@ -4,7 +4,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from access.gate import posts_deliver
-from access.ratelimits import (
+from core.ratelimits import (
     RequestRateLimited,
     api_request_rate_check,
     rate_limited_headers,

@@ -8,6 +8,7 @@ from rest_framework import serializers
 from rest_framework.permissions import AllowAny
 from rest_framework.response import Response
 
+from accounts.directory import instance_stats, tiers_list
 from accounts.models import ApiToken
 
 from ..exceptions import Unprocessable
@@ -19,7 +20,6 @@ from ..schemas import (
     TierSerializer,
     errors,
 )
-from ..selectors import instance_stats, tiers_list
 from .base import ApiView
 
 # Clients parse the leading Mastodon version to decide which features exist.

@@ -27,7 +27,8 @@ import pytest
 from django.conf import settings
 from django.utils import timezone
 
-from access.audit import DRAIN_GROUP, access_log_drain, access_record_build
+from access.access_log import access_record_build
+from access.access_log_drain import DRAIN_GROUP, access_log_drain
 from access.ledgers import RedisLedger
 from access.models import AccessLogEntry
 from accounts.models import Tier

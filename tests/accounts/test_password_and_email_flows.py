@@ -11,7 +11,6 @@ from django.core import mail
 from django.test import Client
 from django.urls import reverse
 
-from access.models import SecurityEvent
 from accounts.models import EMAIL_TAKEN_MESSAGE, User
 from accounts.selectors import email_is_confirmed, token_authenticate, verification_eligibility
 from accounts.services import (
@@ -21,6 +20,7 @@ from accounts.services import (
     token_create,
     verification_grant,
 )
+from core.models import SecurityEvent
 from tests.accounts.conftest import email_confirmed
 from tests.factories import DEFAULT_PASSWORD, UserFactory
 

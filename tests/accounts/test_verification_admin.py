@@ -5,8 +5,9 @@ from django.contrib.admin.helpers import ACTION_CHECKBOX_NAME
 from django.urls import reverse
 
 from accounts import services
-from accounts.models import AdminActionLog, Subscription, Tier, User
+from accounts.models import Subscription, Tier, User
 from accounts.selectors import effective_tier_slug
+from core.models import AdminActionLog
 from tests.factories import UserFactory
 
 pytestmark = pytest.mark.django_db
@@ -113,7 +114,7 @@ def test_admin_pages_render(admin_client, eligible_user):
         "/admin/accounts/tier/",
         "/admin/accounts/plan/",
         "/admin/accounts/subscription/",
-        "/admin/accounts/adminactionlog/",
+        "/admin/core/adminactionlog/",
         "/admin/accounts/emailconfirmation/",
         "/admin/accounts/paymentwebhookevent/",
     ):
@@ -142,7 +143,7 @@ def test_action_log_is_read_only_in_admin(admin_client):
     """Ensures that nobody can edit or delete admin action log entries in the admin."""
     services.verification_grant(user=UserFactory(), actor=admin_client.admin_user, reason="x")
     log = AdminActionLog.objects.get()
-    url = reverse("admin:accounts_adminactionlog_delete", args=[log.pk])
+    url = reverse("admin:core_adminactionlog_delete", args=[log.pk])
     assert admin_client.post(url, {"post": "yes"}).status_code == 403
     assert AdminActionLog.objects.filter(pk=log.pk).exists()
 

@@ -232,7 +232,7 @@ def test_username_change_puts_badge_on_hold_until_approved(eligible_user):
 
     assert services.verification_badge_approve(user=user, actor=admin_user, reason="Same person")
     assert _fresh(user).is_verified
-    from accounts.models import AdminActionLog
+    from core.models import AdminActionLog
 
     log = AdminActionLog.objects.get(action="verification_badge_approve")
     assert log.actor == admin_user

@@ -16,6 +16,7 @@ from django.db.models import Max
 from django.test import Client
 
 from access import detectors
+from access.access_log_drain import access_log_drain
 from access.models import AccessLogEntry, Flag
 from accounts.models import ApiToken, User
 from accounts.services import token_create, token_revoke
@@ -212,12 +213,9 @@ class Simulation:
 
 def access_log_drain_if_present() -> int | None:
     """Move records still in the Redis stream into the database, when that write path exists."""
-    from access import audit
-
-    drain = getattr(audit, "access_log_drain", None)
-    if drain is None or not settings.REDIS_URL:
+    if not settings.REDIS_URL:
         return None
-    return drain()
+    return access_log_drain()
 
 
 def flagged_rules(scenario: Scenario, *, since_id: int) -> dict[str, list[str]]:
