@@ -8,6 +8,8 @@ from django.db.models import Exists, OuterRef, Q, QuerySet
 from django.db.models.functions import Lower
 from django.utils import timezone
 
+from access.models import Flag  # billing still in accounts/: see pyproject.toml
+
 from .emails import email_canonical, email_normalize
 from .models import ApiToken, EmailConfirmation, Plan, Subscription, Tier, User
 from .validators import USERNAME_RE
@@ -158,8 +160,6 @@ def verification_open_flag_reasons(*, user: User) -> list[str]:
     One sentence per day with an open flag against the account ("Our systems flagged unusual bulk
     reading on your account on 2026-11-20."); the rule's details stay with the reviewers.
     """
-    from access.models import Flag  # access depends on accounts, not the other way round
-
     days = (
         Flag.objects.filter(user_id=user.pk, status=Flag.OPEN)
         .order_by("first_seen")

@@ -10,9 +10,10 @@ from rest_framework.response import Response
 
 from accounts.directory import instance_stats, tiers_list
 from accounts.models import ApiToken
+from accounts.scopes import scopes_normalize
 
 from ..exceptions import Unprocessable
-from ..permissions import IsAuthenticatedMastodon, scopes_normalize
+from ..permissions import IsAuthenticatedMastodon
 from ..schemas import (
     AppCreateSerializer,
     ApplicationSerializer,
