@@ -33,8 +33,10 @@ def user_tier_override_set(
     ``action`` in the admin action log and as a ``tier_changed`` security event with
     ``from``/``to``/``by``. Takes effect on the next request."""
     with transaction.atomic():
-        locked = User.objects.select_for_update().select_related("tier_override").get(pk=user.pk)
-        previous = locked.tier_override.slug if locked.tier_override_id else None
+        locked = User.objects.select_for_update().get(pk=user.pk)
+        previous = (
+            Tier.objects.filter(pk=locked.tier_override_id).values_list("slug", flat=True).first()
+        )
         user.tier_override = tier
         user.save(update_fields=["tier_override"])
         change = {"from": previous, "to": tier.slug if tier else None, "by": actor and actor.pk}
