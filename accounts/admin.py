@@ -1,8 +1,9 @@
-"""Admin for accounts: users (with tier and verification), editable tiers and the plan,
-subscriptions, email confirmations, the admin action log and processed payment events.
+"""Admin for accounts: users (tier override, suspension, tokens), editable tiers, email
+confirmations and the admin action log. Paid verification adds its inline and actions to the
+user admin in verification/admin.py.
 
-Verification is granted, revoked and re-approved only through the actions below, which ask
-for a reason and write it to the admin action log; the badge flag itself is read-only here.
+Tier overrides, suspensions and token revocations go through ``accounts.moderation``, the same
+services the review screens use, and each is written to the admin action log.
 """
 
 from django import forms
@@ -14,15 +15,8 @@ from django.template.response import TemplateResponse
 
 from core.models import AdminActionLog
 
-from . import moderation, services
-from .models import (
-    EmailConfirmation,
-    PaymentWebhookEvent,
-    Plan,
-    Subscription,
-    Tier,
-    User,
-)
+from . import moderation
+from .models import EmailConfirmation, Tier, User
 from .selectors import effective_tier_slug
 
 
@@ -42,7 +36,7 @@ class GrantForm(ReasonForm):
     )
 
 
-def _reason_action(modeladmin, request, queryset, *, title, form_class, apply):
+def reason_action(modeladmin, request, queryset, *, title, form_class, apply):
     """Ask for a reason on an intermediate page, then ``apply(user, cleaned_data)`` to each
     selected user."""
     form = form_class(request.POST if "apply" in request.POST else None)
@@ -71,28 +65,6 @@ def _reason_action(modeladmin, request, queryset, *, title, form_class, apply):
             "action_checkbox_name": ACTION_CHECKBOX_NAME,
         },
     )
-
-
-class SubscriptionInline(admin.TabularInline):
-    """A user's subscriptions, read-only: they change only through the services."""
-
-    model = Subscription
-    extra = 0
-    can_delete = False
-    show_change_link = True
-    fields = [
-        "status",
-        "provider",
-        "plan",
-        "current_period_end",
-        "cancel_at_period_end",
-        "grace_until",
-        "badge_on_hold",
-    ]
-    readonly_fields = fields
-
-    def has_add_permission(self, request, obj=None):
-        return False
 
 
 @admin.register(User)
@@ -141,18 +113,7 @@ class UserAdmin(BaseUserAdmin):
             },
         ),
     )
-    inlines = [SubscriptionInline]
-
-    def get_inlines(self, request, obj):
-        return self.inlines if obj is not None else []  # a new account has no subscriptions
-
-    actions = [
-        "grant_verification",
-        "revoke_verification",
-        "approve_badge",
-        "suspend_accounts",
-        "revoke_tokens",
-    ]
+    actions = ["suspend_accounts", "revoke_tokens"]
 
     def save_model(self, request, obj, form, change):
         # The tier override and suspension have one write path each (accounts.moderation),
@@ -180,50 +141,9 @@ class UserAdmin(BaseUserAdmin):
     def effective_tier(self, obj):
         return effective_tier_slug(obj) if obj.pk else "-"
 
-    @admin.action(description="Grant verification (with a reason)", permissions=["change"])
-    def grant_verification(self, request, queryset):
-        return _reason_action(
-            self,
-            request,
-            queryset,
-            title="Grant verification",
-            form_class=GrantForm,
-            apply=lambda user, data: services.verification_grant(
-                user=user, actor=request.user, reason=data["reason"], until=data.get("until")
-            ),
-        )
-
-    @admin.action(description="Revoke verification (with a reason)", permissions=["change"])
-    def revoke_verification(self, request, queryset):
-        return _reason_action(
-            self,
-            request,
-            queryset,
-            title="Revoke verification",
-            form_class=ReasonForm,
-            apply=lambda user, data: services.verification_revoke(
-                user=user, actor=request.user, reason=data["reason"]
-            ),
-        )
-
-    @admin.action(
-        description="Re-approve badge on hold after a username change", permissions=["change"]
-    )
-    def approve_badge(self, request, queryset):
-        return _reason_action(
-            self,
-            request,
-            queryset,
-            title="Re-approve badge",
-            form_class=ReasonForm,
-            apply=lambda user, data: services.verification_badge_approve(
-                user=user, actor=request.user, reason=data["reason"]
-            ),
-        )
-
     @admin.action(description="Suspend (with a reason)", permissions=["change"])
     def suspend_accounts(self, request, queryset):
-        return _reason_action(
+        return reason_action(
             self,
             request,
             queryset,
@@ -236,7 +156,7 @@ class UserAdmin(BaseUserAdmin):
 
     @admin.action(description="Revoke all API tokens (with a reason)", permissions=["change"])
     def revoke_tokens(self, request, queryset):
-        return _reason_action(
+        return reason_action(
             self,
             request,
             queryset,
@@ -255,48 +175,6 @@ class TierAdmin(admin.ModelAdmin):
     list_display = ["slug", "name", "daily_read_budget", "description", "sort_order"]
     list_editable = ["daily_read_budget"]
     readonly_fields = ["slug"]  # code and data refer to tiers by slug
-
-    def has_delete_permission(self, request, obj=None):
-        return False
-
-
-@admin.register(Plan)
-class PlanAdmin(admin.ModelAdmin):
-    """What verification costs; a price change applies to new checkouts."""
-
-    list_display = ["name", "slug", "price_minor", "currency", "interval", "is_active"]
-    list_editable = ["price_minor", "currency", "is_active"]
-
-
-@admin.register(Subscription)
-class SubscriptionAdmin(admin.ModelAdmin):
-    """Subscriptions, read-only: payments and the user admin's actions change them."""
-
-    list_display = [
-        "user",
-        "status",
-        "provider",
-        "current_period_end",
-        "cancel_at_period_end",
-        "grace_until",
-        "badge_on_hold",
-        "created_at",
-    ]
-    list_filter = ["status", "provider", "badge_on_hold", "cancel_at_period_end"]
-    search_fields = [
-        "user__username",
-        "user__email",
-        "provider_subscription_id",
-        "provider_customer_id",
-    ]
-    list_select_related = ["user"]
-    raw_id_fields = ["user"]
-
-    def get_readonly_fields(self, request, obj=None):
-        return [field.name for field in self.model._meta.fields]
-
-    def has_add_permission(self, request):
-        return False
 
     def has_delete_permission(self, request, obj=None):
         return False
@@ -334,19 +212,4 @@ class AdminActionLogAdmin(admin.ModelAdmin):
         return False
 
     def has_delete_permission(self, request, obj=None):
-        return False
-
-
-@admin.register(PaymentWebhookEvent)
-class PaymentWebhookEventAdmin(admin.ModelAdmin):
-    """Payment provider events already processed (replays of these are ignored)."""
-
-    list_display = ["received_at", "provider", "event_type", "event_id"]
-    list_filter = ["provider", "event_type"]
-    search_fields = ["event_id"]
-
-    def has_add_permission(self, request):
-        return False
-
-    def has_change_permission(self, request, obj=None):
         return False

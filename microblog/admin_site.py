@@ -15,6 +15,9 @@ from django.urls import include, path, re_path
 MOVED_MODELS = [
     ("accounts", "adminactionlog", "core"),
     ("access", "securityevent", "core"),
+    ("accounts", "plan", "verification"),
+    ("accounts", "subscription", "verification"),
+    ("accounts", "paymentwebhookevent", "verification"),
 ]
 
 

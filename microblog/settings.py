@@ -76,7 +76,9 @@ INSTALLED_APPS = [
     "accounts",
     "feeds",
     "access",
+    "verification",
     "api",
+    "demo",
 ]
 
 MIDDLEWARE = [

@@ -1,11 +1,12 @@
 """Paid verification pages: eligibility, checkout, the dev provider test checkout, webhooks.
 
-Mounted at /accounts/settings/verification/ inside the "accounts" namespace.
+Mounted at /accounts/settings/verification/ inside the "accounts" namespace by
+microblog/urls.py (so the names stay ``accounts:verification`` & co.).
 """
 
 from django.urls import path
 
-from . import verification_views as views
+from . import views
 
 urlpatterns = [
     path("", views.verification_status, name="verification"),
@@ -15,7 +16,5 @@ urlpatterns = [
     path("billing/", views.verification_portal, name="verification_portal"),
     path("dev/checkout/<str:ref>/", views.dev_checkout, name="verification_dev_checkout"),
     path("dev/simulate/", views.dev_simulate, name="verification_dev_simulate"),
-    path("email/confirm/<str:token>/", views.email_confirm, name="email_confirm"),
-    path("email/resend/", views.email_confirmation_resend, name="email_confirmation_resend"),
     path("stripe/webhook/", views.stripe_webhook, name="stripe_webhook"),
 ]

@@ -1,5 +1,5 @@
 """Paid verification pages: status and eligibility, checkout, cancel, billing portal, the dev
-provider's TEST MODE checkout, email confirmation and the Stripe webhook. Thin: each view
+provider's TEST MODE checkout and the Stripe webhook. Thin: each view
 parses input and calls one service or selector."""
 
 import logging
@@ -12,7 +12,6 @@ from django.http import Http404, HttpResponseBadRequest, JsonResponse
 from django.shortcuts import redirect, render
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
-from django_ratelimit.decorators import ratelimit
 
 from . import services
 from .payments.stripe_events import WebhookRejected, stripe_event_handle, stripe_event_verify
@@ -33,7 +32,7 @@ def verification_status(request):
     if request.GET.get("checkout") == "cancelled":
         messages.info(request, "Checkout cancelled. You have not been charged.")
     overview = verification_overview(user=request.user)
-    return render(request, "accounts/verification/status.html", {"overview": overview})
+    return render(request, "verification/status.html", {"overview": overview})
 
 
 @login_required
@@ -109,9 +108,7 @@ def dev_checkout(request, ref: str):
     if subscription is None:
         raise Http404("No such checkout.")
     if request.method == "GET":
-        return render(
-            request, "accounts/verification/dev_checkout.html", {"subscription": subscription}
-        )
+        return render(request, "verification/dev_checkout.html", {"subscription": subscription})
     outcome = request.POST.get("outcome", "")
     try:
         subscription = services.subscription_dev_checkout_complete(
@@ -145,51 +142,6 @@ def dev_simulate(request):
         _error_messages(request, exc)
     else:
         messages.info(request, "Simulated (test mode).")
-    return redirect("accounts:verification")
-
-
-@require_http_methods(["GET", "POST"])
-def email_confirm(request, token: str):
-    """A confirmation link. GET only shows a button (mail scanners that open links must not
-    use up the one-time token); POST confirms."""
-    if request.method == "GET":
-        try:
-            confirmation = services.email_confirmation_check(raw_token=token)
-        except ValidationError as exc:
-            return render(
-                request,
-                "accounts/verification/email_confirm.html",
-                {"error": exc.messages[0]},
-                status=400,
-            )
-        return render(
-            request, "accounts/verification/email_confirm.html", {"email": confirmation.email}
-        )
-    try:
-        user = services.email_confirm(raw_token=token)
-    except ValidationError as exc:
-        return render(
-            request,
-            "accounts/verification/email_confirm.html",
-            {"error": exc.messages[0]},
-            status=400,
-        )
-    messages.success(request, f"Thank you: {user.email} is confirmed.")
-    if request.user.is_authenticated:
-        return redirect("accounts:verification")
-    return redirect("accounts:login")
-
-
-@login_required
-@require_POST
-@ratelimit(key="user", rate="5/h", method="POST", block=False)
-def email_confirmation_resend(request):
-    """Send a fresh confirmation link (at most 5 an hour, so nobody can mail-bomb an inbox)."""
-    if getattr(request, "limited", False):
-        messages.error(request, "Too many links sent in the last hour. Please try again later.")
-    else:
-        services.email_confirmation_send(user=request.user, request=request)
-        messages.success(request, f"We sent a confirmation link to {request.user.email}.")
     return redirect("accounts:verification")
 
 

@@ -18,9 +18,10 @@ from access.ledgers import RedisLedger
 from access.models import AccessLogEntry
 from access.services import access_log_purge
 from accounts.models import Tier, User
-from accounts.services import token_create, token_revoke, verification_grant
+from accounts.services import token_create, token_revoke
 from core.models import AdminActionLog, SecurityEvent
 from tests.factories import DEFAULT_PASSWORD, PostFactory, UserFactory
+from verification.services import verification_grant
 
 from .conftest import RedisServer
 

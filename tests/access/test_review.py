@@ -14,11 +14,11 @@ from access import services_review
 from access.detectors import detect_bulk_access
 from access.models import AccessLogEntry, Flag, IPBlock
 from accounts.models import ApiToken, Tier
-from accounts.selectors import verification_open_flag_reasons
 from accounts.services import token_create
 from core.models import AdminActionLog, SecurityEvent
 from tests.access.review_helpers import T0, every, log_entry
 from tests.factories import UserFactory
+from verification.selectors import verification_open_flag_reasons
 
 pytestmark = pytest.mark.django_db
 

@@ -23,3 +23,6 @@ def test_moved_models_old_admin_urls_redirect(admin_client):
     response = admin_client.get("/admin/access/securityevent/")
     assert response.status_code == 301 and response["Location"] == "/admin/core/securityevent/"
     assert admin_client.get(response["Location"]).status_code == 200
+    response = admin_client.get("/admin/accounts/subscription/")
+    assert response["Location"] == "/admin/verification/subscription/"
+    assert admin_client.get(response["Location"]).status_code == 200

@@ -18,11 +18,15 @@ BEFORE_MOVE = [
     ("access", "0005_security_event_password_email_kinds"),
     ("feeds", "0001_initial"),
     ("core", None),  # the bottom app did not exist yet
+    ("verification", None),  # nor the billing app
 ]
 # Each moved model: (app then, app now, model name).
 MOVED = [
     ("access", "core", "SecurityEvent"),
     ("accounts", "core", "AdminActionLog"),
+    ("accounts", "verification", "Plan"),
+    ("accounts", "verification", "Subscription"),
+    ("accounts", "verification", "PaymentWebhookEvent"),
 ]
 WHEN = datetime(2026, 11, 30, 12, 0, tzinfo=UTC)
 
@@ -32,6 +36,14 @@ def _migrate(targets):
     executor.migrate(targets)
     executor.loader.build_graph()  # what was applied, for the state below
     return executor.loader.project_state([t for t in targets if t[1] is not None]).apps
+
+
+def _snapshot(apps, models) -> dict[str, list[dict]]:
+    """Every row of each model, every column, in id order."""
+    return {
+        model: list(apps.get_model(app, model).objects.order_by("pk").values())
+        for app, model in models
+    }
 
 
 def _leaves():
@@ -71,7 +83,38 @@ def test_moved_models_keep_every_row_and_their_content_types():
         for n in range(3)
     ]
 
+    Plan = old.get_model("accounts", "Plan")
+    plan = Plan.objects.create(slug="kept-plan", name="Kept", price_minor=800)
+    subscriptions = [
+        old.get_model("accounts", "Subscription").objects.create(
+            user_id=user.pk,
+            plan_id=plan.pk,
+            provider="dev",
+            status=status,
+            checkout_ref=f"ref-{status}",
+            current_period_end=WHEN,
+        )
+        for status in ("active", "ended", "pending")
+    ]
+    old.get_model("accounts", "PaymentWebhookEvent").objects.create(
+        provider="stripe", event_id="evt_kept", event_type="invoice.paid"
+    )
+    before = _snapshot(old, [(app_then, model) for app_then, _, model in MOVED])
+    assert all(before.values()), "every moved table has rows to keep"
+
     new = _migrate(_leaves())
+
+    after = _snapshot(new, [(app_now, model) for _, app_now, model in MOVED])
+    for app_then, app_now, model in MOVED:
+        assert after[model] == before[model], f"{app_then}.{model} -> {app_now}.{model}"
+    assert (
+        new.get_model("verification", "Subscription")
+        .objects.filter(
+            pk__in=[subscription.pk for subscription in subscriptions], plan__slug="kept-plan"
+        )
+        .count()
+        == 3
+    )
 
     SecurityEvent = new.get_model("core", "SecurityEvent")
     AdminActionLog = new.get_model("core", "AdminActionLog")

@@ -13,11 +13,12 @@ from django.core.exceptions import ValidationError
 from django.urls import reverse
 from django.utils import timezone
 
-from accounts import services
-from accounts.models import PaymentWebhookEvent, Subscription, User
-from accounts.payments.stripe_provider import StripeProvider
+from accounts.models import User
 from accounts.selectors import effective_tier_slug
 from tests.accounts.conftest import STRIPE_TEST_WEBHOOK_SECRET, stripe_event, stripe_signature
+from verification import services
+from verification.models import PaymentWebhookEvent, Subscription
+from verification.payments.stripe_provider import StripeProvider
 
 pytestmark = pytest.mark.django_db
 

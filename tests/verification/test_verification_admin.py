@@ -4,11 +4,12 @@ import pytest
 from django.contrib.admin.helpers import ACTION_CHECKBOX_NAME
 from django.urls import reverse
 
-from accounts import services
-from accounts.models import Subscription, Tier, User
+from accounts.models import Tier, User
 from accounts.selectors import effective_tier_slug
 from core.models import AdminActionLog
 from tests.factories import UserFactory
+from verification import services
+from verification.models import Subscription
 
 pytestmark = pytest.mark.django_db
 
@@ -112,11 +113,11 @@ def test_admin_pages_render(admin_client, eligible_user):
         CHANGELIST,
         reverse("admin:accounts_user_change", args=[eligible_user.pk]),
         "/admin/accounts/tier/",
-        "/admin/accounts/plan/",
-        "/admin/accounts/subscription/",
+        "/admin/verification/plan/",
+        "/admin/verification/subscription/",
         "/admin/core/adminactionlog/",
         "/admin/accounts/emailconfirmation/",
-        "/admin/accounts/paymentwebhookevent/",
+        "/admin/verification/paymentwebhookevent/",
     ):
         assert admin_client.get(url).status_code == 200, url
 

@@ -7,9 +7,9 @@ import time_machine
 from django.utils import timezone
 
 from accounts.models import Tier
-from accounts.selectors import verification_eligibility
 from tests.accounts.conftest import email_confirmed
 from tests.factories import UserFactory
+from verification.selectors import verification_eligibility
 
 pytestmark = pytest.mark.django_db
 
@@ -54,7 +54,7 @@ def test_restricted_account_is_not_eligible(eligible_user):
 def test_open_flag_hook_blocks_verification(eligible_user, monkeypatch):
     """Ensures that reasons from the open-scrape-flag hook are listed as unmet."""
     monkeypatch.setattr(
-        "accounts.selectors.verification_open_flag_reasons",
+        "verification.selectors.verification_open_flag_reasons",
         lambda *, user: ["Unusual bulk reading was flagged on your account."],
     )
     unmet = verification_eligibility(user=eligible_user)

@@ -8,9 +8,10 @@ from django.test import Client
 from django.urls import reverse
 from django.utils import timezone
 
-from accounts.models import Subscription, User
+from accounts.models import User
 from accounts.selectors import effective_tier_slug
 from tests.factories import UserFactory
+from verification.models import Subscription
 
 pytestmark = pytest.mark.django_db
 

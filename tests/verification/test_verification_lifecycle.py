@@ -9,11 +9,12 @@ from django.core.exceptions import ValidationError
 from django.core.management import call_command
 from django.utils import timezone
 
-from accounts import services
-from accounts.models import Subscription, User
+from accounts.models import User
 from accounts.selectors import effective_tier_slug
-from accounts.tasks import subscriptions_expire_task
 from tests.factories import UserFactory
+from verification import services
+from verification.models import Subscription
+from verification.tasks import subscriptions_expire_task
 
 pytestmark = pytest.mark.django_db
 

@@ -3,7 +3,7 @@
 from typing import TYPE_CHECKING, Protocol
 
 if TYPE_CHECKING:
-    from accounts.models import Subscription
+    from verification.models import Subscription
 
 
 class PaymentProviderError(Exception):

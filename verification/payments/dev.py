@@ -1,12 +1,12 @@
 """The dev provider: a local checkout page marked TEST MODE, so every path works offline.
 
 Never use it in production: anyone can press "Pay". The page itself (and its Pay / Decline /
-Cancel buttons) lives in accounts/verification_views.py.
+Cancel buttons) lives in verification/views.py.
 """
 
 from django.urls import reverse
 
-from accounts.models import Subscription
+from verification.models import Subscription
 
 
 class DevProvider:

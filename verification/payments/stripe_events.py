@@ -12,8 +12,8 @@ import stripe
 from django.conf import settings
 from django.db import IntegrityError, transaction
 
-from accounts import services
-from accounts.models import PaymentWebhookEvent, Subscription
+from verification import services
+from verification.models import PaymentWebhookEvent, Subscription
 
 logger = logging.getLogger(__name__)
 

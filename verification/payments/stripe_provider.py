@@ -6,7 +6,7 @@ import logging
 import stripe
 from django.conf import settings
 
-from accounts.models import Subscription
+from verification.models import Subscription
 
 from .base import PaymentProviderError
 

@@ -10,9 +10,9 @@ from django.db import transaction
 from django.utils import timezone
 
 from accounts.models import User
-from accounts.services import verification_grant
 from feeds.models import Follow, Like, Post
 from feeds.services import counters_rebuild
+from verification.services import verification_grant
 
 # Well-known demo passwords are the point of demo data; the command refuses to run with DEBUG
 # off (unless told otherwise) so they never reach a production database by accident.

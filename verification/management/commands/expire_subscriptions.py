@@ -2,7 +2,7 @@
 
 from django.core.management.base import BaseCommand
 
-from accounts.services import subscriptions_expire
+from verification.services import subscriptions_expire
 
 
 class Command(BaseCommand):
