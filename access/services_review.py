@@ -119,6 +119,8 @@ def flag_suspend(*, flag: Flag, actor: User, reason: str) -> ActionResult:
     with transaction.atomic():
         flag = _flag_lock(flag)
         user = _flag_user(flag)
+        if user.is_superuser:
+            raise ValidationError("A superuser cannot be suspended from the review queue.")
         user_suspend(
             user=user, actor=actor, reason=reason, action=SUSPEND, details=_flag_details(flag)
         )

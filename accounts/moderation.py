@@ -7,7 +7,6 @@ A caller acting on a flag passes its own ``action`` name (``flag_restrict_tier``
 flag in ``details``, so the flag's page lists what was done about it.
 """
 
-from django.core.exceptions import ValidationError
 from django.db import transaction
 
 from core.audit import admin_action_log, security_event_record
@@ -69,10 +68,7 @@ def user_suspend(
     action: str = Action.ACCOUNT_SUSPEND,
     details: dict | None = None,
 ) -> AdminActionLog:
-    """Deactivate ``user``: their sessions and tokens stop working at once. A superuser cannot
-    be suspended this way."""
-    if user.is_superuser:
-        raise ValidationError("A superuser cannot be suspended.")
+    """Deactivate ``user``: their sessions and tokens stop working at once."""
     with transaction.atomic():
         user.is_active = False
         user.save(update_fields=["is_active"])
