@@ -329,9 +329,18 @@ def request_rate_limit(
                     return rate_limited_page(request, refused)
             return view(request, *args, **kwargs)
 
+        # Which groups guard the view, so a test walking the URLconf can check every log-in form.
+        wrapped.request_rate_groups = (*groups, *peek)
         return wrapped
 
     return decorator
+
+
+def login_rate_limit(view: Callable) -> Callable:
+    """The one log-in limit, for every log-in form (the site's and the admin's): each POST
+    counts against "login" (per IP), and "login_failures" (per username, counted when a
+    log-in fails, on whichever form) refuses before the password is even checked."""
+    return request_rate_limit("login", peek=["login_failures"])(view)
 
 
 class PagingRateLimitMiddleware:

@@ -20,6 +20,7 @@ from access.ratelimits import (
     RateLimitStatus,
     rate_limited_headers,
     rate_limited_message,
+    login_rate_limit,
     ratelimit_check,
     request_rate_limit,
     reset_at_iso,
@@ -85,7 +86,7 @@ def signup(request):
     return render(request, "accounts/signup.html", {"form": form}, status=status)
 
 
-@method_decorator(request_rate_limit("login", peek=["login_failures"]), name="dispatch")
+@method_decorator(login_rate_limit, name="dispatch")
 class LoginView(auth_views.LoginView):
     """Log in with a username and password."""
 

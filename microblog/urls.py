@@ -3,10 +3,14 @@
 from django.contrib import admin
 from django.urls import include, path
 
+from access.ratelimits import login_rate_limit
+
 from .views import healthz
 
 urlpatterns = [
     path("healthz", healthz, name="healthz"),
+    # The admin's log-in form, under the same log-in limit as the site's (matched first).
+    path("admin/login/", login_rate_limit(admin.site.login)),
     path("admin/", admin.site.urls),
     path("accounts/", include("accounts.urls")),
     path("", include("api.urls")),
