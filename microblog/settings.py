@@ -324,6 +324,16 @@ if PAYMENTS_PROVIDER not in {"dev", "stripe"}:
     raise ImproperlyConfigured(
         f"PAYMENTS_PROVIDER must be 'dev' or 'stripe', got {PAYMENTS_PROVIDER!r}"
     )
+# The dev provider verifies anyone who presses Pay, so with DEBUG off it is refused unless
+# PAYMENTS_DEV_ALLOWED=1 says this server is a demo that may give verification away.
+PAYMENTS_DEV_ALLOWED = env_bool("PAYMENTS_DEV_ALLOWED", default=False)
+if PAYMENTS_PROVIDER == "dev" and not DEBUG and not PAYMENTS_DEV_ALLOWED:
+    raise ImproperlyConfigured(
+        "PAYMENTS_PROVIDER is 'dev' (the default) with DEBUG off: its TEST MODE checkout "
+        "verifies anyone for free. Set PAYMENTS_PROVIDER=stripe with STRIPE_SECRET_KEY and "
+        "STRIPE_WEBHOOK_SECRET (docs/verification.md), or PAYMENTS_DEV_ALLOWED=1 if this "
+        "server is a demo."
+    )
 STRIPE_SECRET_KEY = os.environ.get("STRIPE_SECRET_KEY", "")
 STRIPE_WEBHOOK_SECRET = os.environ.get("STRIPE_WEBHOOK_SECRET", "")
 if PAYMENTS_PROVIDER == "stripe" and not (STRIPE_SECRET_KEY and STRIPE_WEBHOOK_SECRET):
