@@ -18,9 +18,9 @@ from django.views.decorators.http import require_http_methods
 
 from access.ratelimits import (
     RateLimitStatus,
+    login_rate_limit,
     rate_limited_headers,
     rate_limited_message,
-    login_rate_limit,
     ratelimit_check,
     request_rate_limit,
     reset_at_iso,

@@ -19,7 +19,6 @@ from ..exceptions import Conflict, StoreUnavailable, Unprocessable
 from ..pagination import ACCOUNTS_LIMIT, page_request, paginated
 from ..params import FALSE_VALUES, TRUE_VALUES, id_parse, path_id
 from ..permissions import IsAuthenticatedMastodon, TokenHasScope
-from ..status_options import unsupported_status_option
 from ..schemas import (
     PAGE_PARAMETERS,
     AccountSerializer,
@@ -30,6 +29,7 @@ from ..schemas import (
     StatusSerializer,
     errors,
 )
+from ..status_options import unsupported_status_option
 from .base import ApiView
 
 AUTHENTICATED = [IsAuthenticatedMastodon, TokenHasScope]
