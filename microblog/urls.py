@@ -7,6 +7,9 @@ from access.ratelimits import login_rate_limit
 
 from .views import healthz
 
+# Bad requests in Mastodon's JSON under /api/, with a sentence for input limits.
+handler400 = "microblog.request_input.bad_request"
+
 urlpatterns = [
     path("healthz", healthz, name="healthz"),
     # The admin's log-in form, under the same log-in limit as the site's (matched first).
