@@ -30,6 +30,7 @@ from accounts.selectors import email_canonical
 
 from .client_ip import client_ip, ip_prefix, review_prefix
 from .gate import reader_principal
+from .ratelimit_records import rate_limited_record
 from .responses import duration_text, reset_at_iso
 
 logger = logging.getLogger(__name__)
@@ -361,7 +362,10 @@ class PagingRateLimitMiddleware:
         if not is_paging_request(request):
             return None
         refused = ratelimit_check(request, "paging")
-        return rate_limited_page(request, refused) if refused is not None else None
+        if refused is None:
+            return None
+        rate_limited_record(request=request)
+        return rate_limited_page(request, refused)
 
 
 @receiver(user_login_failed, dispatch_uid="access.ratelimits.login_failure_count")
