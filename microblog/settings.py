@@ -449,7 +449,7 @@ CELERY_BEAT_SCHEDULE.update(
     {
         "access-detect-bulk-access": {
             "task": "access.tasks.detect_bulk_access_task",
-            "schedule": 60.0,
+            "schedule": float(env_int("ACCESS_DETECT_INTERVAL", 60)),
         }
     }
 )
@@ -546,3 +546,18 @@ if not REDIS_URL:
     # cannot know that and refuses LocMemCache (E003) and warns it is unsupported (W001).
     # With REDIS_URL set (several processes) both checks run as usual.
     SILENCED_SYSTEM_CHECKS = ["django_ratelimit.E003", "django_ratelimit.W001"]
+
+
+# --- The embedded schedule (microblog/embedded_schedule.py) ---------------------------------
+# With no broker (the embedded default, `make run`), the server process runs the beat schedule
+# above in a thread of its own — detectors, the access-log drain, expiries, purges — so the
+# demo flags scrapers with nobody running a command. With a broker, Celery beat does it.
+# EMBEDDED_SCHEDULER=0 turns it off; the test suite does (pyproject.toml).
+EMBEDDED_SCHEDULER = env_bool("EMBEDDED_SCHEDULER", default=True) and not CELERY_BROKER_URL
+# When each task last ran (JSON), beside the SQLite database; a ".lock" beside it makes one
+# process per database the runner.
+EMBEDDED_SCHEDULER_STATE = os.environ.get("EMBEDDED_SCHEDULER_STATE", "") or (
+    f"{DATABASES['default']['NAME']}.schedule.json"
+    if DATABASES["default"]["ENGINE"].endswith("sqlite3")
+    else str(BASE_DIR / ".embedded-schedule.json")
+)
