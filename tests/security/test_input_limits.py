@@ -3,11 +3,20 @@ too; oversized bodies and too many fields are Mastodon's JSON under /api/; form 
 are not UTF-8 are refused, on web forms and API form bodies, as JSON bodies are."""
 
 import json
+import os
+import signal
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from pathlib import Path
 
 import pytest
 from django.test import Client
 
 from feeds.models import Post
+from tests.access.conftest import free_port
 
 from .conftest import bearer
 
@@ -167,3 +176,57 @@ def test_utf8_forms_are_still_accepted(api, web):
             "text", flat=True
         )
     ) == {"café ok", "naïve", "crème brûlée"}
+
+
+def test_live_runserver_with_debug_answers_400_to_too_many_query_parameters(tmp_path):
+    """Ensures that the attack as found — `runserver` with DEBUG on, more than 1,000 query
+    parameters — is a 400 (JSON under /api/, the page elsewhere), not a 500."""
+    root = Path(__file__).resolve().parents[2]
+    env = {
+        **os.environ,
+        "DEBUG": "1",
+        "SQLITE_PATH": str(tmp_path / "db.sqlite3"),
+        "DATABASE_URL": "",
+        "REDIS_URL": "",
+        "CELERY_BROKER_URL": "",
+    }
+    subprocess.run(
+        [sys.executable, "manage.py", "migrate", "--noinput"],
+        cwd=root,
+        env=env,
+        check=True,
+        capture_output=True,
+        timeout=300,
+    )
+    port = free_port()
+    server = subprocess.Popen(
+        [sys.executable, "manage.py", "runserver", "--noreload", f"127.0.0.1:{port}"],
+        cwd=root,
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,
+    )
+
+    def status_of(path: str) -> tuple[int, str]:
+        try:
+            with urllib.request.urlopen(f"http://127.0.0.1:{port}{path}", timeout=10) as reply:  # noqa: S310
+                return reply.status, reply.headers["Content-Type"]
+        except urllib.error.HTTPError as error:
+            return error.code, error.headers["Content-Type"]
+
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                status_of("/healthz")
+                break
+            except OSError:
+                assert time.monotonic() < deadline, "runserver did not start"
+                time.sleep(0.5)  # waiting for the server to listen, not timing it
+        assert status_of(f"/api/v1/timelines/public?{MANY}") == (400, "application/json")
+        status, content_type = status_of(f"/public/?{MANY}")
+        assert status == 400 and content_type.startswith("text/html")
+    finally:
+        os.killpg(server.pid, signal.SIGTERM)
+        server.wait(timeout=30)
