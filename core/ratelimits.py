@@ -297,7 +297,7 @@ def rate_limited_page(request, status: RateLimitStatus) -> HttpResponse:
     return response
 
 
-# --- Web: a view decorator and the paging middleware ----------------------------------------
+# --- Web: view decorators -------------------------------------------------------------------
 
 
 def request_rate_limit(
@@ -319,30 +319,18 @@ def request_rate_limit(
                     return rate_limited_page(request, refused)
             return view(request, *args, **kwargs)
 
+        # Which groups guard the view, so a test walking the URLconf can check every log-in form.
+        wrapped.request_rate_groups = (*groups, *peek)
         return wrapped
 
     return decorator
 
 
-class PagingRateLimitMiddleware:
-    """Counts every web paging request (max_id/min_id/since_id) against the "paging" group.
-
-    API views are left to their base view, which knows the token-authenticated reader.
-    """
-
-    def __init__(self, get_response):
-        self.get_response = get_response
-
-    def __call__(self, request):
-        return self.get_response(request)
-
-    def process_view(self, request, view_func, view_args, view_kwargs):
-        if getattr(view_func, "cls", None) is not None:  # a DRF view (APIView.as_view)
-            return None
-        if not is_paging_request(request):
-            return None
-        refused = ratelimit_check(request, "paging")
-        return rate_limited_page(request, refused) if refused is not None else None
+def login_rate_limit(view: Callable) -> Callable:
+    """The one log-in limit, for every log-in form (the site's and the admin's): each POST
+    counts against "login" (per IP), and "login_failures" (per username, counted when a
+    log-in fails, on whichever form) refuses before the password is even checked."""
+    return request_rate_limit("login", peek=["login_failures"])(view)
 
 
 @receiver(user_login_failed, dispatch_uid="core.ratelimits.login_failure_count")
