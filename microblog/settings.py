@@ -91,7 +91,7 @@ MIDDLEWARE = [
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     # Too many query parameters, oversized or non-UTF-8 bodies: a clear 4xx, DEBUG on or off.
-    "microblog.request_input.RequestInputMiddleware",
+    "core.request_input.RequestInputMiddleware",
     "access.middleware.ReadBudgetHeadersMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",

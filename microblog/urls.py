@@ -9,7 +9,7 @@ from core.ratelimits import login_rate_limit
 from .views import healthz
 
 # Bad requests in Mastodon's JSON under /api/, with a sentence for input limits.
-handler400 = "microblog.request_input.bad_request"
+handler400 = "core.request_input.bad_request"
 
 # The "accounts" namespace: accounts' pages and, under settings/verification/, the paid
 # verification pages of verification/ (names unchanged: accounts:verification, …).
