@@ -21,18 +21,12 @@ from .selectors import effective_tier_slug
 
 
 class ReasonForm(forms.Form):
-    """The reason an admin gives for a verification action; it goes into the action log."""
+    """The reason an admin gives for an action on accounts; it goes into the action log."""
 
     reason = forms.CharField(
         widget=forms.Textarea(attrs={"rows": 3, "cols": 60}),
         max_length=1000,
         help_text="Kept in the admin action log.",
-    )
-
-
-class GrantForm(ReasonForm):
-    until = forms.DateTimeField(
-        required=False, help_text="Optional end (UTC, YYYY-MM-DD HH:MM). Empty: until revoked."
     )
 
 

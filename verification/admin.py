@@ -5,14 +5,23 @@ Verification is granted, revoked and re-approved only through those actions, whi
 reason and write it to the admin action log; the badge flag itself is read-only.
 """
 
+from django import forms
 from django.contrib import admin
 
-from accounts.admin import GrantForm, ReasonForm, reason_action
+from accounts.admin import ReasonForm, reason_action
 from accounts.admin import UserAdmin as AccountsUserAdmin
 from accounts.models import User
 
 from . import services
 from .models import PaymentWebhookEvent, Plan, Subscription
+
+
+class GrantForm(ReasonForm):
+    """A verification grant: the reason, and when it ends (if ever)."""
+
+    until = forms.DateTimeField(
+        required=False, help_text="Optional end (UTC, YYYY-MM-DD HH:MM). Empty: until revoked."
+    )
 
 
 class SubscriptionInline(admin.TabularInline):
