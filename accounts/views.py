@@ -154,7 +154,7 @@ class _ResetLinkLifeMixin:
 
 def _rate_limited(request, status: RateLimitStatus, *, flow: str) -> HttpResponse:
     """The 429 page of the password and email pages: the request-rate sentence and headers
-    every refusal has (access.ratelimits), and what to do next in this flow."""
+    every refusal has (core.ratelimits), and what to do next in this flow."""
     context = {
         "status": status,
         "message": rate_limited_message(status),

@@ -456,7 +456,7 @@ CELERY_BEAT_SCHEDULE.update(
         }
     }
 )
-# Access log (access/audit.py, docs/audit.md): one append-only record per metered request.
+# Access log (access/access_log.py, docs/audit.md): one append-only record per metered request.
 # Records older than this many days are purged daily, in batches; the purge is itself logged.
 ACCESS_LOG_RETENTION_DAYS = env_int("ACCESS_LOG_RETENTION_DAYS", 90)
 ACCESS_LOG_PURGE_BATCH = env_int("ACCESS_LOG_PURGE_BATCH", 10_000)

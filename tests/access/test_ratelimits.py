@@ -1,4 +1,4 @@
-"""Request-rate limits (access/ratelimits.py): each group refuses past its limit with a 429
+"""Request-rate limits (core/ratelimits.py): each group refuses past its limit with a 429
 that says why and when, resets after its window, and is keyed by the right thing."""
 
 import os
