@@ -15,16 +15,17 @@ from django.utils import timezone
 from oauthlib.oauth2.rfc6749 import errors as oauth_errors
 from oauthlib.uri_validate import is_absolute_uri
 
+from core.audit import admin_action_log
+from core.models import AdminActionLog
+
 from ..models import ApiToken, User
-from ..services import TOKEN_BYTES, admin_action_log, token_revoke
+from ..services import TOKEN_BYTES, token_revoke
 from .models import OAuthApplication, OAuthAuthorizationCode, secret_hash
 from .scopes import scopes_within
 
 OOB_REDIRECT_URI = "urn:ietf:wg:oauth:2.0:oob"
 # Schemes that would run or read something in the browser instead of handing the code over.
 FORBIDDEN_SCHEMES = frozenset({"javascript", "data", "vbscript", "file", "about", "blob"})
-APP_SUSPENDED = "app_suspended"
-APP_UNSUSPENDED = "app_unsuspended"
 
 
 def redirect_uri_check(uri: str) -> str | None:
@@ -229,7 +230,7 @@ def application_suspend(
         application.save(update_fields=["suspended_at", "suspension_reason"])
         admin_action_log(
             actor=actor,
-            action=APP_SUSPENDED,
+            action=AdminActionLog.Action.APP_SUSPEND,
             target=application,
             reason=reason,
             details={"application_id": application.pk, "name": application.name},
@@ -249,7 +250,7 @@ def application_unsuspend(
         application.save(update_fields=["suspended_at"])
         admin_action_log(
             actor=actor,
-            action=APP_UNSUSPENDED,
+            action=AdminActionLog.Action.APP_UNSUSPEND,
             target=application,
             reason=reason,
             details={"application_id": application.pk, "name": application.name},

@@ -6,11 +6,12 @@ from rest_framework import serializers
 from rest_framework.permissions import AllowAny
 from rest_framework.response import Response
 
+from accounts.directory import instance_stats, tiers_list
+
 from ..schemas import (
     NullField,
     TierSerializer,
 )
-from ..selectors import instance_stats, tiers_list
 from .base import ApiView
 
 # Clients parse the leading Mastodon version to decide which features exist.

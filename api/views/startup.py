@@ -9,9 +9,10 @@ from rest_framework import serializers
 from rest_framework.permissions import AllowAny
 from rest_framework.response import Response
 
+from accounts.directory import instance_stats
+
 from ..permissions import IsAuthenticatedMastodon, TokenHasScope
 from ..schemas import errors
-from ..selectors import instance_stats
 from .base import ApiView
 from .instance import TITLE, VERSION
 

@@ -11,9 +11,9 @@ from django.urls import reverse
 
 from access.detectors import APP_SCRAPING, detect_bulk_access
 from access.models import Flag
-from accounts.models import AdminActionLog, OAuthApplication
-from accounts.oauth.services import APP_SUSPENDED
+from accounts.models import OAuthApplication
 from accounts.services import token_create
+from core.models import AdminActionLog
 from tests.access.review_helpers import T0, every, log_entry
 from tests.access.test_access_log import stored
 from tests.access.test_review import make_reviewer
@@ -95,11 +95,12 @@ def test_review_shows_reading_per_app_and_suspends_it():
     assert page.status_code == 200 and "Scrapey" in text and "<td>1</td>" in text
     url = reverse("admin:access_review:app_act", args=[application.pk])
     assert staff.post(url, {"action": "suspend", "reason": ""}).status_code == 302
-    assert not AdminActionLog.objects.filter(action=APP_SUSPENDED).exists()  # reason required
+    suspended = AdminActionLog.objects.filter(action=AdminActionLog.Action.APP_SUSPEND)
+    assert not suspended.exists()  # reason required
     response = staff.post(url, {"action": "suspend", "reason": "reads for 400 accounts"})
     assert response.status_code == 302
     assert bearer(raw).get("/api/v1/timelines/public").status_code == 401
-    entry = AdminActionLog.objects.get(action=APP_SUSPENDED)
+    entry = AdminActionLog.objects.get(action=AdminActionLog.Action.APP_SUSPEND)
     assert (entry.actor, entry.reason) == (reviewer, "reads for 400 accounts")
     assert entry.target_object_id == str(application.pk)
 
