@@ -68,6 +68,8 @@ class AccessRecord:
     mode: str = "enforce"
     limit: int | None = None
     first_post_ids: int = 1
+    # Last, with a default: records already in the Redis stream before it existed still load.
+    application_id: int | None = None
 
     def to_json(self) -> str:
         return json.dumps(asdict(self), separators=(",", ":"))
@@ -103,6 +105,12 @@ def _request_token_id(request: HttpRequest) -> int | None:
     return auth.pk if isinstance(auth, ApiToken) else None
 
 
+def _request_application_id(request: HttpRequest) -> int | None:
+    """The OAuth app whose token made a Bearer request, else None."""
+    auth = getattr(request, "auth", None)
+    return auth.application_id if isinstance(auth, ApiToken) else None
+
+
 def access_record_build(
     *,
     request: HttpRequest,
@@ -127,6 +135,7 @@ def access_record_build(
         principal=principal,
         user_id=user.pk if user is not None and user.is_authenticated else None,
         token_id=_request_token_id(request),
+        application_id=_request_application_id(request),
         tier=tier,
         client_ip=address,
         ip_prefix=log_ip_prefix(address),
@@ -178,6 +187,7 @@ def access_log_entry(record: AccessRecord, outcome: RecordOutcome) -> AccessLogE
         principal=record.principal,
         user_id=record.user_id,
         token_id=record.token_id,
+        application_id=record.application_id,
         tier=record.tier,
         client_ip=record.client_ip,
         ip_prefix=record.ip_prefix,

@@ -152,6 +152,7 @@ CSV_FIELDS = [
     "principal",
     "user_id",
     "token_id",
+    "application_id",
     "tier",
     "client_ip",
     "ip_prefix",

@@ -41,6 +41,7 @@ SHARED_PREFIX = "shared_prefix"
 MANY_IPS = "many_ips"
 SCRAPER_USER_AGENT = "scraper_user_agent"
 IGNORED_429 = "ignored_429"
+APP_SCRAPING = "app_scraping"
 
 RULE_LABELS = {
     BUDGET_EXHAUSTED: "Budget exhausted",
@@ -51,6 +52,7 @@ RULE_LABELS = {
     MANY_IPS: "One token or account from many IPs",
     SCRAPER_USER_AGENT: "Scraper or AI-crawler user agent",
     IGNORED_429: "Kept asking after 429s",
+    APP_SCRAPING: "An app whose accounts read like scrapers together",
 }
 
 FIELDS = (
@@ -59,6 +61,7 @@ FIELDS = (
     "principal",
     "user_id",
     "token_id",
+    "application_id",
     "tier",
     "client_ip",
     "user_agent",
@@ -367,6 +370,42 @@ def rule_many_ips(principal: str, rows: list[Row]) -> Finding | None:
     )
 
 
+def rule_app_scraping(principal: str, rows: list[Row]) -> Finding | None:
+    """Many accounts of one OAuth app each reading heavily in the same window: one app is a
+    unit of bulk access, and a scraper spreading its load over many sign-ups shows here even
+    when each account stays under its own budget and behind different IPs."""
+    conf = _conf(APP_SCRAPING)
+    per_account: Counter = Counter()
+    for row in rows:
+        if row["user_id"] is not None:
+            per_account[row["user_id"]] += row["delivered"]
+    heavy = {user: n for user, n in per_account.items() if n >= conf["min_posts_per_account"]}
+    if len(heavy) < conf["min_accounts"]:
+        return None
+    matched = [row for row in rows if row["user_id"] in heavy]
+    delivered = sum(heavy.values())
+    return _finding(
+        APP_SCRAPING,
+        principal,
+        matched,
+        matched,
+        _score(len(heavy), conf["min_accounts"]),
+        f"{len(heavy)} accounts of this app each read at least "
+        f"{conf['min_posts_per_account']} posts ({delivered} in all) within "
+        f"{conf['window_minutes']} min.",
+        {
+            "accounts": len(heavy),
+            "accounts_of_the_app": len(per_account),
+            "posts_delivered": delivered,
+            "requests": len(matched),
+            "user_ids": sorted(heavy)[:20],
+        },
+        user_id=None,
+        token_id=None,
+        ip_prefix="",
+    )
+
+
 def _ip_sort_key(address: str):
     parsed = ipaddress.ip_address(address)
     return (parsed.version, int(parsed))
@@ -412,6 +451,10 @@ def _many_ips_query(key: str) -> Q:
     return Q(user_id=int(value), token_id__isnull=True)
 
 
+def _app_key(row: Row) -> str | None:
+    return f"app:{row['application_id']}" if row["application_id"] is not None else None
+
+
 GROUPINGS = (
     Grouping(
         key=lambda row: row["principal"] or None,
@@ -437,6 +480,12 @@ GROUPINGS = (
         query=_prefix_query,
         principal=lambda key: key,
         rules=((SHARED_PREFIX, rule_shared_prefix),),
+    ),
+    Grouping(
+        key=_app_key,
+        query=lambda key: Q(application_id=int(key.partition(":")[2])),
+        principal=lambda key: key,
+        rules=((APP_SCRAPING, rule_app_scraping),),
     ),
 )
 

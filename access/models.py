@@ -56,7 +56,8 @@ class AccessLogEntry(models.Model):
     Append-only: written once per pass through the read gate (refusals included), never
     edited; only the retention purge deletes, and on PostgreSQL a trigger refuses everything
     else. ``record_id`` makes the write idempotent, so a record drained twice from the Redis
-    stream is stored once. ``user_id``/``token_id`` are not constrained: the log outlives them.
+    stream is stored once. ``user_id``/``token_id``/``application_id`` are not constrained: the
+    log outlives them.
     """
 
     record_id = models.CharField(max_length=64, unique=True)
@@ -71,6 +72,8 @@ class AccessLogEntry(models.Model):
         related_name="+",
     )
     token_id = models.BigIntegerField(null=True, blank=True)
+    # The OAuth app whose token made the request (accounts.OAuthApplication), if any.
+    application_id = models.BigIntegerField(null=True, blank=True)
     tier = models.CharField(max_length=30)
     client_ip = models.GenericIPAddressField(null=True, blank=True)
     ip_prefix = models.CharField(max_length=50, help_text="IPv4 /24 or IPv6 /64, for grouping.")
@@ -94,6 +97,8 @@ class AccessLogEntry(models.Model):
             models.Index(fields=["created_at"], name="accesslog_created"),
             models.Index(fields=["user", "created_at"], name="accesslog_user_created"),
             models.Index(fields=["ip_prefix", "created_at"], name="accesslog_prefix_created"),
+            # Per-app reading on the review screens and the app detector's history.
+            models.Index(fields=["application_id", "created_at"], name="accesslog_app_created"),
         ]
 
     def __str__(self) -> str:

@@ -9,6 +9,7 @@ from django.db.models import Q
 from django.db.models.functions import Lower
 
 from .emails import email_canonical
+from .oauth.scopes import scope_covers
 from .validators import validate_username
 
 # One sentence for every way an address can be taken (same address, other case, "+tag",
@@ -174,17 +175,31 @@ class User(AbstractUser):
 
 
 class ApiToken(models.Model):
-    """A personal access token for the REST API. Only a SHA-256 hash of the secret is kept."""
+    """An access token for the REST API. Only a SHA-256 hash of the secret is kept.
+
+    Personal tokens are made on the settings page (``application`` empty); OAuth apps obtain
+    theirs at ``/oauth/token`` (``accounts.oauth``), with Mastodon's granular scopes. An app's
+    client-credentials token has no user and reads as the anonymous caller.
+    """
 
     SCOPE_READ = "read"
     SCOPE_WRITE = "write"
     SCOPES = (SCOPE_READ, SCOPE_WRITE)
 
-    user = models.ForeignKey(User, on_delete=models.CASCADE, related_name="api_tokens")
+    user = models.ForeignKey(
+        User, null=True, blank=True, on_delete=models.CASCADE, related_name="api_tokens"
+    )
+    application = models.ForeignKey(
+        "accounts.OAuthApplication",
+        null=True,
+        blank=True,
+        on_delete=models.CASCADE,
+        related_name="tokens",
+    )
     name = models.CharField(max_length=100)
     token_hash = models.CharField(max_length=64, unique=True)
     token_prefix = models.CharField(max_length=8, help_text="First characters, to recognise it.")
-    scopes = models.CharField(max_length=50, help_text="Space-separated: read, write.")
+    scopes = models.CharField(max_length=1000, help_text="Space-separated: read, write, …")
     created_at = models.DateTimeField(auto_now_add=True)
     last_used_at = models.DateTimeField(null=True, blank=True)
     last_used_ip = models.GenericIPAddressField(null=True, blank=True)
@@ -210,8 +225,9 @@ class ApiToken(models.Model):
         return hashlib.sha256(raw.encode("utf-8", "surrogatepass")).hexdigest()
 
     def has_scope(self, scope: str) -> bool:
-        """True when the token grants ``scope`` ("read" or "write")."""
-        return scope in self.scope_list
+        """True when the token grants ``scope`` ("read", "write:statuses", …): ``read`` covers
+        every ``read:*`` scope (``accounts.oauth.scopes.scope_covers``)."""
+        return scope_covers(self.scope_list, scope)
 
 
 class EmailConfirmation(models.Model):
@@ -233,3 +249,7 @@ class EmailConfirmation(models.Model):
 
     def __str__(self) -> str:
         return f"{self.email} ({'confirmed' if self.used_at else 'pending'})"
+
+
+# OAuth apps and codes live in their own module; imported here so Django registers them.
+from .oauth.models import OAuthApplication, OAuthAuthorizationCode  # noqa: E402, F401

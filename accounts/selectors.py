@@ -51,19 +51,26 @@ def user_get_by_username(*, username: str) -> User | None:
 
 
 def token_authenticate(*, raw: str) -> ApiToken | None:
-    """The active token whose secret is ``raw``, with its user, or None."""
+    """The active token whose secret is ``raw``, with its user and app, or None.
+
+    A token works while it is unrevoked, its user active (an app's client-credentials token
+    has none) and its app, if any, not suspended.
+    """
     if not raw or len(raw) > 200:
         return None
     return (
-        ApiToken.objects.select_related("user")
-        .filter(token_hash=ApiToken.hash_secret(raw), revoked_at__isnull=True, user__is_active=True)
+        ApiToken.objects.select_related("user", "application")
+        .filter(token_hash=ApiToken.hash_secret(raw), revoked_at__isnull=True)
+        .filter(Q(user__isnull=True) | Q(user__is_active=True))
+        .filter(Q(application__isnull=True) | Q(application__suspended_at__isnull=True))
         .first()
     )
 
 
 def token_list(*, user: User) -> QuerySet[ApiToken]:
-    """A user's tokens, newest first (revoked ones included, marked)."""
-    return ApiToken.objects.filter(user=user).order_by("-created_at")
+    """A user's personal tokens, newest first (revoked ones included, marked); the tokens
+    OAuth apps hold are listed per app (``accounts.oauth.selectors.authorized_apps``)."""
+    return ApiToken.objects.filter(user=user, application__isnull=True).order_by("-created_at")
 
 
 def effective_tier_slug(user) -> str:

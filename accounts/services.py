@@ -145,7 +145,9 @@ def tokens_revoke_all(*, user: User) -> list[ApiToken]:
     """
     with transaction.atomic():
         tokens = list(
-            ApiToken.objects.select_for_update()
+            # Only the token rows: ``user`` is nullable (app tokens), and PostgreSQL cannot
+            # lock the nullable side of the outer join select_related makes.
+            ApiToken.objects.select_for_update(of=("self",))
             .select_related("user")
             .filter(user=user, revoked_at__isnull=True)
             .order_by("pk")

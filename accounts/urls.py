@@ -21,6 +21,7 @@ urlpatterns = [
         name="password_reset_confirm",
     ),
     path("settings/developer/", include("accounts.urls_tokens")),
+    path("settings/apps/", include("accounts.urls_apps")),
     # Shown on the verification page (verification/ mounts the rest of it, microblog/urls.py).
     path(
         "settings/verification/email/confirm/<str:token>/",

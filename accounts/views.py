@@ -34,6 +34,7 @@ from .forms import (
     add_service_errors,
 )
 from .models import Tier, User
+from .oauth.views import opener_policy_allows_popups
 from .selectors import effective_tier, email_is_confirmed
 from .services import (
     email_change_notice_send,
@@ -87,6 +88,7 @@ def signup(request):
 
 
 @method_decorator(login_rate_limit, name="dispatch")
+@method_decorator(opener_policy_allows_popups, name="dispatch")  # OAuth popups (oauth/views)
 class LoginView(auth_views.LoginView):
     """Log in with a username and password."""
 

@@ -6,6 +6,7 @@ anonymous). Session users (the browsable API, the web UI's scripts) must send a 
 unsafe methods, which DRF's ``SessionAuthentication`` enforces.
 """
 
+from django.contrib.auth.models import AnonymousUser
 from rest_framework import authentication, exceptions
 
 from accounts.selectors import token_authenticate
@@ -16,7 +17,8 @@ from .exceptions import INVALID_TOKEN
 
 
 class BearerTokenAuthentication(authentication.BaseAuthentication):
-    """``Authorization: Bearer <token>`` with a personal access token; sets ``request.auth``."""
+    """``Authorization: Bearer <token>`` with a personal or an OAuth app's token; sets
+    ``request.auth``."""
 
     keyword = "Bearer"
 
@@ -34,7 +36,8 @@ class BearerTokenAuthentication(authentication.BaseAuthentication):
         if token is None:
             raise exceptions.AuthenticationFailed(INVALID_TOKEN)
         token_mark_used(token=token, ip=client_ip(request))
-        return token.user, token
+        # An app's client-credentials token acts for nobody: it reads as a logged-out caller.
+        return (token.user if token.user_id is not None else AnonymousUser()), token
 
     def authenticate_header(self, request):
         # Makes DRF answer 401 (not 403) when credentials are missing or wrong.

@@ -1,7 +1,8 @@
-"""Scopes: what a token may do. Reading needs ``read``; anything that writes needs ``write``.
-
-Mastodon clients ask for granular scopes ("read:statuses", "write:favourites"); they map to
-their prefix. A session (the person themselves) has every scope.
+"""Scopes: what a token may do. A view names the scope each method needs in
+``required_scopes`` (Mastodon's granular ones: ``{"POST": "write:statuses"}``, or a tuple of
+alternatives); a method it does not name needs plain ``read`` (safe methods) or ``write``.
+``read`` covers every ``read:*`` and ``write`` every ``write:*`` (``accounts.oauth.scopes``),
+never the other way round. A session (the person themselves) has every scope.
 """
 
 from rest_framework import exceptions, permissions
@@ -16,8 +17,18 @@ def required_scope(method: str) -> str:
     return "read" if method in permissions.SAFE_METHODS else "write"
 
 
+def view_required_scopes(view, method: str) -> tuple[str, ...]:
+    """The scopes of which a token needs one for ``method`` on ``view`` (empty: any token)."""
+    declared = getattr(view, "required_scopes", {})
+    lookup = "GET" if method in ("HEAD", "OPTIONS") else method
+    scopes = declared.get(lookup)
+    if scopes is None:
+        return (required_scope(method),)
+    return (scopes,) if isinstance(scopes, str) else tuple(scopes)
+
+
 class TokenHasScope(permissions.BasePermission):
-    """A token must carry the scope of the request's method; sessions always may."""
+    """A token must carry the scope the view requires for the method; sessions always may."""
 
     message = OUTSIDE_SCOPES
 
@@ -25,7 +36,8 @@ class TokenHasScope(permissions.BasePermission):
         token = request.auth
         if not isinstance(token, ApiToken):
             return True
-        return token.has_scope(required_scope(request.method))
+        required = view_required_scopes(view, request.method)
+        return not required or any(token.has_scope(scope) for scope in required)
 
 
 class IsAuthenticatedMastodon(permissions.IsAuthenticated):

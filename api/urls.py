@@ -3,7 +3,7 @@
 from django.urls import path, re_path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitView
 
-from .views import accounts, instance, rate_limits, statuses, timelines
+from .views import accounts, instance, oauth, rate_limits, startup, statuses, timelines
 from .views.errors import api_not_found
 
 app_name = "api"
@@ -26,8 +26,16 @@ urlpatterns = [
     # Mastodon.py asks for these with a trailing slash; same views, left out of the schema.
     path(f"{V1}instance/", instance.InstanceV1View.as_view(schema=None)),
     path("api/v2/instance/", instance.InstanceV2View.as_view(schema=None)),
-    path(f"{V1}apps", instance.AppCreateView.as_view(), name="apps"),
-    path(f"{V1}apps/verify_credentials", instance.AppVerifyView.as_view(), name="apps_verify"),
+    # Apps and OAuth 2 (the consent page /oauth/authorize is a web page: accounts.oauth)
+    path(f"{V1}apps", oauth.AppCreateView.as_view(), name="apps"),
+    path(f"{V1}apps/verify_credentials", oauth.AppVerifyView.as_view(), name="apps_verify"),
+    path("oauth/token", oauth.TokenView.as_view(), name="oauth_token"),
+    path("oauth/revoke", oauth.RevokeView.as_view(), name="oauth_revoke"),
+    path(
+        ".well-known/oauth-authorization-server",
+        oauth.AuthorizationServerMetadataView.as_view(),
+        name="oauth_metadata",
+    ),
     # Accounts (fixed paths before :id)
     path(
         f"{V1}accounts/verify_credentials",
@@ -109,6 +117,24 @@ urlpatterns = [
     path(f"{V1}timelines/public", timelines.PublicTimelineView.as_view(), name="timeline_public"),
     # The caller's limits (read budget and request rates): free of read-budget charge
     path(f"{V1}rate_limits", rate_limits.RateLimitsView.as_view(), name="rate_limits"),
+    # What apps call when they start: empty lists where a feature does not exist here
+    path(f"{V1}preferences", startup.PreferencesView.as_view(), name="preferences"),
+    path(f"{V1}markers", startup.MarkersView.as_view(), name="markers"),
+    path(f"{V1}filters", startup.FiltersV1View.as_view(), name="filters_v1"),
+    path("api/v2/filters", startup.FiltersV2View.as_view(), name="filters_v2"),
+    path(f"{V1}lists", startup.ListsView.as_view(), name="lists"),
+    path(f"{V1}custom_emojis", startup.CustomEmojisView.as_view(), name="custom_emojis"),
+    path(f"{V1}announcements", startup.AnnouncementsView.as_view(), name="announcements"),
+    path(f"{V1}follow_requests", startup.FollowRequestsView.as_view(), name="follow_requests"),
+    path(f"{V1}followed_tags", startup.FollowedTagsView.as_view(), name="followed_tags"),
+    path(f"{V1}trends", startup.TrendsTagsView.as_view(schema=None)),  # the old name of tags
+    path(f"{V1}trends/tags", startup.TrendsTagsView.as_view(), name="trends_tags"),
+    path(f"{V1}trends/statuses", startup.TrendsStatusesView.as_view(), name="trends_statuses"),
+    path(f"{V1}trends/links", startup.TrendsLinksView.as_view(), name="trends_links"),
+    path(".well-known/nodeinfo", startup.NodeInfoWellKnownView.as_view(), name="nodeinfo_links"),
+    path("nodeinfo/2.0", startup.NodeInfoView.as_view(), name="nodeinfo"),
+    path(f"{V1}streaming/health", startup.streaming_health, name="streaming_health"),
+    re_path(r"^api/v1/streaming(/.*)?$", startup.streaming_refused, name="streaming"),
     # Anything else under /api/ is Mastodon's JSON 404, not the web UI's HTML page.
     re_path(r"^api/(?!schema/|docs/)", api_not_found),
 ]

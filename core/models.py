@@ -87,6 +87,8 @@ class AdminActionLog(models.Model):
         FLAG_BLOCK_PREFIX = "flag_block_ip_prefix", "Block the IP prefix"
         ACCESS_LOG_EXPORT = "access_log_export", "Access log exported"
         ACCESS_LOG_PURGE = "access_log_purge", "Access log purged (retention)"
+        APP_SUSPEND = "app_suspended", "OAuth app suspended"
+        APP_UNSUSPEND = "app_unsuspended", "OAuth app reinstated"
 
     actor = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"

@@ -69,6 +69,7 @@ INSTALLED_APPS = [
     "django.contrib.staticfiles",
     "django.contrib.humanize",
     "csp",
+    "corsheaders",
     "rest_framework",
     "drf_spectacular",
     "drf_spectacular_sidecar",
@@ -83,6 +84,8 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    # Before anything that may answer: a preflight or a refusal still carries the CORS headers.
+    "corsheaders.middleware.CorsMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     # Refuses blocked IP prefixes (set by reviewers) before any session or auth work.
     "access.ipblock.IPBlockMiddleware",
@@ -239,12 +242,38 @@ CONTENT_SECURITY_POLICY = {
     }
 }
 
+# CORS (django-cors-headers) for browser clients (Elk, Phanpy) on other origins: "*" on the
+# API, the token and revocation endpoints and the metadata documents; never credentials, so a
+# page elsewhere cannot ride a logged-in session. The consent page itself stays same-origin.
+CORS_ALLOW_ALL_ORIGINS = True
+CORS_ALLOW_CREDENTIALS = False
+CORS_URLS_REGEX = r"^/(api/|oauth/token$|oauth/revoke$|\.well-known/|nodeinfo/)"
+CORS_ALLOW_HEADERS = [
+    "accept",
+    "authorization",
+    "content-type",
+    "idempotency-key",
+    "user-agent",
+    "x-requested-with",
+]
+CORS_EXPOSE_HEADERS = [
+    "Link",
+    "Retry-After",
+    "RateLimit",
+    "RateLimit-Policy",
+    "X-RateLimit-Limit",
+    "X-RateLimit-Remaining",
+    "X-RateLimit-Reset",
+]
+
 # --- Email --------------------------------------------------------------------------------
 EMAIL_BACKEND = "django.core.mail.backends.console.EmailBackend"
 DEFAULT_FROM_EMAIL = os.environ.get("DEFAULT_FROM_EMAIL", "microblog@localhost")
 
 # --- Product rules ------------------------------------------------------------------------
 POST_MAX_CHARACTERS = 500
+# OAuth (accounts/oauth): authorization codes are single-use and short-lived (RFC 9700).
+OAUTH_CODE_LIFETIME_SECONDS = env_int("OAUTH_CODE_LIFETIME_SECONDS", 300)
 NEW_ACCOUNT_DAYS = env_int("NEW_ACCOUNT_DAYS", 30)  # accounts younger than this are tier "new"
 # Logged-out reading per feed (access/reading_policy.py): "public" (within the anonymous
 # budget), "authenticated" (login wall) or, for the public timeline, "disabled" (staff only).
@@ -430,6 +459,8 @@ ACCESS_DETECTORS = {
     "scraper_user_agent": {"window_minutes": 60, "min_requests": 1},
     # 429 answers the same principal kept asking past, within the window.
     "ignored_429": {"window_minutes": 10, "min_refused_requests": 5},
+    # Accounts of one OAuth app that each read at least this many posts in the window.
+    "app_scraping": {"window_minutes": 60, "min_accounts": 5, "min_posts_per_account": 200},
 }
 # Case-insensitive substrings of User-Agent headers that name scrapers and AI crawlers.
 ACCESS_SCRAPER_USER_AGENTS = [

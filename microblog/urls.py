@@ -24,6 +24,7 @@ urlpatterns = [
     path("admin/login/", login_rate_limit(admin.site.login)),
     path("admin/", admin.site.urls),
     path("accounts/", include((accounts_pages, accounts_urls.app_name))),
+    path("oauth/", include("accounts.urls_oauth")),  # /oauth/authorize; token/revoke: api
     path("", include("api.urls")),
     path("", include("feeds.urls")),
 ]

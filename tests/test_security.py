@@ -106,5 +106,8 @@ def test_html_responses_carry_security_headers(client, settings):
     assert response["X-Frame-Options"] == "DENY"
     assert response["X-Content-Type-Options"] == "nosniff"
     assert response["Referrer-Policy"] == "same-origin"
-    assert response["Cross-Origin-Opener-Policy"] == "same-origin"
+    # The login page lets OAuth popups be polled (issue 14); every other page stays isolated.
+    assert response["Cross-Origin-Opener-Policy"] == "same-origin-allow-popups"
+    other = client.get("/accounts/signup/", secure=True)
+    assert other["Cross-Origin-Opener-Policy"] == "same-origin"
     assert response["Strict-Transport-Security"].startswith("max-age=31536000")

@@ -39,6 +39,7 @@ def account_or_404(account_id: str):
 class VerifyCredentialsView(ApiView):
     """GET /api/v1/accounts/verify_credentials: the caller's own account."""
 
+    required_scopes = {"GET": ("read:accounts", "profile")}
     permission_classes = AUTHENTICATED
 
     @extend_schema(
@@ -53,6 +54,7 @@ class VerifyCredentialsView(ApiView):
 class AccountLookupView(ApiView):
     """GET /api/v1/accounts/lookup?acct=: an account by its username."""
 
+    required_scopes = {"GET": "read:accounts"}
     reading_feed = PROFILES
 
     @extend_schema(
@@ -80,6 +82,7 @@ class AccountLookupView(ApiView):
 class AccountView(ApiView):
     """GET /api/v1/accounts/:id: one account's public profile."""
 
+    required_scopes = {"GET": "read:accounts"}
     reading_feed = PROFILES
 
     @extend_schema(
@@ -94,6 +97,7 @@ class AccountView(ApiView):
 class AccountStatusesView(ApiView):
     """GET /api/v1/accounts/:id/statuses: one account's posts, replies and reposts."""
 
+    required_scopes = {"GET": "read:statuses"}
     reading_feed = PROFILES
 
     @extend_schema(
@@ -147,6 +151,8 @@ class _AccountListView(ApiView):
 class FollowersView(_AccountListView):
     """GET /api/v1/accounts/:id/followers: who follows the account, newest first."""
 
+    required_scopes = {"GET": "read:accounts"}
+
     @extend_schema(
         operation_id="accounts_followers",
         parameters=PAGE_PARAMETERS,
@@ -162,6 +168,8 @@ class FollowersView(_AccountListView):
 
 class FollowingView(_AccountListView):
     """GET /api/v1/accounts/:id/following: whom the account follows, newest first."""
+
+    required_scopes = {"GET": "read:accounts"}
 
     @extend_schema(
         operation_id="accounts_following",
@@ -179,6 +187,7 @@ class FollowingView(_AccountListView):
 class FollowView(ApiView):
     """POST /api/v1/accounts/:id/follow: the caller follows the account."""
 
+    required_scopes = {"POST": "write:follows"}
     permission_classes = AUTHENTICATED
     request_rate_groups = {"POST": ["follow"]}
 
@@ -198,6 +207,7 @@ class FollowView(ApiView):
 class UnfollowView(ApiView):
     """POST /api/v1/accounts/:id/unfollow: the caller stops following the account."""
 
+    required_scopes = {"POST": "write:follows"}
     permission_classes = AUTHENTICATED
 
     @extend_schema(
@@ -216,6 +226,7 @@ class UnfollowView(ApiView):
 class RelationshipsView(ApiView):
     """GET /api/v1/accounts/relationships?id[]=: the caller's relationship to each account."""
 
+    required_scopes = {"GET": "read:follows"}
     permission_classes = AUTHENTICATED
 
     @extend_schema(

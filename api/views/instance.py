@@ -1,6 +1,4 @@
-"""Instance information (v1 and v2) and the minimal app registration Mastodon clients call."""
-
-import secrets
+"""Instance information (v1 and v2). App registration and OAuth are in ``oauth``."""
 
 from django.conf import settings
 from drf_spectacular.utils import extend_schema, inline_serializer
@@ -9,17 +7,10 @@ from rest_framework.permissions import AllowAny
 from rest_framework.response import Response
 
 from accounts.directory import instance_stats, tiers_list
-from accounts.models import ApiToken
-from accounts.scopes import scopes_normalize
 
-from ..exceptions import Unprocessable
-from ..permissions import IsAuthenticatedMastodon
 from ..schemas import (
-    AppCreateSerializer,
-    ApplicationSerializer,
     NullField,
     TierSerializer,
-    errors,
 )
 from .base import ApiView
 
@@ -37,6 +28,25 @@ def _tiers() -> list[dict]:
         {"slug": t.slug, "name": t.name, "daily_read_budget": t.daily_read_budget}
         for t in tiers_list()
     ]
+
+
+# Every field strict clients decode (Ice Cubes requires all four poll fields), with the value
+# that says "not offered": we have no polls and no media.
+POLLS_CONFIGURATION = {
+    "max_options": 0,
+    "max_characters_per_option": 0,
+    "min_expiration": 0,
+    "max_expiration": 0,
+}
+MEDIA_CONFIGURATION = {
+    "supported_mime_types": [],
+    "image_size_limit": 0,
+    "image_matrix_limit": 0,
+    "video_size_limit": 0,
+    "video_frame_rate_limit": 0,
+    "video_matrix_limit": 0,
+    "description_limit": 0,
+}
 
 
 def _statuses_configuration() -> dict:
@@ -80,6 +90,7 @@ _INSTANCE_V2 = inline_serializer(
         "description": serializers.CharField(),
         "usage": serializers.DictField(),
         "thumbnail": serializers.DictField(),
+        "icon": serializers.ListField(),
         "languages": serializers.ListField(child=serializers.CharField()),
         "configuration": serializers.DictField(),
         "registrations": serializers.DictField(),
@@ -116,8 +127,8 @@ class InstanceV1View(ApiView):
                 "invites_enabled": False,
                 "configuration": {
                     "statuses": _statuses_configuration(),
-                    "media_attachments": {"supported_mime_types": []},
-                    "polls": {"max_options": 0},
+                    "media_attachments": MEDIA_CONFIGURATION,
+                    "polls": POLLS_CONFIGURATION,
                 },
                 "contact_account": None,
                 "rules": [],
@@ -141,91 +152,31 @@ class InstanceV2View(ApiView):
                 "source_url": "",
                 "description": DESCRIPTION,
                 "usage": {"users": {"active_month": instance_stats()["user_count"]}},
-                "thumbnail": {"url": request.build_absolute_uri("/static/api/header.png")},
+                "thumbnail": {
+                    "url": request.build_absolute_uri("/static/api/header.png"),
+                    "blurhash": None,
+                    "versions": {},
+                },
+                "icon": [],
                 "languages": ["en"],
                 "configuration": {
                     "urls": {},
+                    "vapid": {"public_key": ""},
                     "accounts": {"max_featured_tags": 0, "max_pinned_statuses": 0},
                     "statuses": _statuses_configuration(),
-                    "media_attachments": {"supported_mime_types": []},
-                    "polls": {"max_options": 0},
+                    "media_attachments": MEDIA_CONFIGURATION,
+                    "polls": POLLS_CONFIGURATION,
                     "translation": {"enabled": False},
                 },
-                "registrations": {"enabled": True, "approval_required": False, "message": None},
+                "registrations": {
+                    "enabled": True,
+                    "approval_required": False,
+                    "message": None,
+                    "url": None,
+                },
                 "api_versions": {"mastodon": 2},
                 "contact": {"email": settings.DEFAULT_FROM_EMAIL, "account": None},
                 "rules": [],
                 "read_budget_tiers": _tiers(),
             }
         )
-
-
-class AppCreateView(ApiView):
-    """POST /api/v1/apps: accepted so clients that register first keep working.
-
-    We have no OAuth flow: the returned client credentials are not stored and cannot obtain a
-    token. Create a personal access token on the web (Settings → Developer) instead.
-    """
-
-    permission_classes = [AllowAny]
-    authentication_classes: list = []  # registering an app needs no account, as on Mastodon
-
-    @extend_schema(
-        operation_id="apps_create",
-        request=AppCreateSerializer,
-        responses={200: ApplicationSerializer, **errors(400, 422)},
-        tags=["apps"],
-    )
-    def post(self, request):
-        if not hasattr(request.data, "get"):  # e.g. a JSON array
-            raise Unprocessable("Send a JSON object or a form with a client_name field.")
-        name = request.data.get("client_name")
-        if not isinstance(name, str) or not name.strip():
-            raise Unprocessable("client_name: give your application a name.")
-        scopes, website = request.data.get("scopes"), request.data.get("website")
-        if "scopes" in request.data and not isinstance(scopes, str):
-            raise Unprocessable('scopes: must be a string, e.g. "read write".')
-        if website is not None and not isinstance(website, str):
-            raise Unprocessable("website: must be a string.")
-        redirect = request.data.get("redirect_uris")
-        if isinstance(redirect, list) and not all(isinstance(item, str) for item in redirect):
-            raise Unprocessable("redirect_uris: give URIs as strings.")
-        if "redirect_uris" in request.data and not isinstance(redirect, str | list):
-            raise Unprocessable("redirect_uris: give a URI or a list of URIs.")
-        redirect = redirect or "urn:ietf:wg:oauth:2.0:oob"
-        if isinstance(redirect, list):
-            redirect = " ".join(str(item) for item in redirect)
-        scopes = scopes_normalize(str(request.data.get("scopes") or "read"))
-        website = request.data.get("website") or None
-        return Response(
-            {
-                "id": "0",
-                "name": name.strip()[:100],
-                "website": website if isinstance(website, str) else None,
-                "scopes": scopes,
-                "redirect_uri": str(redirect),
-                "redirect_uris": str(redirect).split(),
-                "client_id": secrets.token_urlsafe(24),
-                "client_secret": secrets.token_urlsafe(32),
-                "vapid_key": "",
-            }
-        )
-
-
-class AppVerifyView(ApiView):
-    """GET /api/v1/apps/verify_credentials: the "application" behind the caller's token."""
-
-    permission_classes = [IsAuthenticatedMastodon]
-
-    @extend_schema(
-        operation_id="apps_verify_credentials",
-        responses={200: ApplicationSerializer, **errors(401, 403)},
-        tags=["apps"],
-    )
-    def get(self, request):
-        token = request.auth
-        if isinstance(token, ApiToken):
-            name, scopes = token.name, token.scope_list
-        else:
-            name, scopes = "Web", list(ApiToken.SCOPES)
-        return Response({"name": name, "website": None, "scopes": scopes, "vapid_key": ""})

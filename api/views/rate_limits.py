@@ -36,6 +36,8 @@ class RateLimitsView(ApiView):
     request (no endpoint escapes that limit), and the figures include it.
     """
 
+    required_scopes: dict = {"GET": ()}  # any token may see its own limits
+
     @extend_schema(
         operation_id="rate_limits",
         responses={

@@ -58,6 +58,7 @@ class StatusCreateView(ApiView):
     first request created instead of posting twice (clients retry on flaky networks).
     """
 
+    required_scopes = {"POST": "write:statuses"}
     permission_classes = AUTHENTICATED
     request_rate_groups = {"POST": ["post"]}
 
@@ -157,6 +158,7 @@ class StatusCreateView(ApiView):
 class StatusView(ApiView):
     """GET /api/v1/statuses/:id (metered) and DELETE /api/v1/statuses/:id (own posts only)."""
 
+    required_scopes = {"GET": "read:statuses", "DELETE": "write:statuses"}
     reading_feed = POSTS
 
     def get_permissions(self):
@@ -195,6 +197,7 @@ class StatusView(ApiView):
 class StatusContextView(ApiView):
     """GET /api/v1/statuses/:id/context: ancestors and replies, metered as one page."""
 
+    required_scopes = {"GET": "read:statuses"}
     reading_feed = POSTS
 
     @extend_schema(
@@ -255,6 +258,8 @@ def _action_schema(operation_id: str, description: str):
 class FavouriteView(_StatusActionView):
     """POST /api/v1/statuses/:id/favourite."""
 
+    required_scopes = {"POST": "write:favourites"}
+
     @_action_schema("statuses_favourite", "Like the status (a reblog's original). Idempotent.")
     def post(self, request, status_id):
         return super().post(request, status_id)
@@ -265,6 +270,8 @@ class FavouriteView(_StatusActionView):
 
 class UnfavouriteView(_StatusActionView):
     """POST /api/v1/statuses/:id/unfavourite."""
+
+    required_scopes = {"POST": "write:favourites"}
 
     @_action_schema("statuses_unfavourite", "Remove the caller's like. Idempotent.")
     def post(self, request, status_id):
@@ -277,6 +284,8 @@ class UnfavouriteView(_StatusActionView):
 class ReblogView(_StatusActionView):
     """POST /api/v1/statuses/:id/reblog: answers with the reblog wrapping the original."""
 
+    required_scopes = {"POST": "write:statuses"}
+
     @_action_schema("statuses_reblog", "Reblog (repost) the status. Idempotent.")
     def post(self, request, status_id):
         return super().post(request, status_id)
@@ -287,6 +296,8 @@ class ReblogView(_StatusActionView):
 
 class UnreblogView(_StatusActionView):
     """POST /api/v1/statuses/:id/unreblog: answers with the original status."""
+
+    required_scopes = {"POST": "write:statuses"}
 
     @_action_schema("statuses_unreblog", "Undo the caller's reblog. Idempotent.")
     def post(self, request, status_id):
@@ -299,6 +310,7 @@ class UnreblogView(_StatusActionView):
 class FavouritedByView(ApiView):
     """GET /api/v1/statuses/:id/favourited_by: who liked it, paged by the Like's id."""
 
+    required_scopes = {"GET": "read:accounts"}
     reading_feed = POSTS
 
     @extend_schema(
@@ -319,6 +331,7 @@ class FavouritedByView(ApiView):
 class RebloggedByView(ApiView):
     """GET /api/v1/statuses/:id/reblogged_by: who reblogged it, paged by the reblog's id."""
 
+    required_scopes = {"GET": "read:accounts"}
     reading_feed = POSTS
 
     @extend_schema(

@@ -28,6 +28,7 @@ class _TimelineView(ApiView):
 class HomeTimelineView(_TimelineView):
     """GET /api/v1/timelines/home: the caller's posts and those of the people they follow."""
 
+    required_scopes = {"GET": "read:statuses"}
     permission_classes = [IsAuthenticatedMastodon, TokenHasScope]
 
     @extend_schema(
@@ -44,6 +45,7 @@ class HomeTimelineView(_TimelineView):
 class PublicTimelineView(_TimelineView):
     """GET /api/v1/timelines/public: everyone's posts and replies (no reblogs), newest first."""
 
+    required_scopes = {"GET": "read:statuses"}
     reading_feed = PUBLIC_TIMELINE
 
     @extend_schema(

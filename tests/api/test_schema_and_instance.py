@@ -84,8 +84,8 @@ def test_instance_v2(anon, path):
 
 
 def test_apps_create_and_verify(anon, reader):
-    """Ensures that app registration answers like Mastodon and verify_credentials names the
-    token's application and scopes."""
+    """Ensures that app registration answers like Mastodon (the requested scopes echoed) and
+    verify_credentials names the token's application and scopes."""
     response = anon.post(
         "/api/v1/apps",
         {
@@ -96,7 +96,7 @@ def test_apps_create_and_verify(anon, reader):
     )
     assert response.status_code == 200
     assert_schema(response, "apps_create")
-    assert response.json()["scopes"] == ["read", "write"]
+    assert response.json()["scopes"] == ["read", "write:statuses"]
     bad = anon.post("/api/v1/apps", {"redirect_uris": "x"}, format="json")
     assert bad.status_code == 422
     assert_schema(bad, "apps_create")

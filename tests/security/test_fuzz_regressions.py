@@ -157,3 +157,19 @@ def test_account_lookup_with_a_nul_byte_is_not_a_server_error(api):
     """Ensures that ``GET /api/v1/accounts/lookup?acct=a%00b`` is a 4xx (it was a 500 on
     PostgreSQL, which refuses NUL bytes; found by the stateful fuzzer)."""
     assert api.get("/api/v1/accounts/lookup", {"acct": "a\x00b"}).status_code in (400, 404)
+
+
+def test_form_with_repeated_garbage_reply_ids_is_422(api, world):
+    """Ensures that a form repeating ``in_reply_to_id`` with garbage (the body the fuzzer
+    printed when its in-process transport sent something else) is refused with 422."""
+    body = (
+        "sensitive=true&spoiler_text=&in_reply_to_id=%C3%93%C3%834%C3%9C%C2%9F%C3%96"
+        "&in_reply_to_id=nil&in_reply_to_id=%C2%A7%C2%A4%F1%97%AB%95&status=hello"
+    )
+    response = api.post(
+        "/api/v1/statuses",
+        body,
+        content_type="application/x-www-form-urlencoded",
+        headers={"Idempotency-Key": "fuzz-1"},
+    )
+    assert response.status_code == 422
