@@ -10,10 +10,12 @@ costs no query.
 """
 
 from datetime import UTC, datetime
+from urllib.parse import quote
 
 from django.templatetags.static import static
 from django.urls import reverse
 
+from feeds.references import hashtag_names
 from feeds.text import render_post_html
 
 AVATAR_PATH = "api/avatar.png"
@@ -46,6 +48,7 @@ class EntityBuilder:
             self._USER_MARK
         )
         self._accounts: dict[tuple, dict] = {}
+        self._base = self.url("/").rstrip("/")
 
     def url(self, path: str) -> str:
         return self.request.build_absolute_uri(path)
@@ -121,6 +124,7 @@ class EntityBuilder:
     def _status(self, post, *, content: str | None = None, reblog: dict | None = None) -> dict:
         url = self.post_url(post.pk)
         reply_to = post.reply_to if post.reply_to_id else None
+        mentioned = getattr(post, "mentioned", ()) if content is None else ()
         return {
             "id": str(post.pk),
             "created_at": iso(post.created_at),
@@ -139,19 +143,32 @@ class EntityBuilder:
             "favourited": bool(getattr(post, "viewer_liked", False)),
             "reblogged": bool(getattr(post, "viewer_reposted", False)),
             "muted": False,
-            "bookmarked": False,
+            "bookmarked": bool(getattr(post, "viewer_bookmarked", False)),
             "pinned": False,
-            "content": render_post_html(post.text) if content is None else content,
+            "content": self._content(post) if content is None else content,
             "reblog": reblog,
             "application": None,
             "account": self.account(post.author),
             "media_attachments": [],
-            "mentions": [],
-            "tags": [],
+            "mentions": [self.mention(user_id, name) for user_id, name in mentioned],
+            "tags": [self.tag(name) for name in hashtag_names(post.text)],
             "emojis": [],
             "card": None,
             "poll": None,
         }
+
+    def _content(self, post) -> str:
+        """The status's HTML: hashtags and resolved mentions link with absolute URLs."""
+        return render_post_html(post.text, getattr(post, "mention_names", frozenset()), self._base)
+
+    def mention(self, user_id: int, username: str) -> dict:
+        """Mastodon's Status::Mention."""
+        url = f"{self._profile_url[0]}{username}{self._profile_url[1]}"
+        return {"id": str(user_id), "username": username, "url": url, "acct": username}
+
+    def tag(self, name: str) -> dict:
+        """Mastodon's Status::Tag (``name`` normalised, ``url`` its timeline page)."""
+        return {"name": name, "url": f"{self._base}/tags/{quote(name)}/"}
 
     def statuses(self, posts) -> list[dict]:
         return [self.status(post) for post in posts]

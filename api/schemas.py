@@ -137,6 +137,22 @@ class CredentialAccountSerializer(AccountSerializer):
     source = AccountSourceSerializer()
 
 
+class MentionSerializer(serializers.Serializer):
+    """Mastodon's Status::Mention: a local account the status mentions."""
+
+    id = serializers.CharField()
+    username = serializers.CharField()
+    url = serializers.URLField()
+    acct = serializers.CharField()
+
+
+class StatusTagSerializer(serializers.Serializer):
+    """Mastodon's Status::Tag: a hashtag of the status (normalised name, timeline URL)."""
+
+    name = serializers.CharField()
+    url = serializers.URLField()
+
+
 class _StatusFields(serializers.Serializer):
     id = serializers.CharField()
     created_at = serializers.DateTimeField()
@@ -161,8 +177,8 @@ class _StatusFields(serializers.Serializer):
     application = NullField()
     account = AccountSerializer()
     media_attachments = EmptyListField()
-    mentions = EmptyListField()
-    tags = EmptyListField()
+    mentions = MentionSerializer(many=True)
+    tags = StatusTagSerializer(many=True)
     emojis = EmptyListField()
     card = NullField()
     poll = NullField()
