@@ -80,8 +80,7 @@ def test_timeline_selectors_cost_seven_queries_whatever_the_page_size(
 ):
     """Ensures that the home, public and profile selectors take the same seven queries (page,
     related posts, authors, the viewer's likes and reposts, mentions, bookmarks) for a page of
-    one post and for a
-    full page of posts, replies and reposts."""
+    one post and for a full page of posts, replies and reposts."""
     viewer = UserFactory()
 
     def run(star):
