@@ -209,6 +209,50 @@ class ContextSerializer(serializers.Serializer):
     descendants = StatusSerializer(many=True)
 
 
+class NotificationSerializer(serializers.Serializer):
+    """Mastodon's Notification. A reply notifies as ``mention``; ``status`` is null for a
+    follow, otherwise the status that passed the read gate."""
+
+    id = serializers.CharField()
+    type = serializers.ChoiceField(choices=["mention", "reblog", "favourite", "follow"])
+    group_key = serializers.CharField()
+    created_at = serializers.DateTimeField()
+    account = AccountSerializer()
+    status = StatusSerializer(allow_null=True)
+
+
+class UnreadCountSerializer(serializers.Serializer):
+    """How many notifications arrived after the notifications marker (capped at 100)."""
+
+    count = serializers.IntegerField(min_value=0)
+
+
+class MarkerSerializer(serializers.Serializer):
+    """Mastodon's Marker: a read position."""
+
+    last_read_id = serializers.CharField()
+    version = serializers.IntegerField(min_value=0)
+    updated_at = serializers.DateTimeField()
+
+
+class MarkersSerializer(serializers.Serializer):
+    """The caller's markers, by timeline (a timeline never marked is left out)."""
+
+    home = MarkerSerializer(required=False)
+    notifications = MarkerSerializer(required=False)
+
+
+class _MarkerUpdateSerializer(serializers.Serializer):
+    last_read_id = serializers.RegexField(r"^[1-9][0-9]{0,17}$")
+
+
+class MarkersUpdateSerializer(serializers.Serializer):
+    """The body of POST /api/v1/markers: at least one timeline's new position."""
+
+    home = _MarkerUpdateSerializer(required=False)
+    notifications = _MarkerUpdateSerializer(required=False)
+
+
 class RelationshipSerializer(serializers.Serializer):
     """Mastodon's Relationship between the caller and one account."""
 

@@ -3,7 +3,7 @@
 from django.urls import path, re_path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitView
 
-from .views import accounts, instance, rate_limits, statuses, timelines
+from .views import accounts, bookmarks, instance, notifications, rate_limits, statuses, timelines
 from .views.errors import api_not_found
 
 app_name = "api"
@@ -104,9 +104,49 @@ urlpatterns = [
         statuses.RebloggedByView.as_view(),
         name="status_reblogged_by",
     ),
+    path(
+        f"{V1}statuses/<str:status_id>/bookmark",
+        bookmarks.BookmarkView.as_view(),
+        name="status_bookmark",
+    ),
+    path(
+        f"{V1}statuses/<str:status_id>/unbookmark",
+        bookmarks.UnbookmarkView.as_view(),
+        name="status_unbookmark",
+    ),
+    path(f"{V1}bookmarks", bookmarks.BookmarksView.as_view(), name="bookmarks"),
+    path(f"{V1}favourites", bookmarks.FavouritesView.as_view(), name="favourites"),
     # Timelines
+    path(
+        f"{V1}timelines/tag/<str:hashtag>",
+        timelines.TagTimelineView.as_view(),
+        name="timeline_tag",
+    ),
     path(f"{V1}timelines/home", timelines.HomeTimelineView.as_view(), name="timeline_home"),
     path(f"{V1}timelines/public", timelines.PublicTimelineView.as_view(), name="timeline_public"),
+    # Notifications and read positions (fixed paths before :id)
+    path(f"{V1}notifications", notifications.NotificationsView.as_view(), name="notifications"),
+    path(
+        f"{V1}notifications/clear",
+        notifications.NotificationsClearView.as_view(),
+        name="notifications_clear",
+    ),
+    path(
+        f"{V1}notifications/unread_count",
+        notifications.UnreadCountView.as_view(),
+        name="notifications_unread_count",
+    ),
+    path(
+        f"{V1}notifications/<str:notification_id>",
+        notifications.NotificationView.as_view(),
+        name="notification",
+    ),
+    path(
+        f"{V1}notifications/<str:notification_id>/dismiss",
+        notifications.NotificationDismissView.as_view(),
+        name="notification_dismiss",
+    ),
+    path(f"{V1}markers", notifications.MarkersView.as_view(), name="markers"),
     # The caller's limits (read budget and request rates): free of read-budget charge
     path(f"{V1}rate_limits", rate_limits.RateLimitsView.as_view(), name="rate_limits"),
     # Anything else under /api/ is Mastodon's JSON 404, not the web UI's HTML page.

@@ -144,6 +144,15 @@ def marker_set(*, user: User, timeline: str, last_read_id: int) -> Marker:
     return marker
 
 
+def markers_set(*, user: User, positions: dict[str, int]) -> dict[str, Marker]:
+    """Move several read positions at once: all or none."""
+    with transaction.atomic():
+        return {
+            timeline: marker_set(user=user, timeline=timeline, last_read_id=last_read_id)
+            for timeline, last_read_id in positions.items()
+        }
+
+
 def notifications_mark_read(*, user: User) -> Marker:
     """ "Mark all read": the notifications marker moves to the newest notification."""
     newest = (

@@ -108,6 +108,7 @@ TEMPLATES = [
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
                 "access.context_processors.read_meter",
+                "feeds.context_processors.notifications_unread",
             ],
         },
     },
