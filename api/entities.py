@@ -12,6 +12,7 @@ costs no query.
 from datetime import UTC, datetime
 from urllib.parse import quote
 
+from django.core.files.storage import default_storage
 from django.templatetags.static import static
 from django.urls import reverse
 
@@ -62,7 +63,16 @@ class EntityBuilder:
         Built once per author per request (a page often shows one author many times); callers
         get their own copy so adding fields to one never changes another.
         """
-        key = (user.pk, user.followers_count, user.following_count, user.posts_count)
+        key = (
+            user.pk,
+            user.followers_count,
+            user.following_count,
+            user.posts_count,
+            user.display_name,
+            user.bio,
+            user.avatar,
+            user.header,
+        )
         cached = self._accounts.get(key)
         if cached is None:
             cached = self._accounts[key] = self._account(user)
@@ -70,6 +80,8 @@ class EntityBuilder:
 
     def _account(self, user) -> dict:
         url = f"{self._profile_url[0]}{user.username}{self._profile_url[1]}"
+        avatar = self.url(default_storage.url(user.avatar)) if user.avatar else self._avatar
+        header = self.url(default_storage.url(user.header)) if user.header else self._header
         return {
             "id": str(user.pk),
             "username": user.username,
@@ -83,10 +95,10 @@ class EntityBuilder:
             "note": render_post_html(user.bio),
             "url": url,
             "uri": url,
-            "avatar": self._avatar,
-            "avatar_static": self._avatar,
-            "header": self._header,
-            "header_static": self._header,
+            "avatar": avatar,
+            "avatar_static": avatar,
+            "header": header,
+            "header_static": header,
             "followers_count": user.followers_count,
             "following_count": user.following_count,
             "statuses_count": user.posts_count,

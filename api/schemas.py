@@ -327,6 +327,20 @@ class StatusCreateFormSerializer(StatusCreateSerializer):
     )
 
 
+class UpdateCredentialsSerializer(serializers.Serializer):
+    """The body of PATCH /api/v1/accounts/update_credentials (JSON or form): text fields."""
+
+    display_name = serializers.CharField(required=False, allow_blank=True, max_length=50)
+    note = serializers.CharField(required=False, allow_blank=True, max_length=160)
+
+
+class UpdateCredentialsFormSerializer(UpdateCredentialsSerializer):
+    """The same as multipart, with the images (JPEG, PNG, WebP or GIF, at most 2 MB)."""
+
+    avatar = serializers.FileField(required=False)
+    header = serializers.FileField(required=False)
+
+
 class AppCreateSerializer(serializers.Serializer):
     client_name = serializers.RegexField(r"\S")  # anything but blank
     redirect_uris = RedirectUrisField(required=False)
@@ -367,6 +381,7 @@ _ERROR_TEXT = {
     403: "The token lacks the scope (read/write), or the action is not allowed.",
     404: "Record not found.",
     409: "The same Idempotency-Key is still being processed.",
+    413: "An uploaded image is too large (bytes or pixels).",
     422: "The content was refused (e.g. empty or too long).",
     503: "The idempotency store is briefly unreachable; nothing was posted, retry later.",
 }

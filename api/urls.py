@@ -34,6 +34,11 @@ urlpatterns = [
         accounts.VerifyCredentialsView.as_view(),
         name="verify_credentials",
     ),
+    path(
+        f"{V1}accounts/update_credentials",
+        accounts.UpdateCredentialsView.as_view(),
+        name="update_credentials",
+    ),
     path(f"{V1}accounts/lookup", accounts.AccountLookupView.as_view(), name="account_lookup"),
     path(
         f"{V1}accounts/relationships",

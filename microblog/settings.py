@@ -202,6 +202,15 @@ STORAGES = {
 }
 WHITENOISE_USE_FINDERS = True  # serve from app folders too, so no collectstatic is needed
 
+# --- Uploaded media (profile images) -------------------------------------------------------
+# Through the "default" storage above: local files here on the embedded default, served by
+# accounts/media_views.py (the app checks what it serves; no web-server alias needed).
+MEDIA_ROOT = os.environ.get("MEDIA_ROOT", str(BASE_DIR / "media"))
+MEDIA_URL = "/media/"
+PROFILE_IMAGE_MAX_BYTES = env_int("PROFILE_IMAGE_MAX_BYTES", 2 * 1024 * 1024)  # Mastodon's 2 MB
+# Decoding stops above this many pixels (decompression bombs); Mastodon's limit is similar.
+IMAGE_MAX_PIXELS = env_int("IMAGE_MAX_PIXELS", 4096 * 4096)
+
 # --- Security -----------------------------------------------------------------------------
 # Production defaults (DEBUG off): HTTPS only, HSTS for a year, secure cookies. Behind a
 # TLS-terminating proxy set TRUSTED_PROXY_COUNT so X-Forwarded-Proto is believed.

@@ -254,6 +254,6 @@ class MarkersView(ApiView):
                 )
             updates[name] = number
         if not updates:
-            raise ValidationError("Give notifications[last_read_id] or home[last_read_id].")
+            return Response({})  # nothing asked to move (as Mastodon answers)
         markers = notes.markers_set(user=request.user, positions=updates)
         return Response({name: _marker_entity(marker) for name, marker in markers.items()})

@@ -97,13 +97,20 @@ def test_markers_and_unread_count(alice, notified):
 
 @pytest.mark.parametrize(
     "body",
-    [{}, {"notifications": {"last_read_id": "abc"}}, {"home": {"last_read_id": -1}}, [1]],
+    [
+        {"notifications": {"last_read_id": "abc"}},
+        {"home": {"last_read_id": -1}},
+        {"notifications": {"last_read_id": "5"}, "home": {"last_read_id": "x"}},
+        [1],
+    ],
 )
 def test_markers_refuse_bad_bodies(alice, body):
-    """Ensures that a marker update without a valid id is a clear 400 and stores nothing."""
+    """Ensures that a marker update with an invalid id is a clear 400 and stores nothing (not
+    even the valid half); an empty one changes nothing."""
     response = alice.client.post("/api/v1/markers", body, format="json")
     assert response.status_code == 400
     assert alice.client.get("/api/v1/markers").json() == {}
+    assert alice.client.post("/api/v1/markers", {}, format="json").json() == {}
 
 
 def test_statuses_in_notifications_are_charged(alice, notified):
