@@ -3,12 +3,18 @@
 from django.contrib import admin
 from django.urls import include, path
 
+from access.ratelimits import login_rate_limit
 from accounts.media_views import profile_media
 
 from .views import healthz
 
+# Bad requests in Mastodon's JSON under /api/, with a sentence for input limits.
+handler400 = "microblog.request_input.bad_request"
+
 urlpatterns = [
     path("healthz", healthz, name="healthz"),
+    # The admin's log-in form, under the same log-in limit as the site's (matched first).
+    path("admin/login/", login_rate_limit(admin.site.login)),
     path("admin/", admin.site.urls),
     path("accounts/", include("accounts.urls")),
     path("media/<str:folder>/<str:name>", profile_media, name="profile_media"),
