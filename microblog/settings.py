@@ -212,6 +212,10 @@ MEDIA_URL = "/media/"
 PROFILE_IMAGE_MAX_BYTES = env_int("PROFILE_IMAGE_MAX_BYTES", 2 * 1024 * 1024)  # Mastodon's 2 MB
 # Decoding stops above this many pixels (decompression bombs); Mastodon's limit is similar.
 IMAGE_MAX_PIXELS = env_int("IMAGE_MAX_PIXELS", 4096 * 4096)
+# Only these routes take bodies past DATA_UPLOAD_MAX_MEMORY_SIZE (microblog/request_input.py):
+# two images and the form around them.
+UPLOAD_PATHS = ("/accounts/settings/", "/api/v1/accounts/update_credentials")
+UPLOAD_MAX_BODY_SIZE = 2 * PROFILE_IMAGE_MAX_BYTES + 64 * 1024
 
 # --- Security -----------------------------------------------------------------------------
 # Production defaults (DEBUG off): HTTPS only, HSTS for a year, secure cookies. Behind a

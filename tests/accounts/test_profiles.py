@@ -3,6 +3,7 @@ PATCH /api/v1/accounts/update_credentials, validated with Pillow, stripped of EX
 profile pages and in the account entity."""
 
 import io
+import os
 
 import pytest
 from django.core.files.storage import default_storage
@@ -174,3 +175,22 @@ def test_media_view_serves_only_profile_images(client):
     assert client.get("/media/avatars/missing.jpg").status_code == 404
     assert client.get("/media/other/x.jpg").status_code == 404
     assert client.get("/media/avatars/x.txt").status_code == 404
+
+
+def test_a_real_sized_photo_passes_the_body_limit(media_root):
+    """Ensures that an avatar larger than the general 256 KB body limit (a phone photo) is
+    accepted on the upload route, while the same body elsewhere is a 413."""
+    noisy = Image.frombytes("RGB", (700, 700), os.urandom(700 * 700 * 3))
+    out = io.BytesIO()
+    noisy.save(out, format="JPEG", quality=95)
+    data = out.getvalue()
+    assert len(data) > 256 * 1024
+    caller = make_caller(username="api_me")
+    response = caller.client.patch(
+        "/api/v1/accounts/update_credentials", {"avatar": upload("p.jpg", data)}, format="multipart"
+    )
+    assert response.status_code == 200, response.content[:200]
+    elsewhere = caller.client.post(
+        "/api/v1/statuses", {"status": "x", "avatar": upload("p.jpg", data)}, format="multipart"
+    )
+    assert elsewhere.status_code == 413
