@@ -253,6 +253,22 @@ class MarkersUpdateSerializer(serializers.Serializer):
     notifications = _MarkerUpdateSerializer(required=False)
 
 
+class TagSerializer(serializers.Serializer):
+    """Mastodon's Tag (``history`` is always empty: usage is not kept per day here)."""
+
+    name = serializers.CharField()
+    url = serializers.URLField()
+    history = EmptyListField()
+
+
+class SearchResultsSerializer(serializers.Serializer):
+    """Mastodon's Search: accounts, statuses (through the read gate) and hashtags."""
+
+    accounts = AccountSerializer(many=True)
+    statuses = StatusSerializer(many=True)
+    hashtags = TagSerializer(many=True)
+
+
 class RelationshipSerializer(serializers.Serializer):
     """Mastodon's Relationship between the caller and one account."""
 

@@ -3,7 +3,16 @@
 from django.urls import path, re_path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitView
 
-from .views import accounts, bookmarks, instance, notifications, rate_limits, statuses, timelines
+from .views import (
+    accounts,
+    bookmarks,
+    instance,
+    notifications,
+    rate_limits,
+    search,
+    statuses,
+    timelines,
+)
 from .views.errors import api_not_found
 
 app_name = "api"
@@ -39,6 +48,8 @@ urlpatterns = [
         accounts.UpdateCredentialsView.as_view(),
         name="update_credentials",
     ),
+    path(f"{V1}accounts/search", search.AccountsSearchView.as_view(), name="accounts_search"),
+    path("api/v2/search", search.SearchView.as_view(), name="search_v2"),
     path(f"{V1}accounts/lookup", accounts.AccountLookupView.as_view(), name="account_lookup"),
     path(
         f"{V1}accounts/relationships",

@@ -14,13 +14,22 @@ from django.views.decorators.http import require_GET, require_POST
 
 from access import reading_policy
 from access.gate import posts_deliver
+from access.ratelimits import request_rate_limit
 
 from . import bookmarks as bookmark_lists
 from . import notifications as notes
+from . import search
 from .models import Marker
 from .references import tag_name_valid
 from .tags import tag_get, timeline_tag
-from .views import _deliver_page, _page_request, _post_or_404, _redirect_back, reader_page
+from .views import (
+    BadPageRequest,
+    _deliver_page,
+    _page_request,
+    _post_or_404,
+    _redirect_back,
+    reader_page,
+)
 
 
 @login_required
@@ -113,3 +122,28 @@ def post_unbookmark(request, post_id):
     post = bookmark_lists.bookmark_delete(user=request.user, post=_post_or_404(request, post_id))
     messages.success(request, "Bookmark removed.")
     return _redirect_back(request, reverse("feeds:post", args=[post.pk]))
+
+
+SEARCH_PEOPLE_SHOWN = 5
+SEARCH_TAGS_SHOWN = 8
+
+
+@require_GET
+@request_rate_limit("search", methods=("GET",))
+@reader_page(reading_policy.PUBLIC_TIMELINE)
+def search_page(request):
+    """People, hashtags and posts matching ``?q=``; the posts pass the read gate like a
+    timeline page. A query longer than ``QUERY_MAX_LENGTH`` is a 400."""
+    q = request.GET.get("q", "").strip()
+    if len(q) > search.QUERY_MAX_LENGTH:
+        raise BadPageRequest(
+            f"Search for at most {search.QUERY_MAX_LENGTH} characters; this query has {len(q)}."
+        )
+    page = _page_request(request)
+    context = {"q": q, "people": [], "tags": [], "posts": [], "next_max_id": None}
+    if q:
+        context["people"] = search.search_accounts(q=q, limit=SEARCH_PEOPLE_SHOWN)
+        context["tags"] = search.search_tags(q=q, limit=SEARCH_TAGS_SHOWN)
+        posts = search.search_posts(q=q, viewer=request.user, page=page)
+        context.update(_deliver_page(request, posts, page))
+    return render(request, "feeds/search.html", context)

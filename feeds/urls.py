@@ -26,4 +26,5 @@ urlpatterns = [
     path("bookmarks/", social_views.bookmarks, name="bookmarks"),
     path("favourites/", social_views.favourites, name="favourites"),
     path("tags/<str:tag>/", social_views.tag, name="tag"),
+    path("search/", social_views.search_page, name="search"),
 ]

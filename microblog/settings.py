@@ -441,6 +441,8 @@ ACCESS_DETECTORS = {
     "scraper_user_agent": {"window_minutes": 60, "min_requests": 1},
     # 429 answers the same principal kept asking past, within the window.
     "ignored_429": {"window_minutes": 10, "min_refused_requests": 5},
+    # Distinct search queries from one reader within the window (query enumeration).
+    "query_enumeration": {"window_minutes": 10, "min_distinct_queries": 30},
 }
 # Case-insensitive substrings of User-Agent headers that name scrapers and AI crawlers.
 ACCESS_SCRAPER_USER_AGENTS = [
@@ -452,6 +454,8 @@ ACCESS_SCRAPER_USER_AGENTS = [
 ]  # fmt: skip
 # Routes that show one post, for the sequential-id rule (the post id is read from the path).
 ACCESS_SINGLE_POST_ROUTES = ["feeds:post", "api:status"]
+# Routes that search, for the query-enumeration rule (the query is the record's "q").
+ACCESS_SEARCH_ROUTES = ["feeds:search", "api:search_v2", "api:accounts_search"]
 # How many access-log record ids a flag keeps as evidence (the figures count them all).
 ACCESS_FLAG_EVIDENCE_IDS = env_int("ACCESS_FLAG_EVIDENCE_IDS", 50)
 # Paths an IP block never applies to, so an admin cannot lock the review out.
@@ -512,6 +516,8 @@ REQUEST_RATE_LIMITS = {
     "follow": [("400/1d", "user")],  # web and API follows
     "api": [("300/5m", "token"), ("1500/5m", "user"), ("300/5m", "anon_ip")],  # every API call
     "paging": [("300/15m", "principal")],  # any max_id/min_id/since_id, web and API
+    # Search (web page and API): a favourite scraping surface, so its own, tighter group.
+    "search": [("60/5m", "principal")],
     # Password and email changes (accounts/views.py; docs/security.md): every reset request
     # per network, and per mailbox asked for (any spelling of it, whether it has an account).
     "password_reset": [("5/1h", "ip")],  # POST /accounts/password/reset/
