@@ -121,8 +121,9 @@ def test_mastodon_py_mentions_notifications_tags_and_bookmarks(
     live_server, seeded_tiers, short_lived_db_connections, clients
 ):
     """Ensures that with Mastodon.py a mention with a hashtag reaches the friend's
-    notifications, the hashtag timeline lists it, the friend bookmarks it and finds it in
-    bookmarks, and the notifications marker and dismiss/clear work."""
+    notifications, the hashtag timeline lists it, search finds it (and the hashtag and the
+    writer), the friend bookmarks it and finds it in bookmarks, and the notifications marker
+    and dismiss/clear work."""
     writer = UserFactory(username="writer_m")
     friend = UserFactory(username="friend_m")
     writer_api = _client(
@@ -145,6 +146,12 @@ def test_mastodon_py_mentions_notifications_tags_and_bookmarks(
     assert [n.type for n in writer_api.notifications(types=["favourite"])] == ["favourite"]
     assert [s.id for s in friend_api.timeline_hashtag("Sunday")] == [post.id]
 
+    found = friend_api.search_v2("sunday picnic")
+    assert [s.id for s in found.statuses] == [post.id]
+    assert [t.name for t in friend_api.search_v2("#sun", result_type="hashtags").hashtags] == [
+        "sunday"
+    ]
+    assert [a.acct for a in friend_api.account_search("writer")] == ["writer_m"]
     assert friend_api.status_bookmark(post).bookmarked is True
     assert [s.id for s in friend_api.bookmarks()] == [post.id]
     assert [s.id for s in friend_api.favourites()] == [post.id]

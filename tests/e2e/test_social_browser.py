@@ -1,5 +1,6 @@
 """Browser test: a person mentions a friend with a hashtag, the friend sees the notification,
-opens the hashtag and bookmarks the post — in a real Chromium, with screenshots."""
+opens the hashtag, finds the post by search and bookmarks it — in a real Chromium, with
+screenshots."""
 
 import pytest
 from playwright.sync_api import expect
@@ -18,8 +19,8 @@ def log_out(page) -> None:
 def test_mention_with_hashtag_notifies_and_is_bookmarked(page, screenshot):
     """Ensures that a post mentioning a friend with a hashtag links both, the friend sees an
     unread notification in the navigation, opens it, follows the hashtag to its timeline,
-    bookmarks the post from there and finds it under Bookmarks; "Mark all read" clears the
-    count."""
+    finds the post by searching, bookmarks it from the results and finds it under
+    Bookmarks; "Mark all read" clears the count."""
     writer = UserFactory(username="writer", display_name="Writer W.")
     UserFactory(username="friend", display_name="Friend F.")
     services.post_create(author=writer, text="An older #picnic post")
@@ -46,14 +47,22 @@ def test_mention_with_hashtag_notifies_and_is_bookmarked(page, screenshot):
     note.get_by_role("link", name="#Picnic").click()
     expect(page.get_by_role("heading", name="#picnic")).to_be_visible()
     expect(page.locator("article.post")).to_have_count(2)
-    first = page.locator("article.post").first
-    expect(first).to_contain_text("Lunch in the park")
-    first.get_by_role("button", name="☆ Bookmark").click()
+    expect(page.locator("article.post").first).to_contain_text("Lunch in the park")
+    screenshot(page, "social-3-hashtag")
+
+    box = page.locator("form.nav-search").get_by_label("Search")
+    box.fill("park lunch")
+    box.press("Enter")
+    expect(page.get_by_role("heading", name="Posts", exact=True)).to_be_visible()
+    found = page.locator("article.post")
+    expect(found).to_have_count(1)
+    expect(found).to_contain_text("Lunch in the park")
+    found.get_by_role("button", name="☆ Bookmark").click()
     expect(page.get_by_text("Bookmarked. Find it under Bookmarks.")).to_be_visible()
     expect(
         page.locator("article.post").first.get_by_role("button", name="★ Bookmarked")
     ).to_be_visible()
-    screenshot(page, "social-3-hashtag-bookmarked")
+    screenshot(page, "social-3b-search-bookmarked")
 
     nav.get_by_role("link", name="Bookmarks").click()
     expect(page.get_by_role("heading", name="Bookmarks")).to_be_visible()
