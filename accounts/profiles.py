@@ -1,9 +1,17 @@
 """Editing one's public profile: display name, bio, avatar and header, all or nothing."""
 
+import unicodedata
+
 from django.db import transaction
 
 from .images import ImageRefused, profile_image_delete, profile_image_store
 from .models import User
+
+
+def text_is_clean(value: str) -> bool:
+    """False for control characters other than newline and tab (NUL, which PostgreSQL
+    refuses) and lone surrogates: the web form refuses them too."""
+    return not any(unicodedata.category(ch) in ("Cc", "Cs") and ch not in "\n\t\r" for ch in value)
 
 
 def profile_update(

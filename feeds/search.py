@@ -16,6 +16,7 @@ the username or anywhere in the display name; hashtags on the start of their nam
 """
 
 import re
+import unicodedata
 
 from django.contrib.postgres.search import SearchQuery, SearchVector
 from django.db import connection
@@ -33,6 +34,12 @@ QUERY_MAX_LENGTH = 200  # longer queries are refused, not silently cut
 MAX_WORDS = 10
 WORD_RE = re.compile(r"\w+", re.UNICODE)
 ACCOUNTS_OFFSET_MAX = 200  # Mastodon pages account search by offset; deeper is refused
+
+
+def query_is_text(q: str) -> bool:
+    """False for control characters (NUL, which PostgreSQL refuses outright) or lone
+    surrogates: no post can contain them, so such a query is refused, not run."""
+    return not any(unicodedata.category(ch) in ("Cc", "Cs") and ch not in "\t\n" for ch in q)
 
 
 def query_words(q: str) -> list[str]:

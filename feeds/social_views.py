@@ -139,6 +139,8 @@ def search_page(request):
         raise BadPageRequest(
             f"Search for at most {search.QUERY_MAX_LENGTH} characters; this query has {len(q)}."
         )
+    if not search.query_is_text(q):
+        raise BadPageRequest("Control characters (such as NUL) cannot be searched for.")
     page = _page_request(request)
     context = {"q": q, "people": [], "tags": [], "posts": [], "next_max_id": None}
     if q:

@@ -8,7 +8,7 @@ from rest_framework.response import Response
 
 from access.reading_policy import PROFILES
 from accounts.images import ImageRefused
-from accounts.profiles import profile_update
+from accounts.profiles import profile_update, text_is_clean
 from accounts.selectors import user_get_by_username
 from feeds import selectors as feeds
 from feeds import services
@@ -281,6 +281,10 @@ class UpdateCredentialsView(ApiView):
                 value = data.get(name)
                 if not isinstance(value, str):
                     raise Unprocessable(f"{name}: must be a string.")
+                if not text_is_clean(value):
+                    raise Unprocessable(
+                        f"{name}: control characters (such as NUL) cannot be saved."
+                    )
                 fields[target] = value
         for name in ("avatar", "header"):
             upload = request.FILES.get(name)

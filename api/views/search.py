@@ -38,6 +38,8 @@ def _query(params) -> str:
         raise ValidationError("q: say what to search for, e.g. ?q=coffee")
     if len(q) > search.QUERY_MAX_LENGTH:
         raise ValidationError(f"q: at most {search.QUERY_MAX_LENGTH} characters.")
+    if not search.query_is_text(q):
+        raise ValidationError("q: control characters (such as NUL) cannot be searched for.")
     return q
 
 

@@ -194,3 +194,16 @@ def test_a_real_sized_photo_passes_the_body_limit(media_root):
         "/api/v1/statuses", {"status": "x", "avatar": upload("p.jpg", data)}, format="multipart"
     )
     assert elsewhere.status_code == 413
+
+
+@pytest.mark.parametrize("escaped", ["bad\\u0000name", "lone \\ud800 surrogate"])
+def test_update_credentials_refuses_control_characters(escaped):
+    """Ensures that NUL or a lone surrogate in a text field is a 422, not a database error."""
+    caller = make_caller(username="api_me", display_name="Same")
+    response = caller.client.patch(
+        "/api/v1/accounts/update_credentials",
+        '{"display_name": "' + escaped + '"}',
+        content_type="application/json",
+    )
+    assert response.status_code == 422, response.content
+    assert User.objects.get(pk=caller.user.pk).display_name == "Same"

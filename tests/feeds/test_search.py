@@ -178,3 +178,13 @@ def test_query_enumeration_is_flagged_with_evidence():
     assert evidence.count() == len(flag.evidence["entry_ids"]) > 0
     assert all(entry.route_name == "api:search_v2" for entry in evidence)
     assert not Flag.objects.filter(principal=f"user:{person.pk}").exists()
+
+
+def test_control_characters_in_queries_are_a_400(client, corpus):
+    """Ensures that a query with NUL (which PostgreSQL refuses outright) is a clear 400 on
+    the page and in the API, never a 500."""
+    caller = make_caller(username="searcher")
+    for path in ("/api/v2/search", "/api/v1/accounts/search"):
+        response = caller.client.get(path, {"q": "milk\x00"})
+        assert response.status_code == 400 and "control characters" in response.json()["error"]
+    assert client.get(reverse("feeds:search"), {"q": "a\x00b"}).status_code == 400
