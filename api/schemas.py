@@ -242,8 +242,20 @@ class MarkersSerializer(serializers.Serializer):
     notifications = MarkerSerializer(required=False)
 
 
+@extend_schema_field(
+    {
+        "oneOf": [
+            {"type": "string", "pattern": r"^[1-9][0-9]{0,17}$"},
+            {"type": "integer", "minimum": 1, "maximum": MAX_ID},
+        ]
+    }
+)
+class MarkerIdField(serializers.Field):
+    """``last_read_id``: an id, as a string (Mastodon's way) or a JSON integer."""
+
+
 class _MarkerUpdateSerializer(serializers.Serializer):
-    last_read_id = serializers.RegexField(r"^[1-9][0-9]{0,17}$")
+    last_read_id = MarkerIdField()
 
 
 class MarkersUpdateSerializer(serializers.Serializer):

@@ -39,7 +39,7 @@ ACCOUNTS_OFFSET_MAX = 200  # Mastodon pages account search by offset; deeper is 
 def query_is_text(q: str) -> bool:
     """False for control characters (NUL, which PostgreSQL refuses outright) or lone
     surrogates: no post can contain them, so such a query is refused, not run."""
-    return not any(unicodedata.category(ch) in ("Cc", "Cs") and ch not in "\t\n" for ch in q)
+    return not any(unicodedata.category(ch) in ("Cc", "Cs") and ch not in "\t\n\r" for ch in q)
 
 
 def query_words(q: str) -> list[str]:

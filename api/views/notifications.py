@@ -15,7 +15,7 @@ from feeds.models import Marker
 
 from ..entities import iso
 from ..pagination import ACCOUNTS_LIMIT, page_request, paginated
-from ..params import id_parse, path_id
+from ..params import CURSOR_SCHEMA, id_parse, path_id
 from ..permissions import IsAuthenticatedMastodon, TokenHasScope
 from ..schemas import (
     PAGE_PARAMETERS,
@@ -57,9 +57,7 @@ def _type_parameters() -> list[OpenApiParameter]:
         OpenApiParameter("types[]", schema, description="Only these types."),
         OpenApiParameter("exclude_types[]", schema, description="All but these types."),
         OpenApiParameter(
-            "account_id",
-            {"type": "string", "pattern": r"^[1-9][0-9]{0,17}$"},
-            description="Only notifications from this account.",
+            "account_id", CURSOR_SCHEMA, description="Only notifications from this account."
         ),
     ]
 
@@ -242,6 +240,8 @@ class MarkersView(ApiView):
         for name in self.timelines:
             raw = data.get(name)
             if isinstance(raw, dict):
+                if "last_read_id" not in raw:
+                    raise ValidationError(f"{name}: give last_read_id, the id read up to.")
                 raw = raw.get("last_read_id")
             else:
                 raw = data.get(f"{name}[last_read_id]", raw)

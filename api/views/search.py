@@ -14,13 +14,14 @@ from feeds.selectors import relationships
 
 from ..pagination import ACCOUNTS_LIMIT, STATUSES_LIMIT, page_request
 from ..params import query_bool, query_limit
-from ..schemas import AccountSerializer, SearchResultsSerializer, errors
+from ..schemas import STATUS_TEXT_PATTERN, AccountSerializer, SearchResultsSerializer, errors
 from .base import ApiView
 
 TYPES = ("accounts", "hashtags", "statuses")
 Q_PARAMETER = OpenApiParameter(
     "q",
-    {"type": "string", "minLength": 1, "maxLength": search.QUERY_MAX_LENGTH, "pattern": r"\S"},
+    # Some text that is not blank, without control characters (refused: no post holds them).
+    {"type": "string", "maxLength": search.QUERY_MAX_LENGTH, "pattern": STATUS_TEXT_PATTERN},
     required=True,
     description="What to look for: a name, #hashtag or words in posts.",
 )
