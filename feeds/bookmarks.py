@@ -47,15 +47,15 @@ def _list_page(rows: list, viewer: User) -> ListPage:
 
 
 def bookmarks_page(*, user: User, page: PageRequest | None = None) -> ListPage:
-    """The user's bookmarks, newest bookmark first (posts of suspended authors left out)."""
-    queryset = Bookmark.objects.filter(user_id=user.pk, post__author__is_active=True)
+    """The user's bookmarks, newest bookmark first (posts the visibility rule hides left out)."""
+    queryset = Bookmark.objects.filter(user_id=user.pk, post__in=Post.objects.visible())
     rows = keyset_page(queryset.select_related("post"), page or PageRequest())
     return _list_page(rows, user)
 
 
 def favourites_page(*, user: User, page: PageRequest | None = None) -> ListPage:
-    """The posts the user liked, newest like first (posts of suspended authors left out)."""
-    queryset = Like.objects.filter(user_id=user.pk, post__author__is_active=True)
+    """The posts the user liked, newest like first (posts the visibility rule hides left out)."""
+    queryset = Like.objects.filter(user_id=user.pk, post__in=Post.objects.visible())
     rows = keyset_page(queryset.select_related("post"), page or PageRequest())
     return _list_page(rows, user)
 

@@ -167,9 +167,10 @@ def notifications_mark_read(*, user: User) -> Marker:
 
 
 def _visible(queryset: QuerySet[Notification]) -> QuerySet[Notification]:
-    """Notifications whose actor is active and whose post (if any) has an active author."""
+    """Notifications whose actor is active and whose post (if any) is visible (the one rule,
+    ``Post.objects.visible()``)."""
     return queryset.filter(actor__is_active=True).filter(
-        Q(post__isnull=True) | Q(post__author__is_active=True)
+        Q(post__isnull=True) | Q(post__in=Post.objects.visible())
     )
 
 

@@ -24,6 +24,7 @@ from .references import tag_name_valid
 from .tags import tag_get, timeline_tag
 from .views import (
     BadPageRequest,
+    _answer_deliver,
     _deliver_page,
     _page_request,
     _post_or_404,
@@ -108,18 +109,22 @@ def tag(request, tag):
 
 @login_required
 @require_POST
+@reader_page()
 def post_bookmark(request, post_id):
-    """Keep a post for later (its original, for a repost)."""
-    post = bookmark_lists.bookmark_create(user=request.user, post=_post_or_404(request, post_id))
+    """Keep a post for later (its original, for a repost); passes the gate first, as a like."""
+    post = _answer_deliver(request, _post_or_404(request, post_id))
+    post = bookmark_lists.bookmark_create(user=request.user, post=post)
     messages.success(request, "Bookmarked. Find it under Bookmarks.")
     return _redirect_back(request, reverse("feeds:post", args=[post.pk]))
 
 
 @login_required
 @require_POST
+@reader_page()
 def post_unbookmark(request, post_id):
     """Take a bookmark back."""
-    post = bookmark_lists.bookmark_delete(user=request.user, post=_post_or_404(request, post_id))
+    post = _answer_deliver(request, _post_or_404(request, post_id))
+    post = bookmark_lists.bookmark_delete(user=request.user, post=post)
     messages.success(request, "Bookmark removed.")
     return _redirect_back(request, reverse("feeds:post", args=[post.pk]))
 

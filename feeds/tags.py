@@ -18,5 +18,5 @@ def timeline_tag(*, tag: Tag, viewer: User | None, page: PageRequest | None = No
     """Posts and replies carrying ``tag``, newest first; keyset on post id through the
     ``post_tag_once`` (tag, post) index."""
     tagged = PostTag.objects.filter(tag_id=tag.pk).values("post_id")
-    queryset = Post.objects.filter(pk__in=tagged, author__is_active=True)
+    queryset = Post.objects.visible().filter(pk__in=tagged)
     return posts_decorate(keyset_page(queryset, page or PageRequest()), viewer)
