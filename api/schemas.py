@@ -358,8 +358,13 @@ class StatusCreateFormSerializer(StatusCreateSerializer):
 class UpdateCredentialsSerializer(serializers.Serializer):
     """The body of PATCH /api/v1/accounts/update_credentials (JSON or form): text fields."""
 
-    display_name = serializers.CharField(required=False, allow_blank=True, max_length=50)
-    note = serializers.CharField(required=False, allow_blank=True, max_length=160)
+    # No control characters (other than tab and newline) and no lone surrogates: refused.
+    display_name = serializers.RegexField(
+        rf"^[^{_CONTROL}]*$", required=False, allow_blank=True, max_length=50
+    )
+    note = serializers.RegexField(
+        rf"^[^{_CONTROL}]*$", required=False, allow_blank=True, max_length=160
+    )
 
 
 class UpdateCredentialsFormSerializer(UpdateCredentialsSerializer):

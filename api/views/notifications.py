@@ -238,14 +238,14 @@ class MarkersView(ApiView):
             )
         updates: dict[str, int] = {}
         for name in self.timelines:
-            raw = data.get(name)
-            if isinstance(raw, dict):
-                if "last_read_id" not in raw:
+            if name in data:  # JSON: {"notifications": {"last_read_id": "12"}}
+                raw = data.get(name)
+                if not isinstance(raw, dict) or raw.get("last_read_id") is None:
                     raise ValidationError(f"{name}: give last_read_id, the id read up to.")
-                raw = raw.get("last_read_id")
+                raw = raw["last_read_id"]
+            elif f"{name}[last_read_id]" in data:  # a form: notifications[last_read_id]=12
+                raw = data.get(f"{name}[last_read_id]")
             else:
-                raw = data.get(f"{name}[last_read_id]", raw)
-            if raw is None:
                 continue
             number = id_parse(raw)
             if number is None:
