@@ -14,7 +14,7 @@ from django.views.decorators.http import require_GET, require_POST
 
 from access import reading_policy
 from access.gate import posts_deliver
-from access.ratelimits import request_rate_limit
+from core.ratelimits import request_rate_limit
 
 from . import bookmarks as bookmark_lists
 from . import notifications as notes

@@ -7,6 +7,7 @@ from rest_framework.exceptions import NotFound, ValidationError
 from rest_framework.response import Response
 
 from access.reading_policy import PROFILES
+from accounts.directory import account_get, account_ids_existing
 from accounts.images import ImageRefused
 from accounts.profiles import profile_update, text_is_clean
 from accounts.selectors import user_get_by_username
@@ -27,7 +28,6 @@ from ..schemas import (
     UpdateCredentialsSerializer,
     errors,
 )
-from ..selectors import account_get, account_ids_existing
 from .base import ApiView
 
 RELATIONSHIPS_MAX = 40

@@ -9,7 +9,7 @@ import time_machine
 from django.db import connection
 from django.urls import reverse
 
-from access.audit import access_log_drain
+from access.access_log_drain import access_log_drain
 from access.detectors import QUERY_ENUMERATION, detect_bulk_access
 from access.models import AccessLogEntry, Flag
 from accounts.models import Tier
