@@ -34,7 +34,9 @@ from .models import AccessLogEntry
 
 logger = logging.getLogger(__name__)
 
-PAGING_PARAMS = ("max_id", "min_id", "since_id", "limit")
+# Kept on each record (``paging``): the cursors, and a search's query and offset, which the
+# detectors read (deep paging, query enumeration).
+PAGING_PARAMS = ("max_id", "min_id", "since_id", "limit", "q", "offset")
 PAGING_VALUE_MAX = 40
 USER_AGENT_MAX = AccessLogEntry._meta.get_field("user_agent").max_length
 PATH_MAX = AccessLogEntry._meta.get_field("path").max_length

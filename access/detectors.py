@@ -42,6 +42,7 @@ MANY_IPS = "many_ips"
 SCRAPER_USER_AGENT = "scraper_user_agent"
 IGNORED_429 = "ignored_429"
 APP_SCRAPING = "app_scraping"
+QUERY_ENUMERATION = "query_enumeration"
 
 RULE_LABELS = {
     BUDGET_EXHAUSTED: "Budget exhausted",
@@ -53,6 +54,7 @@ RULE_LABELS = {
     SCRAPER_USER_AGENT: "Scraper or AI-crawler user agent",
     IGNORED_429: "Kept asking after 429s",
     APP_SCRAPING: "An app whose accounts read like scrapers together",
+    QUERY_ENUMERATION: "Search query enumeration",
 }
 
 FIELDS = (
@@ -311,6 +313,38 @@ def rule_ignored_429(principal: str, rows: list[Row]) -> Finding | None:
     )
 
 
+def rule_query_enumeration(principal: str, rows: list[Row]) -> Finding | None:
+    """Many distinct search queries from one reader in a short time (walking the index by
+    query: "a", "b", …, or a word list), whatever each query returned."""
+    conf = _conf(QUERY_ENUMERATION)
+    routes = set(settings.ACCESS_SEARCH_ROUTES)
+    searches = [row for row in rows if row["route_name"] in routes]
+    first_of: dict[str, Row] = {}
+    for row in searches:
+        paging = row["paging"] if isinstance(row["paging"], dict) else {}
+        query = str(paging.get("q", "")).strip().lower()
+        if query:
+            first_of.setdefault(query, row)
+    if len(first_of) < conf["min_distinct_queries"]:
+        return None
+    delivered = sum(row["delivered"] for row in searches)
+    return _finding(
+        QUERY_ENUMERATION,
+        principal,
+        rows,
+        list(first_of.values()),
+        _score(len(first_of), conf["min_distinct_queries"]),
+        f"Sent {len(first_of)} distinct search queries within {conf['window_minutes']} min "
+        f"({len(searches)} searches, {delivered} post(s) delivered).",
+        {
+            "distinct_queries": len(first_of),
+            "searches": len(searches),
+            "posts_delivered": delivered,
+            "sample_queries": sorted(first_of)[:10],
+        },
+    )
+
+
 def rule_shared_prefix(prefix: str, rows: list[Row]) -> Finding | None:
     """Many accounts reading heavily from one IPv4 /24 or IPv6 /64 (an account farm)."""
     conf = _conf(SHARED_PREFIX)
@@ -467,6 +501,7 @@ GROUPINGS = (
             (SEQUENTIAL_IDS, rule_sequential_ids),
             (SCRAPER_USER_AGENT, rule_scraper_user_agent),
             (IGNORED_429, rule_ignored_429),
+            (QUERY_ENUMERATION, rule_query_enumeration),
         ),
     ),
     Grouping(

@@ -52,7 +52,7 @@ class SignupForm(forms.Form):
 
 
 class ProfileForm(forms.Form):
-    """The public profile: display name and bio."""
+    """The public profile: display name, bio, avatar and header (``accounts.profiles``)."""
 
     display_name = forms.CharField(
         max_length=50,
@@ -65,6 +65,22 @@ class ProfileForm(forms.Form):
         widget=forms.Textarea(attrs={"rows": 3}),
         help_text="Up to 160 characters.",
     )
+    avatar = forms.FileField(
+        required=False,
+        help_text="JPEG, PNG, WebP or GIF, up to 2 MB; shown 400×400. Location data is removed.",
+        widget=forms.ClearableFileInput(
+            attrs={"accept": "image/jpeg,image/png,image/webp,image/gif"}
+        ),
+    )
+    header = forms.FileField(
+        required=False,
+        help_text="JPEG, PNG, WebP or GIF, up to 2 MB; shown 1500×500.",
+        widget=forms.ClearableFileInput(
+            attrs={"accept": "image/jpeg,image/png,image/webp,image/gif"}
+        ),
+    )
+    avatar_remove = forms.BooleanField(required=False, label="Remove my avatar")
+    header_remove = forms.BooleanField(required=False, label="Remove my header image")
 
 
 class EmailChangeForm(forms.Form):

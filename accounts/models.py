@@ -4,13 +4,18 @@ import hashlib
 
 from django.contrib.auth.models import AbstractUser, UserManager
 from django.core.exceptions import NON_FIELD_ERRORS, ValidationError
+from django.core.files.storage import default_storage
 from django.db import models
 from django.db.models import Q
 from django.db.models.functions import Lower
+from django.templatetags.static import static
 
 from .emails import email_canonical
 from .oauth.scopes import scope_covers
 from .validators import validate_username
+
+DEFAULT_AVATAR = "api/avatar.png"
+DEFAULT_HEADER = "api/header.png"
 
 # One sentence for every way an address can be taken (same address, other case, "+tag",
 # Gmail dots): it does not say which spelling matched, or whose account it is.
@@ -77,6 +82,9 @@ class User(AbstractUser):
     )
     display_name = models.CharField(max_length=50, blank=True)
     bio = models.CharField(max_length=160, blank=True)
+    # Storage names of the re-encoded profile images (``accounts.images``); blank: the default.
+    avatar = models.CharField(max_length=200, blank=True, default="", db_default="")
+    header = models.CharField(max_length=200, blank=True, default="", db_default="")
     followers_count = models.PositiveIntegerField(default=0)
     following_count = models.PositiveIntegerField(default=0)
     posts_count = models.PositiveIntegerField(default=0)
@@ -172,6 +180,15 @@ class User(AbstractUser):
     def name(self) -> str:
         """The name to show: the display name, or the username when none is set."""
         return self.display_name or self.username
+
+    @property
+    def avatar_url(self) -> str:
+        """Where the avatar is served (a path, or the storage's URL), or the default one."""
+        return default_storage.url(self.avatar) if self.avatar else static(DEFAULT_AVATAR)
+
+    @property
+    def header_url(self) -> str:
+        return default_storage.url(self.header) if self.header else static(DEFAULT_HEADER)
 
 
 class ApiToken(models.Model):

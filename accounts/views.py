@@ -33,8 +33,10 @@ from .forms import (
     SignupForm,
     add_service_errors,
 )
+from .images import ImageRefused
 from .models import Tier, User
 from .oauth.views import opener_policy_allows_popups
+from .profiles import profile_update
 from .selectors import effective_tier, email_is_confirmed
 from .services import (
     email_change_notice_send,
@@ -42,7 +44,6 @@ from .services import (
     password_reset_complete,
     user_create,
     user_email_change_with_password,
-    user_update_profile,
 )
 from .tasks import email_confirmation_send_task
 
@@ -235,14 +236,18 @@ class PasswordResetConfirmView(_ResetLinkLifeMixin, auth_views.PasswordResetConf
 @login_required
 @require_http_methods(["GET", "POST"])
 def settings_profile(request):
-    """The settings "Profile" tab: display name and bio."""
+    """The settings "Profile" tab: display name, bio, avatar and header."""
     user = request.user
     form = ProfileForm(
-        request.POST or None, initial={"display_name": user.display_name, "bio": user.bio}
+        request.POST or None,
+        request.FILES or None,
+        initial={"display_name": user.display_name, "bio": user.bio},
     )
     if request.method == "POST" and form.is_valid():
         try:
-            user_update_profile(user=user, **form.cleaned_data)
+            profile_update(user=user, **form.cleaned_data)
+        except ImageRefused as exc:
+            form.add_error(getattr(exc, "field", None), exc.messages)
         except ValidationError as exc:
             add_service_errors(form, exc)
         else:

@@ -10,11 +10,14 @@ costs no query.
 """
 
 from datetime import UTC, datetime
+from urllib.parse import quote
 
+from django.core.files.storage import default_storage
 from django.templatetags.static import static
 from django.urls import reverse
 
 from access.delivered import post_delivered_check
+from feeds.references import hashtag_names
 from feeds.text import render_post_html
 
 AVATAR_PATH = "api/avatar.png"
@@ -47,6 +50,7 @@ class EntityBuilder:
             self._USER_MARK
         )
         self._accounts: dict[tuple, dict] = {}
+        self._base = self.url("/").rstrip("/")
 
     def url(self, path: str) -> str:
         return self.request.build_absolute_uri(path)
@@ -60,7 +64,16 @@ class EntityBuilder:
         Built once per author per request (a page often shows one author many times); callers
         get their own copy so adding fields to one never changes another.
         """
-        key = (user.pk, user.followers_count, user.following_count, user.posts_count)
+        key = (
+            user.pk,
+            user.followers_count,
+            user.following_count,
+            user.posts_count,
+            user.display_name,
+            user.bio,
+            user.avatar,
+            user.header,
+        )
         cached = self._accounts.get(key)
         if cached is None:
             cached = self._accounts[key] = self._account(user)
@@ -68,6 +81,8 @@ class EntityBuilder:
 
     def _account(self, user) -> dict:
         url = f"{self._profile_url[0]}{user.username}{self._profile_url[1]}"
+        avatar = self.url(default_storage.url(user.avatar)) if user.avatar else self._avatar
+        header = self.url(default_storage.url(user.header)) if user.header else self._header
         return {
             "id": str(user.pk),
             "username": user.username,
@@ -81,10 +96,10 @@ class EntityBuilder:
             "note": render_post_html(user.bio),
             "url": url,
             "uri": url,
-            "avatar": self._avatar,
-            "avatar_static": self._avatar,
-            "header": self._header,
-            "header_static": self._header,
+            "avatar": avatar,
+            "avatar_static": avatar,
+            "header": header,
+            "header_static": header,
             "followers_count": user.followers_count,
             "following_count": user.following_count,
             "statuses_count": user.posts_count,
@@ -127,6 +142,7 @@ class EntityBuilder:
     def _status(self, post, *, content: str | None = None, reblog: dict | None = None) -> dict:
         url = self.post_url(post.pk)
         reply_to = post.reply_to if post.reply_to_id else None
+        mentioned = getattr(post, "mentioned", ()) if content is None else ()
         return {
             "id": str(post.pk),
             "created_at": iso(post.created_at),
@@ -145,19 +161,32 @@ class EntityBuilder:
             "favourited": bool(getattr(post, "viewer_liked", False)),
             "reblogged": bool(getattr(post, "viewer_reposted", False)),
             "muted": False,
-            "bookmarked": False,
+            "bookmarked": bool(getattr(post, "viewer_bookmarked", False)),
             "pinned": False,
-            "content": render_post_html(post.text) if content is None else content,
+            "content": self._content(post) if content is None else content,
             "reblog": reblog,
             "application": None,
             "account": self.account(post.author),
             "media_attachments": [],
-            "mentions": [],
-            "tags": [],
+            "mentions": [self.mention(user_id, name) for user_id, name in mentioned],
+            "tags": [self.tag(name) for name in hashtag_names(post.text)],
             "emojis": [],
             "card": None,
             "poll": None,
         }
+
+    def _content(self, post) -> str:
+        """The status's HTML: hashtags and resolved mentions link with absolute URLs."""
+        return render_post_html(post.text, getattr(post, "mention_names", frozenset()), self._base)
+
+    def mention(self, user_id: int, username: str) -> dict:
+        """Mastodon's Status::Mention."""
+        url = f"{self._profile_url[0]}{username}{self._profile_url[1]}"
+        return {"id": str(user_id), "username": username, "url": url, "acct": username}
+
+    def tag(self, name: str) -> dict:
+        """Mastodon's Status::Tag (``name`` normalised, ``url`` its timeline page)."""
+        return {"name": name, "url": f"{self._base}/tags/{quote(name)}/"}
 
     def statuses(self, posts) -> list[dict]:
         return [self.status(post) for post in posts]

@@ -28,6 +28,14 @@ class Unprocessable(exceptions.APIException):
     default_code = "unprocessable"
 
 
+class PayloadTooLarge(exceptions.APIException):
+    """413: an uploaded file is larger (in bytes or pixels) than we accept."""
+
+    status_code = status.HTTP_413_REQUEST_ENTITY_TOO_LARGE
+    default_detail = "The upload is too large."
+    default_code = "too_large"
+
+
 class StoreUnavailable(exceptions.APIException):
     """503: the idempotency store (Redis) cannot be reached, so we cannot promise one post."""
 

@@ -137,6 +137,22 @@ class CredentialAccountSerializer(AccountSerializer):
     source = AccountSourceSerializer()
 
 
+class MentionSerializer(serializers.Serializer):
+    """Mastodon's Status::Mention: a local account the status mentions."""
+
+    id = serializers.CharField()
+    username = serializers.CharField()
+    url = serializers.URLField()
+    acct = serializers.CharField()
+
+
+class StatusTagSerializer(serializers.Serializer):
+    """Mastodon's Status::Tag: a hashtag of the status (normalised name, timeline URL)."""
+
+    name = serializers.CharField()
+    url = serializers.URLField()
+
+
 class _StatusFields(serializers.Serializer):
     id = serializers.CharField()
     created_at = serializers.DateTimeField()
@@ -161,8 +177,8 @@ class _StatusFields(serializers.Serializer):
     application = NullField()
     account = AccountSerializer()
     media_attachments = EmptyListField()
-    mentions = EmptyListField()
-    tags = EmptyListField()
+    mentions = MentionSerializer(many=True)
+    tags = StatusTagSerializer(many=True)
     emojis = EmptyListField()
     card = NullField()
     poll = NullField()
@@ -191,6 +207,78 @@ class ContextSerializer(serializers.Serializer):
 
     ancestors = StatusSerializer(many=True)
     descendants = StatusSerializer(many=True)
+
+
+class NotificationSerializer(serializers.Serializer):
+    """Mastodon's Notification. A reply notifies as ``mention``; ``status`` is null for a
+    follow, otherwise the status that passed the read gate."""
+
+    id = serializers.CharField()
+    type = serializers.ChoiceField(choices=["mention", "reblog", "favourite", "follow"])
+    group_key = serializers.CharField()
+    created_at = serializers.DateTimeField()
+    account = AccountSerializer()
+    status = StatusSerializer(allow_null=True)
+
+
+class UnreadCountSerializer(serializers.Serializer):
+    """How many notifications arrived after the notifications marker (capped at 100)."""
+
+    count = serializers.IntegerField(min_value=0)
+
+
+class MarkerSerializer(serializers.Serializer):
+    """Mastodon's Marker: a read position."""
+
+    last_read_id = serializers.CharField()
+    version = serializers.IntegerField(min_value=0)
+    updated_at = serializers.DateTimeField()
+
+
+class MarkersSerializer(serializers.Serializer):
+    """The caller's markers, by timeline (a timeline never marked is left out)."""
+
+    home = MarkerSerializer(required=False)
+    notifications = MarkerSerializer(required=False)
+
+
+@extend_schema_field(
+    {
+        "oneOf": [
+            {"type": "string", "pattern": r"^[1-9][0-9]{0,17}$"},
+            {"type": "integer", "minimum": 1, "maximum": MAX_ID},
+        ]
+    }
+)
+class MarkerIdField(serializers.Field):
+    """``last_read_id``: an id, as a string (Mastodon's way) or a JSON integer."""
+
+
+class _MarkerUpdateSerializer(serializers.Serializer):
+    last_read_id = MarkerIdField()
+
+
+class MarkersUpdateSerializer(serializers.Serializer):
+    """The body of POST /api/v1/markers: at least one timeline's new position."""
+
+    home = _MarkerUpdateSerializer(required=False)
+    notifications = _MarkerUpdateSerializer(required=False)
+
+
+class TagSerializer(serializers.Serializer):
+    """Mastodon's Tag (``history`` is always empty: usage is not kept per day here)."""
+
+    name = serializers.CharField()
+    url = serializers.URLField()
+    history = EmptyListField()
+
+
+class SearchResultsSerializer(serializers.Serializer):
+    """Mastodon's Search: accounts, statuses (through the read gate) and hashtags."""
+
+    accounts = AccountSerializer(many=True)
+    statuses = StatusSerializer(many=True)
+    hashtags = TagSerializer(many=True)
 
 
 class RelationshipSerializer(serializers.Serializer):
@@ -267,6 +355,25 @@ class StatusCreateFormSerializer(StatusCreateSerializer):
     )
 
 
+class UpdateCredentialsSerializer(serializers.Serializer):
+    """The body of PATCH /api/v1/accounts/update_credentials (JSON or form): text fields."""
+
+    # No control characters (other than tab and newline) and no lone surrogates: refused.
+    display_name = serializers.RegexField(
+        rf"^[^{_CONTROL}]*$", required=False, allow_blank=True, max_length=50
+    )
+    note = serializers.RegexField(
+        rf"^[^{_CONTROL}]*$", required=False, allow_blank=True, max_length=160
+    )
+
+
+class UpdateCredentialsFormSerializer(UpdateCredentialsSerializer):
+    """The same as multipart, with the images (JPEG, PNG, WebP or GIF, at most 2 MB)."""
+
+    avatar = serializers.FileField(required=False)
+    header = serializers.FileField(required=False)
+
+
 class AppCreateSerializer(serializers.Serializer):
     client_name = serializers.RegexField(r"\S")  # anything but blank
     redirect_uris = RedirectUrisField(required=False)
@@ -307,6 +414,7 @@ _ERROR_TEXT = {
     403: "The token lacks the scope (read/write), or the action is not allowed.",
     404: "Record not found.",
     409: "The same Idempotency-Key is still being processed.",
+    413: "An uploaded image is too large (bytes or pixels).",
     422: "The content was refused (e.g. empty or too long).",
     503: "The idempotency store is briefly unreachable; nothing was posted, retry later.",
 }

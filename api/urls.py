@@ -3,7 +3,18 @@
 from django.urls import path, re_path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitView
 
-from .views import accounts, instance, oauth, rate_limits, startup, statuses, timelines
+from .views import (
+    accounts,
+    bookmarks,
+    instance,
+    notifications,
+    oauth,
+    rate_limits,
+    search,
+    startup,
+    statuses,
+    timelines,
+)
 from .views.errors import api_not_found
 
 app_name = "api"
@@ -42,6 +53,13 @@ urlpatterns = [
         accounts.VerifyCredentialsView.as_view(),
         name="verify_credentials",
     ),
+    path(
+        f"{V1}accounts/update_credentials",
+        accounts.UpdateCredentialsView.as_view(),
+        name="update_credentials",
+    ),
+    path(f"{V1}accounts/search", search.AccountsSearchView.as_view(), name="accounts_search"),
+    path("api/v2/search", search.SearchView.as_view(), name="search_v2"),
     path(f"{V1}accounts/lookup", accounts.AccountLookupView.as_view(), name="account_lookup"),
     path(
         f"{V1}accounts/relationships",
@@ -112,14 +130,53 @@ urlpatterns = [
         statuses.RebloggedByView.as_view(),
         name="status_reblogged_by",
     ),
+    path(
+        f"{V1}statuses/<str:status_id>/bookmark",
+        bookmarks.BookmarkView.as_view(),
+        name="status_bookmark",
+    ),
+    path(
+        f"{V1}statuses/<str:status_id>/unbookmark",
+        bookmarks.UnbookmarkView.as_view(),
+        name="status_unbookmark",
+    ),
+    path(f"{V1}bookmarks", bookmarks.BookmarksView.as_view(), name="bookmarks"),
+    path(f"{V1}favourites", bookmarks.FavouritesView.as_view(), name="favourites"),
     # Timelines
+    path(
+        f"{V1}timelines/tag/<str:hashtag>",
+        timelines.TagTimelineView.as_view(),
+        name="timeline_tag",
+    ),
     path(f"{V1}timelines/home", timelines.HomeTimelineView.as_view(), name="timeline_home"),
     path(f"{V1}timelines/public", timelines.PublicTimelineView.as_view(), name="timeline_public"),
+    # Notifications and read positions (fixed paths before :id)
+    path(f"{V1}notifications", notifications.NotificationsView.as_view(), name="notifications"),
+    path(
+        f"{V1}notifications/clear",
+        notifications.NotificationsClearView.as_view(),
+        name="notifications_clear",
+    ),
+    path(
+        f"{V1}notifications/unread_count",
+        notifications.UnreadCountView.as_view(),
+        name="notifications_unread_count",
+    ),
+    path(
+        f"{V1}notifications/<str:notification_id>",
+        notifications.NotificationView.as_view(),
+        name="notification",
+    ),
+    path(
+        f"{V1}notifications/<str:notification_id>/dismiss",
+        notifications.NotificationDismissView.as_view(),
+        name="notification_dismiss",
+    ),
+    path(f"{V1}markers", notifications.MarkersView.as_view(), name="markers"),
     # The caller's limits (read budget and request rates): free of read-budget charge
     path(f"{V1}rate_limits", rate_limits.RateLimitsView.as_view(), name="rate_limits"),
     # What apps call when they start: empty lists where a feature does not exist here
     path(f"{V1}preferences", startup.PreferencesView.as_view(), name="preferences"),
-    path(f"{V1}markers", startup.MarkersView.as_view(), name="markers"),
     path(f"{V1}filters", startup.FiltersV1View.as_view(), name="filters_v1"),
     path("api/v2/filters", startup.FiltersV2View.as_view(), name="filters_v2"),
     path(f"{V1}lists", startup.ListsView.as_view(), name="lists"),

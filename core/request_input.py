@@ -140,9 +140,17 @@ class RequestInputMiddleware:
             return 400, too_many_query_parameters_message()
         size = _content_length(request)
         limit = settings.DATA_UPLOAD_MAX_MEMORY_SIZE
+        uploads = request.path in settings.UPLOAD_PATHS
+        if uploads:
+            # The routes that take images: room for two of them (avatar and header).
+            limit = settings.UPLOAD_MAX_BODY_SIZE
         if limit is not None and size > limit:
             return 413, body_too_big_message(size)
         is_form = request.content_type in (FORM_URLENCODED, MULTIPART)
+        # An upload's body is streamed to the multipart parser, never read whole (files are
+        # binary anyway; Django decodes the text fields).
+        if uploads and request.content_type == MULTIPART:
+            return None
         if size and is_form and not _form_is_utf8(request):
             return 400, INVALID_UTF8_MESSAGE
         return None

@@ -93,7 +93,11 @@ class Like(models.Model):
 
     class Meta:
         constraints = [models.UniqueConstraint(fields=["user", "post"], name="like_once")]
-        indexes = [models.Index(fields=["post", "-id"], name="like_post_id_desc")]
+        indexes = [
+            models.Index(fields=["post", "-id"], name="like_post_id_desc"),
+            # The favourites list: one person's likes, newest first.
+            models.Index(fields=["user", "-id"], name="like_user_id_desc"),
+        ]
 
     def __str__(self) -> str:
         return f"{self.user_id} likes {self.post_id}"
@@ -119,3 +123,132 @@ class Follow(models.Model):
 
     def __str__(self) -> str:
         return f"{self.follower_id} follows {self.followee_id}"
+
+
+class Mention(models.Model):
+    """``post`` mentions ``user`` (resolved when the post was written; only these link)."""
+
+    post = models.ForeignKey(Post, on_delete=models.CASCADE, related_name="mentions")
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+")
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["post", "user"], name="mention_once")]
+
+    def __str__(self) -> str:
+        return f"{self.post_id} mentions {self.user_id}"
+
+
+class Tag(models.Model):
+    """A hashtag, by its normalised name (NFKC, casefolded: ``feeds.references``)."""
+
+    name = models.CharField(max_length=100, unique=True)
+    created_at = models.DateTimeField(default=timezone.now)
+
+    def __str__(self) -> str:
+        return f"#{self.name}"
+
+
+class PostTag(models.Model):
+    """``post`` carries ``tag``; the tag timeline pages by ``post_id`` on this table."""
+
+    post = models.ForeignKey(Post, on_delete=models.CASCADE, related_name="+")
+    tag = models.ForeignKey(Tag, on_delete=models.CASCADE, related_name="+")
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["tag", "post"], name="post_tag_once")]
+        indexes = [models.Index(fields=["post"], name="post_tag_post")]
+
+    def __str__(self) -> str:
+        return f"{self.post_id} #{self.tag_id}"
+
+
+class Notification(models.Model):
+    """Something ``actor`` did that ``recipient`` should hear about.
+
+    ``post`` is the status the notification carries: the mention or reply itself, or the
+    recipient's post that was liked or reposted (none for a follow). Deleting the post, or
+    undoing the like, repost or follow, deletes the notification with it.
+    """
+
+    MENTION = "mention"
+    REPLY = "reply"
+    REPOST = "reblog"
+    LIKE = "favourite"
+    FOLLOW = "follow"
+    KINDS = [
+        (MENTION, "mentioned you"),
+        (REPLY, "replied to your post"),
+        (REPOST, "reposted your post"),
+        (LIKE, "liked your post"),
+        (FOLLOW, "followed you"),
+    ]
+
+    recipient = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+"
+    )
+    actor = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+")
+    kind = models.CharField(max_length=20, choices=KINDS)
+    post = models.ForeignKey(
+        Post, null=True, blank=True, on_delete=models.CASCADE, related_name="+"
+    )
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        indexes = [
+            # A recipient's notifications, newest first (keyset on id), and the unread count.
+            models.Index(fields=["recipient", "-id"], name="notification_recipient_id"),
+        ]
+        constraints = [
+            # One notification per act: a repeated like or a retried write adds nothing.
+            models.UniqueConstraint(
+                fields=["recipient", "actor", "kind", "post"],
+                condition=Q(post__isnull=False),
+                name="notification_once_per_post",
+            ),
+            models.UniqueConstraint(
+                fields=["recipient", "actor", "kind"],
+                condition=Q(post__isnull=True),
+                name="notification_once_without_post",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.actor_id} {self.kind} → {self.recipient_id}"
+
+
+class Marker(models.Model):
+    """A reader's read position in a timeline (Mastodon's markers): ``notifications`` or
+    ``home``. Notifications above ``last_read_id`` are unread."""
+
+    NOTIFICATIONS = "notifications"
+    HOME = "home"
+    TIMELINES = [(HOME, "home"), (NOTIFICATIONS, "notifications")]
+
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+")
+    timeline = models.CharField(max_length=20, choices=TIMELINES)
+    last_read_id = models.BigIntegerField(default=0)
+    version = models.PositiveIntegerField(default=0)
+    updated_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["user", "timeline"], name="marker_once_per_timeline")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.user_id} read {self.timeline} to {self.last_read_id}"
+
+
+class Bookmark(models.Model):
+    """A person keeping a post for later (private to them). Lists page by the bookmark's id."""
+
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+")
+    post = models.ForeignKey(Post, on_delete=models.CASCADE, related_name="+")
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["user", "post"], name="bookmark_once")]
+        indexes = [models.Index(fields=["user", "-id"], name="bookmark_user_id_desc")]
+
+    def __str__(self) -> str:
+        return f"{self.user_id} bookmarked {self.post_id}"

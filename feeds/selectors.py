@@ -13,7 +13,7 @@ from django.db.models import Q, QuerySet
 
 from accounts.models import User
 
-from .models import Follow, Like, Post
+from .models import Bookmark, Follow, Like, Mention, Post
 
 THREAD_LIMIT = 500  # posts loaded for one conversation
 
@@ -101,7 +101,36 @@ def _load(posts: list[Post], viewer: User | None) -> list[Post]:
     for post, shown_id in zip(posts, shown_ids, strict=True):
         post.viewer_liked = shown_id in liked
         post.viewer_reposted = shown_id in reposted
+    _references_attach(posts, shown_ids, viewer)
     return posts
+
+
+def _references_attach(posts: list[Post], shown_ids: list[int], viewer: User | None) -> None:
+    """Attach what each shown post mentions (``mentioned``: (id, username) pairs, and
+    ``mention_names`` for rendering) and whether the viewer bookmarked it
+    (``viewer_bookmarked``): one query each, whatever the page holds."""
+    mentioned: dict[int, list[tuple[int, str]]] = {}
+    rows = Mention.objects.filter(post_id__in=shown_ids or _NO_ID).order_by("id")
+    for post_id, user_id, username in rows.values_list("post_id", "user_id", "user__username"):
+        mentioned.setdefault(post_id, []).append((user_id, username))
+    bookmarked: set[int] = set()
+    if viewer is not None and viewer.is_authenticated:
+        bookmarked = set(
+            Bookmark.objects.filter(user_id=viewer.pk, post_id__in=shown_ids).values_list(
+                "post_id", flat=True
+            )
+        )
+    for post, shown_id in zip(posts, shown_ids, strict=True):
+        shown = post.repost_of if post.repost_of_id else post
+        shown.mentioned = mentioned.get(shown_id, [])
+        shown.mention_names = frozenset(name.lower() for _, name in shown.mentioned)
+        post.viewer_bookmarked = shown_id in bookmarked
+
+
+def posts_decorate(posts: list[Post], viewer: User | None) -> list[Post]:
+    """Load what showing ``posts`` needs (as every timeline does) for lists built elsewhere
+    in feeds: notifications, bookmarks, tag timelines. Use the list it returns."""
+    return _load(posts, viewer)
 
 
 def timeline_home(*, viewer: User, page: PageRequest = PageRequest()) -> list[Post]:

@@ -1,5 +1,9 @@
 """Writes for feeds: posting, replying, reposting, liking and following.
 
+Each write that should tell someone queues its notification after commit
+(``feeds.notifications``, ``robust``: a failed notification never undoes or fails the act),
+and undoing a like, repost or follow takes its notification back in the same transaction.
+
 Every write that touches more than one row runs in one transaction, and every counter moves
 with an atomic ``F()`` update, so concurrent likes or follows never lose a count.
 """
@@ -10,7 +14,9 @@ from django.db.models import F
 
 from accounts.models import User
 
-from .models import Follow, Like, Post
+from . import notifications
+from .models import Follow, Like, Notification, Post
+from .references import post_references_store
 from .text import post_text_clean
 
 
@@ -38,6 +44,10 @@ def post_create(*, author: User, text: str, reply_to: Post | None = None) -> Pos
         _bump(User, author.pk, "posts_count", 1)
         if reply_to is not None:
             _bump(Post, reply_to.pk, "replies_count", 1)
+        post_references_store(post=post)
+        transaction.on_commit(
+            lambda: notifications.notifications_for_post(post_id=post.pk), robust=True
+        )
     return post
 
 
@@ -65,6 +75,9 @@ def repost_create(*, user: User, post: Post) -> Post:
         with transaction.atomic():
             repost = Post.objects.create(author=user, repost_of=original)
             _bump(Post, original.pk, "reposts_count", 1)
+            transaction.on_commit(
+                lambda: notifications.notification_for_repost(repost_id=repost.pk), robust=True
+            )
     except IntegrityError:  # a concurrent request reposted it first
         return Post.objects.get(author=user, repost_of=original)
     return repost
@@ -77,6 +90,12 @@ def repost_delete(*, user: User, post: Post) -> Post:
         deleted, _ = Post.objects.filter(author=user, repost_of=original).delete()
         if deleted:
             _bump(Post, original.pk, "reposts_count", -1)
+            notifications.notification_withdraw(
+                actor_id=user.pk,
+                recipient_id=original.author_id,
+                kind=Notification.REPOST,
+                post_id=original.pk,
+            )
     return original
 
 
@@ -88,6 +107,12 @@ def like_create(*, user: User, post: Post) -> Post:
             _, created = Like.objects.get_or_create(user=user, post=original)
             if created:
                 _bump(Post, original.pk, "likes_count", 1)
+                transaction.on_commit(
+                    lambda: notifications.notification_for_like(
+                        user_id=user.pk, post_id=original.pk
+                    ),
+                    robust=True,
+                )
     except IntegrityError:  # a concurrent request liked it first
         pass
     return original
@@ -100,6 +125,12 @@ def like_delete(*, user: User, post: Post) -> Post:
         deleted, _ = Like.objects.filter(user=user, post=original).delete()
         if deleted:
             _bump(Post, original.pk, "likes_count", -1)
+            notifications.notification_withdraw(
+                actor_id=user.pk,
+                recipient_id=original.author_id,
+                kind=Notification.LIKE,
+                post_id=original.pk,
+            )
     return original
 
 
@@ -115,6 +146,12 @@ def follow_create(*, follower: User, followee: User) -> Follow:
             follow = Follow.objects.create(follower=follower, followee=followee)
             _bump(User, follower.pk, "following_count", 1)
             _bump(User, followee.pk, "followers_count", 1)
+            transaction.on_commit(
+                lambda: notifications.notification_for_follow(
+                    follower_id=follower.pk, followee_id=followee.pk
+                ),
+                robust=True,
+            )
     except IntegrityError:  # a concurrent request followed first
         return Follow.objects.get(follower=follower, followee=followee)
     return follow
@@ -127,6 +164,9 @@ def follow_delete(*, follower: User, followee: User) -> None:
         if deleted:
             _bump(User, follower.pk, "following_count", -1)
             _bump(User, followee.pk, "followers_count", -1)
+            notifications.notification_withdraw(
+                actor_id=follower.pk, recipient_id=followee.pk, kind=Notification.FOLLOW
+            )
 
 
 def counters_rebuild() -> None:

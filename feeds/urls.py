@@ -2,7 +2,7 @@
 
 from django.urls import path
 
-from . import views
+from . import social_views, views
 
 app_name = "feeds"
 
@@ -19,4 +19,12 @@ urlpatterns = [
     path("posts/<int:post_id>/repost/", views.post_repost, name="repost"),
     path("posts/<int:post_id>/unrepost/", views.post_unrepost, name="unrepost"),
     path("posts/<int:post_id>/delete/", views.post_delete, name="delete"),
+    path("posts/<int:post_id>/bookmark/", social_views.post_bookmark, name="bookmark"),
+    path("posts/<int:post_id>/unbookmark/", social_views.post_unbookmark, name="unbookmark"),
+    path("notifications/", social_views.notifications, name="notifications"),
+    path("notifications/read/", social_views.notifications_read, name="notifications_read"),
+    path("bookmarks/", social_views.bookmarks, name="bookmarks"),
+    path("favourites/", social_views.favourites, name="favourites"),
+    path("tags/<str:tag>/", social_views.tag, name="tag"),
+    path("search/", social_views.search_page, name="search"),
 ]

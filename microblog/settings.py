@@ -116,6 +116,7 @@ TEMPLATES = [
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
                 "access.context_processors.read_meter",
+                "feeds.context_processors.notifications_unread",
             ],
         },
     },
@@ -208,6 +209,19 @@ STORAGES = {
     },
 }
 WHITENOISE_USE_FINDERS = True  # serve from app folders too, so no collectstatic is needed
+
+# --- Uploaded media (profile images) -------------------------------------------------------
+# Through the "default" storage above: local files here on the embedded default, served by
+# accounts/media_views.py (the app checks what it serves; no web-server alias needed).
+MEDIA_ROOT = os.environ.get("MEDIA_ROOT", str(BASE_DIR / "media"))
+MEDIA_URL = "/media/"
+PROFILE_IMAGE_MAX_BYTES = env_int("PROFILE_IMAGE_MAX_BYTES", 2 * 1024 * 1024)  # Mastodon's 2 MB
+# Decoding stops above this many pixels (decompression bombs); Mastodon's limit is similar.
+IMAGE_MAX_PIXELS = env_int("IMAGE_MAX_PIXELS", 4096 * 4096)
+# Only these routes take bodies past DATA_UPLOAD_MAX_MEMORY_SIZE (core/request_input.py):
+# two images and the form around them.
+UPLOAD_PATHS = ("/accounts/settings/", "/api/v1/accounts/update_credentials")
+UPLOAD_MAX_BODY_SIZE = 2 * PROFILE_IMAGE_MAX_BYTES + 64 * 1024
 
 # --- Security -----------------------------------------------------------------------------
 # Production defaults (DEBUG off): HTTPS only, HSTS for a year, secure cookies. Behind a
@@ -461,6 +475,8 @@ ACCESS_DETECTORS = {
     "ignored_429": {"window_minutes": 10, "min_refused_requests": 5},
     # Accounts of one OAuth app that each read at least this many posts in the window.
     "app_scraping": {"window_minutes": 60, "min_accounts": 5, "min_posts_per_account": 200},
+    # Distinct search queries from one reader within the window (query enumeration).
+    "query_enumeration": {"window_minutes": 10, "min_distinct_queries": 30},
 }
 # Case-insensitive substrings of User-Agent headers that name scrapers and AI crawlers.
 ACCESS_SCRAPER_USER_AGENTS = [
@@ -472,6 +488,8 @@ ACCESS_SCRAPER_USER_AGENTS = [
 ]  # fmt: skip
 # Routes that show one post, for the sequential-id rule (the post id is read from the path).
 ACCESS_SINGLE_POST_ROUTES = ["feeds:post", "api:status"]
+# Routes that search, for the query-enumeration rule (the query is the record's "q").
+ACCESS_SEARCH_ROUTES = ["feeds:search", "api:search_v2", "api:accounts_search"]
 # How many access-log record ids a flag keeps as evidence (the figures count them all).
 ACCESS_FLAG_EVIDENCE_IDS = env_int("ACCESS_FLAG_EVIDENCE_IDS", 50)
 # Paths an IP block never applies to, so an admin cannot lock the review out.
@@ -532,6 +550,8 @@ REQUEST_RATE_LIMITS = {
     "follow": [("400/1d", "user")],  # web and API follows
     "api": [("300/5m", "token"), ("1500/5m", "user"), ("300/5m", "anon_ip")],  # every API call
     "paging": [("300/15m", "principal")],  # any max_id/min_id/since_id, web and API
+    # Search (web page and API): a favourite scraping surface, so its own, tighter group.
+    "search": [("60/5m", "principal")],
     # Password and email changes (accounts/views.py; docs/security.md): every reset request
     # per network, and per mailbox asked for (any spelling of it, whether it has an account).
     "password_reset": [("5/1h", "ip")],  # POST /accounts/password/reset/

@@ -4,6 +4,7 @@ from django.contrib import admin
 from django.urls import include, path
 
 from accounts import urls as accounts_urls
+from accounts.media_views import profile_media
 from core.ratelimits import login_rate_limit
 
 from .views import healthz
@@ -25,6 +26,7 @@ urlpatterns = [
     path("admin/", admin.site.urls),
     path("accounts/", include((accounts_pages, accounts_urls.app_name))),
     path("oauth/", include("accounts.urls_oauth")),  # /oauth/authorize; token/revoke: api
+    path("media/<str:folder>/<str:name>", profile_media, name="profile_media"),
     path("", include("api.urls")),
     path("", include("feeds.urls")),
 ]

@@ -1,5 +1,6 @@
 """Accounts: the caller, profiles, their statuses, followers, following and follow actions."""
 
+from django.core.exceptions import ValidationError as DjangoValidationError
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework.exceptions import NotFound, ValidationError
@@ -7,10 +8,13 @@ from rest_framework.response import Response
 
 from access.reading_policy import PROFILES
 from accounts.directory import account_get, account_ids_existing
+from accounts.images import ImageRefused
+from accounts.profiles import profile_update, text_is_clean
 from accounts.selectors import user_get_by_username
 from feeds import selectors as feeds
 from feeds import services
 
+from ..exceptions import PayloadTooLarge, Unprocessable
 from ..pagination import ACCOUNTS_LIMIT, page_request, paginated
 from ..params import ID_SCHEMA, id_parse, path_id, query_bool
 from ..permissions import IsAuthenticatedMastodon, TokenHasScope
@@ -20,6 +24,8 @@ from ..schemas import (
     CredentialAccountSerializer,
     RelationshipSerializer,
     StatusSerializer,
+    UpdateCredentialsFormSerializer,
+    UpdateCredentialsSerializer,
     errors,
 )
 from .base import ApiView
@@ -257,3 +263,59 @@ class RelationshipsView(ApiView):
         flags = feeds.relationships(viewer=request.user, user_ids=ids)
         entities = self.entities()
         return Response([entities.relationship(i, flags[i]) for i in ids])
+
+
+class UpdateCredentialsView(ApiView):
+    """PATCH /api/v1/accounts/update_credentials: the caller's display name, note (bio),
+    avatar and header (multipart), all or nothing. Other Mastodon fields are accepted and
+    ignored (there are no locked accounts, bots or profile fields here)."""
+
+    required_scopes = {"PATCH": "write:accounts"}
+
+    permission_classes = AUTHENTICATED
+
+    @extend_schema(
+        operation_id="accounts_update_credentials",
+        request={
+            "application/json": UpdateCredentialsSerializer,
+            "multipart/form-data": UpdateCredentialsFormSerializer,
+            "application/x-www-form-urlencoded": UpdateCredentialsSerializer,
+        },
+        responses={200: CredentialAccountSerializer, **errors(400, 401, 403, 413, 422)},
+        tags=TAGS,
+    )
+    def patch(self, request):
+        data = request.data
+        if not hasattr(data, "get"):
+            raise Unprocessable("Send an object with display_name, note, avatar or header.")
+        fields = {}
+        for name, target in (("display_name", "display_name"), ("note", "bio")):
+            if name in data:
+                value = data.get(name)
+                if not isinstance(value, str):
+                    raise Unprocessable(f"{name}: must be a string.")
+                if not text_is_clean(value):
+                    raise Unprocessable(
+                        f"{name}: control characters (such as NUL) cannot be saved."
+                    )
+                fields[target] = value
+        for name in ("avatar", "header"):
+            upload = request.FILES.get(name)
+            if upload is not None:
+                fields[name] = upload
+            elif name in data and data.get(name) not in ("", None):
+                raise Unprocessable(f"{name}: send the image as a file (multipart/form-data).")
+        try:
+            user = profile_update(user=request.user, **fields)
+        except ImageRefused as exc:
+            if exc.status == 413:
+                raise PayloadTooLarge(" ".join(exc.messages)) from exc
+            raise Unprocessable(" ".join(exc.messages)) from exc
+        except DjangoValidationError as exc:
+            messages = exc.message_dict if hasattr(exc, "error_dict") else {"": exc.messages}
+            name, problems = next(iter(messages.items()))
+            label = {"bio": "note"}.get(name, name)
+            raise Unprocessable(
+                f"{label}: {' '.join(problems)}" if label else " ".join(problems)
+            ) from exc
+        return Response(self.entities().credential_account(user))

@@ -101,21 +101,6 @@ class PreferencesView(ApiView):
         )
 
 
-class MarkersView(ApiView):
-    """GET /api/v1/markers: saved reading positions; none are kept here, so ``{}``."""
-
-    permission_classes = AUTHENTICATED
-    required_scopes = {"GET": "read:statuses"}
-
-    @extend_schema(
-        operation_id="markers",
-        responses={200: {"type": "object", "maxProperties": 0}, **errors(401, 403)},
-        tags=["timelines"],
-    )
-    def get(self, request):
-        return Response({})
-
-
 _NODEINFO_LINKS = inline_serializer(
     "NodeInfoLinks", {"links": serializers.ListField(child=serializers.DictField())}
 )

@@ -2,10 +2,13 @@
 
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema
+from rest_framework.exceptions import NotFound
 from rest_framework.response import Response
 
 from access.reading_policy import PUBLIC_TIMELINE
 from feeds import selectors as feeds
+from feeds.references import tag_name_valid
+from feeds.tags import tag_get, timeline_tag
 
 from ..pagination import page_request, paginated
 from ..params import query_bool
@@ -66,3 +69,35 @@ class PublicTimelineView(_TimelineView):
         if query_bool(params, "remote") or query_bool(params, "only_media"):
             return Response([])
         return self.respond(request, page, feeds.timeline_public(viewer=request.user, page=page))
+
+
+class TagTimelineView(_TimelineView):
+    """GET /api/v1/timelines/tag/:hashtag: posts carrying the hashtag, newest first. A name
+    that cannot be a hashtag is a 404; one nobody used yet is an empty (still metered) page."""
+
+    required_scopes = {"GET": "read:statuses"}
+
+    reading_feed = PUBLIC_TIMELINE
+
+    @extend_schema(
+        operation_id="timelines_tag",
+        parameters=[
+            *PAGE_PARAMETERS,
+            OpenApiParameter("local", OpenApiTypes.BOOL, description="Every post is local."),
+            OpenApiParameter("remote", OpenApiTypes.BOOL, description="Always empty."),
+            OpenApiParameter("only_media", OpenApiTypes.BOOL, description="Always empty."),
+        ],
+        responses={200: StatusSerializer(many=True), **errors(400, 401, 403, 404, 429)},
+        tags=TAGS,
+    )
+    def get(self, request, hashtag):
+        if not tag_name_valid(hashtag):
+            raise NotFound("That is not a hashtag.")
+        page = page_request(request)
+        params = request.query_params
+        query_bool(params, "local")
+        if query_bool(params, "remote") or query_bool(params, "only_media"):
+            return Response([])
+        tag = tag_get(name=hashtag)
+        posts = timeline_tag(tag=tag, viewer=request.user, page=page) if tag else []
+        return self.respond(request, page, posts)

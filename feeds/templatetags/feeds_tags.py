@@ -16,6 +16,14 @@ def post_html(text: str) -> str:
     return mark_safe(render_post_html(text))  # noqa: S308 - escaped by render_post_html
 
 
+@register.filter
+def post_content(post) -> str:
+    """A post's text as HTML with its hashtags and resolved mentions linked (see
+    ``post_html`` for why this is safe)."""
+    mentions = getattr(post, "mention_names", frozenset())
+    return mark_safe(render_post_html(post.text, mentions))  # noqa: S308 - escaped by render_post_html
+
+
 @register.simple_tag(takes_context=True)
 def gate_checked(context, post) -> str:
     """Renders nothing; raises ``UngatedPostError`` when ``post`` did not pass the read gate in

@@ -81,11 +81,12 @@ def noon_time():
 
 
 def test_record_of_a_web_page(gate_ledger, noon, client):
-    """Ensures that a logged-out web page's record names the route, path, paging, client IP,
-    its /24 prefix, the (truncated) user agent and the anonymous principal."""
+    """Ensures that a logged-out web page's record names the route, path, paging (not other
+    query parameters), client IP, its /24 prefix, the (truncated) user agent and the
+    anonymous principal."""
     posts = [PostFactory() for _ in range(3)]
     agent = "Mozilla/5.0 " + "x" * 400
-    query = {"max_id": str(posts[-1].pk + 1), "limit": "5", "q": "not paging"}
+    query = {"max_id": str(posts[-1].pk + 1), "limit": "5", "utm_source": "not recorded"}
     response = client.get("/public/", query, REMOTE_ADDR="198.51.100.23", HTTP_USER_AGENT=agent)
     assert response.status_code == 200
     (row,) = stored(gate_ledger)

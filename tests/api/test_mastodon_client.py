@@ -114,3 +114,52 @@ def test_mastodon_py_end_to_end(live_server, seeded_tiers, short_lived_db_connec
         alice_api.status(reply.id)
     with pytest.raises(MastodonNotFoundError):  # another's post: 404, as on Mastodon
         alice_api.status_delete(first)
+
+
+def test_mastodon_py_mentions_notifications_tags_and_bookmarks(
+    live_server, seeded_tiers, short_lived_db_connections, clients
+):
+    """Ensures that with Mastodon.py a mention with a hashtag reaches the friend's
+    notifications, the hashtag timeline lists it, search finds it (and the hashtag and the
+    writer), the friend bookmarks it and finds it in bookmarks, and the notifications marker
+    and dismiss/clear work."""
+    writer = UserFactory(username="writer_m")
+    friend = UserFactory(username="friend_m")
+    writer_api = _client(
+        live_server, token_create(user=writer, name="t", scopes=["read", "write"])[1]
+    )
+    friend_api = _client(
+        live_server, token_create(user=friend, name="t", scopes=["read", "write"])[1]
+    )
+    clients += [writer_api, friend_api]
+
+    post = writer_api.status_post("Picnic, @friend_m? #Sunday")
+    assert [m.acct for m in post.mentions] == ["friend_m"]
+    assert [t.name for t in post.tags] == ["sunday"]
+    friend_api.status_favourite(post)  # the writer is told of the like
+
+    notes = friend_api.notifications()
+    assert [(n.type, n.account.acct, n.status.id) for n in notes] == [
+        ("mention", "writer_m", post.id)
+    ]
+    assert [n.type for n in writer_api.notifications(types=["favourite"])] == ["favourite"]
+    assert [s.id for s in friend_api.timeline_hashtag("Sunday")] == [post.id]
+
+    found = friend_api.search_v2("sunday picnic")
+    assert [s.id for s in found.statuses] == [post.id]
+    assert [t.name for t in friend_api.search_v2("#sun", result_type="hashtags").hashtags] == [
+        "sunday"
+    ]
+    assert [a.acct for a in friend_api.account_search("writer")] == ["writer_m"]
+    assert friend_api.status_bookmark(post).bookmarked is True
+    assert [s.id for s in friend_api.bookmarks()] == [post.id]
+    assert [s.id for s in friend_api.favourites()] == [post.id]
+
+    friend_api.markers_set("notifications", notes[0].id)
+    assert friend_api.markers_get("notifications").notifications.last_read_id == notes[0].id
+    friend_api.notifications_dismiss(notes[0].id)
+    assert friend_api.notifications() == []
+    writer_api.notifications_clear()
+    assert writer_api.notifications() == []
+    friend_api.status_unbookmark(post)
+    assert friend_api.bookmarks() == []

@@ -109,6 +109,6 @@ def test_apps_create_and_verify(anon, reader):
 
 def test_unknown_api_path_is_json_404(anon):
     """Ensures that an unknown API path gets Mastodon's JSON 404, not an HTML page."""
-    response = anon.get("/api/v1/notifications")
+    response = anon.get("/api/v1/conversations")
     assert response.status_code == 404
     assert response.json() == {"error": "Record not found"}

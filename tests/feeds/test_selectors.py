@@ -16,9 +16,10 @@ from tests.factories import UserFactory
 pytestmark = pytest.mark.django_db
 
 FULL_PAGE = 20
-# The page itself, its related posts (originals, reply targets), the authors, and the viewer's
-# likes and reposts: the same five whatever the page holds.
-SELECTOR_QUERIES = 5
+# The page itself, its related posts (originals, reply targets), the authors, the viewer's
+# likes and reposts, the mentions and the viewer's bookmarks: the same seven whatever the
+# page holds.
+SELECTOR_QUERIES = 7
 
 
 def timeline_data(viewer, size: int):
@@ -74,12 +75,12 @@ def count_queries(action) -> int:
 
 
 @pytest.mark.parametrize("name", ["home", "public", "profile"])
-def test_timeline_selectors_cost_five_queries_whatever_the_page_size(
+def test_timeline_selectors_cost_seven_queries_whatever_the_page_size(
     django_assert_num_queries, name
 ):
-    """Ensures that the home, public and profile selectors take the same five queries (page,
-    related posts, authors, the viewer's likes and reposts) for a page of one post and for a
-    full page of posts, replies and reposts."""
+    """Ensures that the home, public and profile selectors take the same seven queries (page,
+    related posts, authors, the viewer's likes and reposts, mentions, bookmarks) for a page of
+    one post and for a full page of posts, replies and reposts."""
     viewer = UserFactory()
 
     def run(star):
@@ -108,7 +109,7 @@ def test_timeline_selectors_cost_five_queries_whatever_the_page_size(
 
 
 def test_thread_selectors_cost_a_fixed_number_of_queries(django_assert_num_queries):
-    """Ensures that post_get and post_thread take the same five queries each for a lone post
+    """Ensures that post_get and post_thread take the same seven queries each for a lone post
     and for a 20-post conversation."""
     viewer = UserFactory()
     lone = thread_data(1)[0]

@@ -33,13 +33,15 @@ from access.ledgers import RedisLedger, ledger_get
 from access.models import AccessLogEntry, ReadReceipt
 from accounts.services import token_create
 from core.client_ip import ip_prefix
-from feeds import services
-from feeds.models import Post
+from feeds import notifications, services
+from feeds.bookmarks import bookmark_create
+from feeds.models import Notification, Post
 from tests.factories import UserFactory
 
 from .routes import route_paths
 
 MARKER = "gatewalk"
+TAG = "walktag"  # on posts by the writer and by the suspended author, so both are searched too
 METHODS = ("get", "post", "delete")
 ANONYMOUS_IP = "127.0.0.1"  # the test client's REMOTE_ADDR
 
@@ -55,6 +57,7 @@ class WalkWorld:
     gone: object
     token: str
     posts: dict[str, Post] = field(default_factory=dict)
+    notification_ids: list[int] = field(default_factory=list)
     markers: dict[int, str] = field(default_factory=dict)  # post id → its text's marker
 
     def add(self, kind: str, post: Post) -> Post:
@@ -87,6 +90,10 @@ class WalkWorld:
         names = [user.username for user in (self.writer, self.gone, self.reader)]
         by_name = {"post_id": post_ids, "status_id": post_ids, "account_id": user_ids}
         by_name["username"] = names
+        # Hashtag timelines and notifications (issue 15): the world's tag, the reader's
+        # notifications (a mention and a like by the suspended author among them).
+        by_name["tag"] = by_name["hashtag"] = [TAG]
+        by_name["notification_id"] = [str(pk) for pk in self.notification_ids]
         return by_name, sorted({*post_ids, *user_ids, *names})
 
 
@@ -114,6 +121,22 @@ def walk_world_create() -> WalkWorld:
     world.text("reply_to_hidden", writer, reply_to=hidden)
     for followee in (writer, other, gone):
         services.follow_create(follower=reader, followee=followee)
+    # Mentions, hashtags, notifications and bookmarks (issue 15), the suspended author's too:
+    # they reach the tag timeline, search, notifications, bookmarks and liked posts.
+    tagged = world.text(f"tagged #{TAG} @{reader.username}", writer)
+    gone_tagged = world.text(f"gone_tagged #{TAG} @{reader.username}", gone)
+    for post in (tagged, gone_tagged, own):
+        bookmark_create(user=reader, post=post)
+        services.like_create(user=reader, post=post)
+    services.like_create(user=gone, post=own)
+    services.like_create(user=writer, post=own)
+    for post in (tagged, gone_tagged):
+        notifications.notifications_for_post(post_id=post.pk)
+    notifications.notification_for_like(user_id=gone.pk, post_id=own.pk)
+    notifications.notification_for_like(user_id=writer.pk, post_id=own.pk)
+    world.notification_ids = list(
+        Notification.objects.filter(recipient=reader).values_list("pk", flat=True)
+    )
     gone.is_active = False
     gone.save(update_fields=["is_active"])
     return world

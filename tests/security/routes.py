@@ -5,7 +5,15 @@ import re
 
 from django.urls import URLPattern, URLResolver, get_resolver
 
-SAMPLE = {"post_id": "{post}", "status_id": "{post}", "account_id": "{user}", "username": "{name}"}
+SAMPLE = {
+    "post_id": "{post}",
+    "status_id": "{post}",
+    "account_id": "{user}",
+    "username": "{name}",
+    "notification_id": "{post}",  # any id: a missing one must answer 404, never 500
+    "tag": "{name}",
+    "hashtag": "{name}",
+}
 
 
 def _walk(patterns, prefix=""):

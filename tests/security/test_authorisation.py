@@ -7,7 +7,7 @@ import pytest
 from django.test import Client
 
 from accounts.models import ApiToken, User
-from feeds.models import Post
+from feeds.models import Notification, Post
 
 from .conftest import bearer
 
@@ -33,6 +33,9 @@ def _expected(method, operation_id, caller):
     """Mastodon's rules: reads are public (budget allowing); writes need a token; only the
     author deletes a post (staff included: admins act through the admin, not the API); to
     anyone else it is not found."""
+    if operation_id.startswith("notification"):
+        # One's own notifications only: somebody else's id names no record of theirs.
+        return {401} if caller == "anonymous" else {200} if caller == "owner" else {404}
     if method == "get":
         return {200}
     if caller == "anonymous":
@@ -62,8 +65,12 @@ def test_authorisation_matrix(world, caller):
     own_email = getattr(world, caller).email if caller != "anonymous" else None
     for path, method, operation_id in operations:
         # Fresh objects per call: a DELETE must not remove what the next call needs.
-        post = Post.objects.create(author=world.owner, text=f"for {operation_id}")
+        post = Post.objects.create(author=world.owner, text=f"for {operation_id} #matrix")
+        note = Notification.objects.create(
+            recipient=world.owner, actor=world.other, kind=Notification.LIKE, post=post
+        )
         url = path.replace("{status_id}", str(post.pk)).replace("{account_id}", str(world.owner.pk))
+        url = url.replace("{notification_id}", str(note.pk)).replace("{hashtag}", "matrix")
         response = getattr(_client(world, caller), method)(url, REMOTE_ADDR="203.0.113.50")
         assert response.status_code in _expected(method, operation_id, caller), (
             caller,

@@ -1,0 +1,22 @@
+"""Hashtag timelines: the posts that carry a tag, newest first, loaded like any timeline."""
+
+from accounts.models import User
+
+from .models import Post, PostTag, Tag
+from .references import tag_name_valid, tag_normalize
+from .selectors import PageRequest, keyset_page, posts_decorate
+
+
+def tag_get(*, name: str) -> Tag | None:
+    """The tag called ``name`` (any case or Unicode form), or None if no post carries it."""
+    if not tag_name_valid(name):
+        return None
+    return Tag.objects.filter(name=tag_normalize(name)).first()
+
+
+def timeline_tag(*, tag: Tag, viewer: User | None, page: PageRequest | None = None) -> list[Post]:
+    """Posts and replies carrying ``tag``, newest first; keyset on post id through the
+    ``post_tag_once`` (tag, post) index."""
+    tagged = PostTag.objects.filter(tag_id=tag.pk).values("post_id")
+    queryset = Post.objects.visible().filter(pk__in=tagged)
+    return posts_decorate(keyset_page(queryset, page or PageRequest()), viewer)
