@@ -33,7 +33,8 @@ from django.http import HttpRequest
 from django.utils.dateparse import parse_datetime
 
 from .client_ip import client_ip, review_prefix
-from .models import AccessLogEntry, SecurityEvent
+from .models import AccessLogEntry, DeliveryProvenance, SecurityEvent
+from .provenance import STREAM_FIELD, provenance_ids_parse, provenance_row
 
 logger = logging.getLogger(__name__)
 
@@ -201,11 +202,20 @@ def access_log_entry(record: AccessRecord, outcome: RecordOutcome) -> AccessLogE
 
 
 def access_log_write(
-    *, record: AccessRecord, outcome: RecordOutcome, using: str = "default"
+    *,
+    record: AccessRecord,
+    outcome: RecordOutcome,
+    using: str = "default",
+    post_ids: list[int] | None = None,
 ) -> AccessLogEntry:
-    """Insert one record (call it inside the transaction that charged, when there is one)."""
+    """Insert one record (call it inside the transaction that charged, when there is one),
+    with its delivery provenance: ``post_ids``, the ids it delivered for the first time."""
     entry = access_log_entry(record, outcome)
-    entry.save(using=using, force_insert=True)
+    with transaction.atomic(using=using):
+        entry.save(using=using, force_insert=True)
+        provenance = provenance_row(record, post_ids if outcome.delivered else [])
+        if provenance is not None:
+            provenance.save(using=using, force_insert=True)
     return entry
 
 
@@ -235,6 +245,14 @@ def stream_entry_parse(fields: dict) -> AccessLogEntry:
     return access_log_entry(AccessRecord.from_json(values["r"]), outcome)
 
 
+def stream_entry_provenance(fields: dict) -> list[DeliveryProvenance]:
+    """The unsaved provenance row of one stream entry (none if it delivered nothing new)."""
+    values = {_text(key): _text(value) for key, value in fields.items()}
+    ids = provenance_ids_parse(values.get(STREAM_FIELD, ""))
+    row = provenance_row(AccessRecord.from_json(values["r"]), ids)
+    return [row] if row is not None else []
+
+
 def _consumer_name() -> str:
     """A consumer name no other process uses: a dead one's entries are claimed, not reused."""
     return f"{socket.gethostname()}-{os.getpid()}-{uuid.uuid4().hex[:6]}"
@@ -259,12 +277,14 @@ def _store(client, key: str, entries: list) -> int:
     """
     done: list = []
     rows: list[AccessLogEntry] = []
+    provenance: list[DeliveryProvenance] = []
     for entry_id, fields in entries:
         if not fields:  # deleted from the stream while pending: nothing left to store
             done.append(entry_id)
             continue
         try:
             rows.append(stream_entry_parse(fields))
+            provenance.extend(stream_entry_provenance(fields))
         except (KeyError, ValueError, TypeError):
             # Left pending (not lost): a later release that can read it will store it.
             logger.exception("access log: cannot parse stream entry %s", _text(entry_id))
@@ -273,6 +293,7 @@ def _store(client, key: str, entries: list) -> int:
     if rows:
         with transaction.atomic():
             AccessLogEntry.objects.bulk_create(rows, ignore_conflicts=True)
+            DeliveryProvenance.objects.bulk_create(provenance, ignore_conflicts=True)
     if done:
         pipe = client.pipeline(transaction=True)
         pipe.xack(key, DRAIN_GROUP, *done)
