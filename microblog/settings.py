@@ -75,6 +75,7 @@ INSTALLED_APPS = [
     "accounts",
     "feeds",
     "access",
+    "leaks",
     "api",
 ]
 
