@@ -262,12 +262,21 @@ def leak_flag_open(*, actor: User, report: dict, sha256: str) -> Flag:
     now = timezone.now()
     user_id = report.get("user_id")
     evidence = {
+        "summary": (
+            f"Received {report.get('posts')} posts of leaked dump {sha256[:12]}… "
+            f"(significance {report.get('significance')})"
+        ),
         "dump_sha256": sha256,
-        "posts": report.get("posts"),
-        "significance": report.get("significance"),
+        "figures": {
+            "posts_received": report.get("posts"),
+            "significance": report.get("significance"),
+            "reading_volume": report.get("volume"),
+            "first_delivery": report.get("first_at"),
+            "last_delivery": report.get("last_at"),
+            "tokens": [t.get("name") or t.get("id") for t in report.get("tokens", [])],
+            "ip_prefixes": report.get("ip_prefixes", []),
+        },
         "post_ids": report.get("post_ids", [])[:50],
-        "tokens": report.get("tokens", []),
-        "ip_prefixes": report.get("ip_prefixes", []),
     }
     with transaction.atomic():
         flag = Flag.objects.filter(principal=principal, rule=FLAG_RULE, status=Flag.OPEN).first()

@@ -93,6 +93,7 @@ def suspects_rank(
     (author, order of magnitude of its readers); ``readers``: R, how many readers read
     anything in the window.
     """
+    received = {unit: {p for p in got if p in groups} for unit, got in received.items()}
     keys = sorted(set(groups.values()), key=str)
     candidates = [unit for unit, got in received.items() if len(got) >= min_posts]
     if not candidates or readers < 2 or not keys:
