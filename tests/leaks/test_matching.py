@@ -32,7 +32,8 @@ def matched(matcher, item: DumpItem) -> Match | Miss:
         POSTS[2],
         POSTS[2].upper(),  # casefolding
         "ＴＨＥ council votes on the new cycle lanes tonight — come and say what you think.",
-        "The\u200b council votes on the new\u200d cycle lanes tonight - come and say what you think",
+        "The\u200b council votes on the new\u200d cycle lanes tonight - come and say what you "
+        "think",
         "  The council   votes on the new cycle lanes\ttonight come and say what you think!!  ",
         "<p>The council votes on the new cycle lanes tonight &mdash; come and say what you "
         "think.</p>",  # Mastodon HTML

@@ -27,7 +27,7 @@ def test_poisson_binomial_tail_is_exact():
 def population(readers: int = 1000, popular: int = 50, volume: int = 60):
     """Every reader received the popular posts 1..popular; each reads ``volume`` posts."""
     received = {f"user:{n}": set(range(1, popular + 1)) for n in range(readers)}
-    volumes = {unit: volume for unit in received}
+    volumes = dict.fromkeys(received, volume)
     return received, volumes
 
 
@@ -58,7 +58,7 @@ def test_one_authors_posts_count_as_one_piece_of_evidence():
     follower who read one author's profile is not named."""
     received, volumes = population()
     received["user:fan"] = set(range(2000, 2020))
-    groups = {pid: ("niche author", 0) for pid in range(2000, 2020)}
+    groups = dict.fromkeys(range(2000, 2020), ("niche author", 0))
     suspects = suspects_rank(received=received, volumes=volumes, groups=groups, readers=1000)
     fan = next(s for s in suspects if s.unit == "user:fan")
     assert fan.groups == 1 and not fan.named
