@@ -2,8 +2,8 @@
 harvester named, opens a flag from the trace and revokes the harvester's tokens from it."""
 
 import pytest
-from django.contrib.contenttypes.models import ContentType
 from django.contrib.auth.models import Permission
+from django.contrib.contenttypes.models import ContentType
 from playwright.sync_api import expect
 
 from accounts.models import AdminActionLog, ApiToken
