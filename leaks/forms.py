@@ -16,8 +16,9 @@ class TraceForm(forms.Form):
     def clean_dump(self):
         dump = self.cleaned_data["dump"]
         if dump.size > MAX_DUMP_BYTES:
+            limit = MAX_DUMP_BYTES // 2**20
             raise forms.ValidationError(
-                f"The file is {dump.size / 1e6:.1f} MB; upload at most {MAX_DUMP_BYTES // 2**20} MB."
+                f"The file is {dump.size / 1e6:.1f} MB; upload at most {limit} MB."
             )
         return dump
 
