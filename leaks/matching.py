@@ -48,9 +48,15 @@ def html_strip(text: str) -> str:
     return html.unescape(HTML_TAG.sub("", text))
 
 
+# ASCII punctuation and symbols as spaces: the fast path for plain ASCII text (most posts).
+ASCII_FOLD = str.maketrans({c: " " for c in map(chr, range(128)) if not c.isalnum()})
+
+
 def text_normalize(text: str) -> str:
     """The form both sides are compared in: NFKC, casefolded, no format characters,
     punctuation and symbols as spaces, whitespace collapsed."""
+    if text.isascii():
+        return " ".join(text.lower().translate(ASCII_FOLD).split())
     text = unicodedata.normalize("NFKC", unicodedata.normalize("NFKC", text).casefold())
     chars = []
     for char in text:
