@@ -211,7 +211,8 @@ def access_log_write(
     """Insert one record (call it inside the transaction that charged, when there is one),
     with its delivery provenance: ``post_ids``, the ids it delivered for the first time."""
     entry = access_log_entry(record, outcome)
-    with transaction.atomic(using=using):
+    # Both rows or neither; no savepoint when the ledger's transaction already holds them.
+    with transaction.atomic(using=using, savepoint=False):
         entry.save(using=using, force_insert=True)
         provenance = provenance_row(record, post_ids if outcome.delivered else [])
         if provenance is not None:
