@@ -40,6 +40,7 @@ SHARED_PREFIX = "shared_prefix"
 MANY_IPS = "many_ips"
 SCRAPER_USER_AGENT = "scraper_user_agent"
 IGNORED_429 = "ignored_429"
+LEAK_TRACE = "leak_trace"  # raised by a reviewer from a leak trace (leaks/), not a detector
 
 RULE_LABELS = {
     BUDGET_EXHAUSTED: "Budget exhausted",
@@ -50,6 +51,7 @@ RULE_LABELS = {
     MANY_IPS: "One token or account from many IPs",
     SCRAPER_USER_AGENT: "Scraper or AI-crawler user agent",
     IGNORED_429: "Kept asking after 429s",
+    LEAK_TRACE: "Named by a leak trace",
 }
 
 FIELDS = (

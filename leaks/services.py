@@ -16,6 +16,7 @@ from dataclasses import asdict, dataclass, field
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
+from access.detectors import LEAK_TRACE
 from access.models import Flag
 from access.selectors_provenance import deliveries_of_posts, reader_volumes
 from accounts.models import ApiToken, User
@@ -28,7 +29,7 @@ from .significance import MIN_POSTS, NAMING_THRESHOLD, Suspect, cover_greedy, su
 
 TRACE_ACTION = "leak_trace"
 FLAG_ACTION = "leak_flag_open"
-FLAG_RULE = "leak_trace"
+FLAG_RULE = LEAK_TRACE
 SHOWN_SUSPECTS = 20
 SHOWN_POST_IDS = 200
 

@@ -34,7 +34,8 @@ from feeds.models import Follow, Post
 
 from .services import leak_trace
 
-AUTHORS = 80
+AUTHORS = 1000
+AUTHOR_ZIPF = 0.6  # the top author writes about 3 % of the posts
 POSTS = 10_000
 FARM_SIZE = 8
 FARM_SLICE = 120
@@ -132,7 +133,7 @@ class LeakSimulation:
         self.tag = tag
         self.authors = self._users(f"{tag}author", AUTHORS, age_days=400)
         # Zipf-like author popularity: a few authors have most followers and write most.
-        weights = [1.0 / (rank + 1) ** 0.8 for rank in range(AUTHORS)]
+        weights = [1.0 / (rank + 1) ** AUTHOR_ZIPF for rank in range(AUTHORS)]
         start = timezone.now() - timedelta(days=30)
         step = timedelta(days=30) / POSTS
         posts = [
