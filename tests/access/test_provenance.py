@@ -211,3 +211,14 @@ def test_killed_drain_worker_loses_no_provenance(require_postgres, require_redis
     assert DeliveryProvenance.objects.count() == records
     assert AccessLogEntry.objects.count() == records
     ledger.client.delete(ledger.stream_key)
+
+
+def test_a_refused_repost_keeps_no_provenance(gate_ledger, noon, make_request):
+    """Ensures that when a page's first post is a repost whose original does not fit (a 429,
+    nothing delivered), no provenance is kept, on either ledger."""
+    one = Tier.objects.create(slug="one", name="One", daily_read_budget=1)
+    reader = UserFactory(tier_override=one)
+    read_gate(request=make_request(fresh(reader)), post_ids=[10, 11], first_post_ids=2)
+    records = stored(gate_ledger)
+    assert [r.status for r in records] == [429]
+    assert provenance() == []
