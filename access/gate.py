@@ -13,22 +13,24 @@ budget is the reader's tier's ``daily_read_budget`` (``effective_tier``), read o
 so a tier change applies to the next request while the day's count carries over.
 
 Every pass (except in ``off`` mode) also writes one access-log record, in the same database
-transaction or the same Redis script as the charge (``access/audit.py``).
+transaction or the same Redis script as the charge (``access/access_log.py``).
 """
 
 import logging
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
+from typing import Protocol, TypeVar
 
 from django.conf import settings
 from django.http import HttpRequest
 from django.utils import timezone
 
 from accounts.selectors import effective_tier
-from feeds.models import Post
+from core.client_ip import reader_principal
 
-from .audit import AccessRecord, access_log_write, access_record_build, record_outcome
-from .client_ip import client_ip, ip_prefix
+from .access_log import AccessRecord, access_log_write, access_record_build, record_outcome
+from .delivered import delivered_ids_add
 from .ledgers import (
     ChargeResult,
     DatabaseLedger,
@@ -92,20 +94,33 @@ def window_day(now: datetime | None = None) -> date:
     return (now or timezone.now()).astimezone(UTC).date()
 
 
-def reader_principal(request: HttpRequest) -> str:
-    """Whose budget a request draws on: "user:<id>", or "ip:<prefix>" for logged-out readers."""
-    user = getattr(request, "user", None)
-    if user is not None and user.is_authenticated:
-        return f"user:{user.pk}"
-    return f"ip:{ip_prefix(client_ip(request))}"
+class Deliverable(Protocol):
+    """What the gate needs of a post: its id and author, and for a repost its original (id and
+    author). The gate charges ids, so it needs no ``Post`` (feeds/ sits above access/)."""
+
+    pk: int
+    author_id: int
+    repost_of_id: int | None
+    repost_of: "Deliverable | None"
 
 
-def delivered_post_ids(posts: list[Post]) -> list[int]:
-    """The ids a page delivers, in order: each post, and a repost's original right after it."""
+PostT = TypeVar("PostT", bound=Deliverable)
+
+
+def delivered_post_ids(
+    posts: Sequence[Deliverable], *, free_author_id: int | None = None
+) -> list[int]:
+    """The ids a page delivers, in order: each post, and a repost's original right after it.
+
+    Posts by ``free_author_id`` (the reader, in a write's answer) are left out: not charged.
+    """
     ids: list[int] = []
     for post in posts:
-        ids.append(post.pk)
-        if post.repost_of_id:
+        if post.author_id != free_author_id:
+            ids.append(post.pk)
+        if post.repost_of_id and (
+            free_author_id is None or post.repost_of.author_id != free_author_id
+        ):
             ids.append(post.repost_of_id)
     return ids
 
@@ -234,29 +249,41 @@ def _would_deliver(ids: list[int], result: ChargeResult, limit: int | None) -> i
     return would_deliver_count(ids, result.charged_ids, result.used, limit)
 
 
-def posts_deliver(*, request: HttpRequest, posts: list[Post]) -> list[Post]:
+def posts_deliver(
+    *, request: HttpRequest, posts: Sequence[PostT], charge_own: bool = True
+) -> list[PostT]:
     """Pass a page of posts through the gate; return the prefix that may be delivered.
 
-    The grant is kept on ``request.read_grant`` for the response headers. Raises
+    The grant is kept on ``request.read_grant`` for the response headers, and the delivered
+    ids on the request for ``access.delivered.post_delivered_check``. Raises
     ``ReadBudgetExhausted`` when the page had posts and none may be delivered.
+    ``charge_own=False`` (a write's answer): the reader's own posts are free; the pass is
+    still made, and logged, even when nothing is left to charge.
     """
+    user = getattr(request, "user", None)
+    reader_id = user.pk if user is not None and user.is_authenticated else None
+    free_author_id = None if charge_own else reader_id
+    ids = delivered_post_ids(posts, free_author_id=free_author_id)
     # A repost needs its original too: the page is refused if its first post cannot go out.
-    first_post_ids = 2 if posts and posts[0].repost_of_id else 1
-    grant = read_gate(
-        request=request, post_ids=delivered_post_ids(posts), first_post_ids=first_post_ids
-    )
+    first_post_ids = len(delivered_post_ids(posts[:1], free_author_id=free_author_id))
+    grant = read_gate(request=request, post_ids=ids, first_post_ids=max(first_post_ids, 1))
     # On the Django request itself (DRF's wrapper proxies reads to it), where the headers
     # middleware and the access log look for it.
     getattr(request, "_request", request).read_grant = grant
     if grant.refused:
         raise ReadBudgetExhausted(grant)
     allowed = set(grant.delivered_ids)
-    delivered: list[Post] = []
+    delivered: list[PostT] = []
     for post in posts:
-        if post.pk not in allowed or (post.repost_of_id and post.repost_of_id not in allowed):
+        if (post.pk not in allowed and post.author_id != free_author_id) or (
+            post.repost_of_id
+            and post.repost_of_id not in allowed
+            and (free_author_id is None or post.repost_of.author_id != free_author_id)
+        ):
             break
         delivered.append(post)
     if posts and not delivered:
         # A repost whose original did not fit: nothing can be shown, so this is a refusal too.
         raise ReadBudgetExhausted(grant)
+    delivered_ids_add(request, delivered_post_ids(delivered))
     return delivered

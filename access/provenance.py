@@ -1,9 +1,10 @@
 """Delivery provenance: which posts went to which reader, through which token and IP, when.
 
 Written with the access-log record, by the same path and with the same guarantees
-(``access/audit.py``): on the database ledger in the charging transaction; on the Redis ledger
-the charging script puts the newly charged ids in the same stream entry as the record, and the
-drain stores both in one transaction, idempotent by ``record_id``. Only newly charged ids are
+(``access/access_log.py``, ``access/access_log_drain.py``): on the database ledger in the
+charging transaction; on the Redis ledger the charging script puts the newly charged ids in
+the same stream entry as the record, and the drain stores both in one transaction, idempotent
+by ``record_id``. Only newly charged ids are
 kept: a re-read the same day delivers nothing new, and the first delivery is what a leak can
 come from. Read by ``leaks/`` (the tracer) and nobody else; purged only by
 ``access.services_provenance.provenance_purge`` (recorded in the admin action log).
@@ -21,7 +22,7 @@ STREAM_FIELD = "p"  # the stream entry field holding the newly charged ids, comm
 
 
 def provenance_row(record, post_ids: list[int]) -> DeliveryProvenance | None:
-    """The unsaved provenance row for an access record (``audit.AccessRecord``) that
+    """The unsaved provenance row for an access record (``access_log.AccessRecord``) that
     delivered ``post_ids`` for the first time that day; None when it delivered nothing new."""
     if not post_ids:
         return None

@@ -7,7 +7,8 @@ from django.conf import settings
 from django.db import connections, transaction
 from django.utils import timezone
 
-from accounts.services import admin_action_log
+from core.audit import admin_action_log
+from core.models import AdminActionLog
 
 from .models import DeliveryProvenance
 
@@ -27,7 +28,7 @@ def provenance_purge(*, keep_days: int | None = None, now: datetime | None = Non
     older = DeliveryProvenance.objects.filter(day__lt=cutoff)
     admin_action_log(
         actor=None,
-        action="provenance_purge",
+        action=AdminActionLog.Action.PROVENANCE_PURGE,
         target=None,
         reason=f"Retention: delivery provenance is kept {days} days.",
         details={"cutoff": cutoff.isoformat(), "to_delete": older.count()},

@@ -16,8 +16,9 @@ from django.urls import reverse_lazy
 from django.utils.decorators import method_decorator
 from django.views.decorators.http import require_http_methods
 
-from access.ratelimits import (
+from core.ratelimits import (
     RateLimitStatus,
+    login_rate_limit,
     rate_limited_headers,
     rate_limited_message,
     ratelimit_check,
@@ -85,7 +86,7 @@ def signup(request):
     return render(request, "accounts/signup.html", {"form": form}, status=status)
 
 
-@method_decorator(request_rate_limit("login", peek=["login_failures"]), name="dispatch")
+@method_decorator(login_rate_limit, name="dispatch")
 class LoginView(auth_views.LoginView):
     """Log in with a username and password."""
 
@@ -153,7 +154,7 @@ class _ResetLinkLifeMixin:
 
 def _rate_limited(request, status: RateLimitStatus, *, flow: str) -> HttpResponse:
     """The 429 page of the password and email pages: the request-rate sentence and headers
-    every refusal has (access.ratelimits), and what to do next in this flow."""
+    every refusal has (core.ratelimits), and what to do next in this flow."""
     context = {
         "status": status,
         "message": rate_limited_message(status),

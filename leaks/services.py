@@ -20,15 +20,16 @@ from access.detectors import LEAK_TRACE
 from access.models import Flag
 from access.selectors_provenance import deliveries_of_posts, reader_volumes
 from accounts.models import ApiToken, User
-from accounts.services import admin_action_log
+from core.audit import admin_action_log
+from core.models import AdminActionLog
 from feeds.models import Post
 
 from .dumps import DumpItem, dump_parse
 from .matching import Match, Miss, PostMatcher
 from .significance import MIN_POSTS, NAMING_THRESHOLD, Suspect, cover_greedy, suspects_rank
 
-TRACE_ACTION = "leak_trace"
-FLAG_ACTION = "leak_flag_open"
+TRACE_ACTION = AdminActionLog.Action.LEAK_TRACE
+FLAG_ACTION = AdminActionLog.Action.LEAK_FLAG_OPEN
 FLAG_RULE = LEAK_TRACE
 SHOWN_SUSPECTS = 20
 SHOWN_POST_IDS = 200

@@ -1,4 +1,5 @@
-"""The leak-tracing page, mounted in the admin site by leaks/admin.py: ``admin:leaks_review:…``."""
+"""The leak-tracing page, mounted in the admin site by microblog/admin_site.py:
+``admin:leaks_review:…``."""
 
 from django.urls import path
 

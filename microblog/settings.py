@@ -60,7 +60,7 @@ CSRF_TRUSTED_ORIGINS = env_list("CSRF_TRUSTED_ORIGINS", "")
 TRUSTED_PROXY_COUNT = env_int("TRUSTED_PROXY_COUNT", 0)
 
 INSTALLED_APPS = [
-    "django.contrib.admin",
+    "microblog.admin_site.MicroblogAdminConfig",  # django.contrib.admin + the review pages
     "django.contrib.auth",
     "django.contrib.contenttypes",
     "django.contrib.sessions",
@@ -72,11 +72,14 @@ INSTALLED_APPS = [
     "rest_framework",
     "drf_spectacular",
     "drf_spectacular_sidecar",
+    "core",
     "accounts",
     "feeds",
     "access",
+    "verification",
     "leaks",
     "api",
+    "demo",
 ]
 
 MIDDLEWARE = [
@@ -88,6 +91,8 @@ MIDDLEWARE = [
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    # Too many query parameters, oversized or non-UTF-8 bodies: a clear 4xx, DEBUG on or off.
+    "core.request_input.RequestInputMiddleware",
     "access.middleware.ReadBudgetHeadersMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
@@ -325,6 +330,16 @@ if PAYMENTS_PROVIDER not in {"dev", "stripe"}:
     raise ImproperlyConfigured(
         f"PAYMENTS_PROVIDER must be 'dev' or 'stripe', got {PAYMENTS_PROVIDER!r}"
     )
+# The dev provider verifies anyone who presses Pay, so with DEBUG off it is refused unless
+# PAYMENTS_DEV_ALLOWED=1 says this server is a demo that may give verification away.
+PAYMENTS_DEV_ALLOWED = env_bool("PAYMENTS_DEV_ALLOWED", default=False)
+if PAYMENTS_PROVIDER == "dev" and not DEBUG and not PAYMENTS_DEV_ALLOWED:
+    raise ImproperlyConfigured(
+        "PAYMENTS_PROVIDER is 'dev' (the default) with DEBUG off: its TEST MODE checkout "
+        "verifies anyone for free. Set PAYMENTS_PROVIDER=stripe with STRIPE_SECRET_KEY and "
+        "STRIPE_WEBHOOK_SECRET (docs/verification.md), or PAYMENTS_DEV_ALLOWED=1 if this "
+        "server is a demo."
+    )
 STRIPE_SECRET_KEY = os.environ.get("STRIPE_SECRET_KEY", "")
 STRIPE_WEBHOOK_SECRET = os.environ.get("STRIPE_WEBHOOK_SECRET", "")
 if PAYMENTS_PROVIDER == "stripe" and not (STRIPE_SECRET_KEY and STRIPE_WEBHOOK_SECRET):
@@ -438,11 +453,11 @@ CELERY_BEAT_SCHEDULE.update(
     {
         "access-detect-bulk-access": {
             "task": "access.tasks.detect_bulk_access_task",
-            "schedule": 60.0,
+            "schedule": float(env_int("ACCESS_DETECT_INTERVAL", 60)),
         }
     }
 )
-# Access log (access/audit.py, docs/audit.md): one append-only record per metered request.
+# Access log (access/access_log.py, docs/audit.md): one append-only record per metered request.
 # Records older than this many days are purged daily, in batches; the purge is itself logged.
 ACCESS_LOG_RETENTION_DAYS = env_int("ACCESS_LOG_RETENTION_DAYS", 90)
 ACCESS_LOG_PURGE_BATCH = env_int("ACCESS_LOG_PURGE_BATCH", 10_000)
@@ -473,7 +488,7 @@ CELERY_BEAT_SCHEDULE["access-purge-provenance"] = {
     "schedule": 24 * 60 * 60.0,
 }
 
-# --- Request-rate limits (access/ratelimits.py) ---------------------------------------------
+# --- Request-rate limits (core/ratelimits.py) ---------------------------------------------
 # Named groups of (rate, key) rules, counted by django-ratelimit in the shared cache; a request
 # is refused (429) when it breaks any rule of its group. Rates are django-ratelimit's
 # "<count>/<n><s|m|h|d>" ("5/30m": 5 per 30 minutes). Keys: "ip" (client IP, IPv6 by /64),
@@ -484,7 +499,7 @@ CELERY_BEAT_SCHEDULE["access-purge-provenance"] = {
 INSTALLED_APPS += ["django_ratelimit"]
 MIDDLEWARE.insert(
     MIDDLEWARE.index("access.middleware.ReadBudgetHeadersMiddleware") + 1,
-    "access.ratelimits.PagingRateLimitMiddleware",
+    "access.middleware.PagingRateLimitMiddleware",
 )
 REQUEST_RATE_LIMITS = {
     # POST /accounts/signup/: per address, and per /24 against farms rotating addresses.
@@ -543,3 +558,18 @@ if not REDIS_URL:
     # cannot know that and refuses LocMemCache (E003) and warns it is unsupported (W001).
     # With REDIS_URL set (several processes) both checks run as usual.
     SILENCED_SYSTEM_CHECKS = ["django_ratelimit.E003", "django_ratelimit.W001"]
+
+
+# --- The embedded schedule (microblog/embedded_schedule.py) ---------------------------------
+# With no broker (the embedded default, `make run`), the server process runs the beat schedule
+# above in a thread of its own — detectors, the access-log drain, expiries, purges — so the
+# demo flags scrapers with nobody running a command. With a broker, Celery beat does it.
+# EMBEDDED_SCHEDULER=0 turns it off; the test suite does (pyproject.toml).
+EMBEDDED_SCHEDULER = env_bool("EMBEDDED_SCHEDULER", default=True) and not CELERY_BROKER_URL
+# When each task last ran (JSON), beside the SQLite database; a ".lock" beside it makes one
+# process per database the runner.
+EMBEDDED_SCHEDULER_STATE = os.environ.get("EMBEDDED_SCHEDULER_STATE", "") or (
+    f"{DATABASES['default']['NAME']}.schedule.json"
+    if DATABASES["default"]["ENGINE"].endswith("sqlite3")
+    else str(BASE_DIR / ".embedded-schedule.json")
+)

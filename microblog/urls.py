@@ -3,12 +3,27 @@
 from django.contrib import admin
 from django.urls import include, path
 
+from accounts import urls as accounts_urls
+from core.ratelimits import login_rate_limit
+
 from .views import healthz
+
+# Bad requests in Mastodon's JSON under /api/, with a sentence for input limits.
+handler400 = "core.request_input.bad_request"
+
+# The "accounts" namespace: accounts' pages and, under settings/verification/, the paid
+# verification pages of verification/ (names unchanged: accounts:verification, …).
+accounts_pages = [
+    *accounts_urls.urlpatterns,
+    path("settings/verification/", include("verification.urls")),
+]
 
 urlpatterns = [
     path("healthz", healthz, name="healthz"),
+    # The admin's log-in form, under the same log-in limit as the site's (matched first).
+    path("admin/login/", login_rate_limit(admin.site.login)),
     path("admin/", admin.site.urls),
-    path("accounts/", include("accounts.urls")),
+    path("accounts/", include((accounts_pages, accounts_urls.app_name))),
     path("", include("api.urls")),
     path("", include("feeds.urls")),
 ]

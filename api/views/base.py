@@ -4,7 +4,8 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from access.gate import posts_deliver
-from access.ratelimits import (
+from access.ratelimit_records import rate_limited_record
+from core.ratelimits import (
     RequestRateLimited,
     api_request_rate_check,
     rate_limited_headers,
@@ -34,6 +35,7 @@ class ApiView(APIView):
 
     def handle_exception(self, exc):
         if isinstance(exc, RequestRateLimited):
+            rate_limited_record(request=self.request)  # the detectors see it like any 429
             return Response(
                 rate_limited_payload(exc.status),
                 status=429,
@@ -50,3 +52,10 @@ class ApiView(APIView):
         Raises ``ReadBudgetExhausted`` (→ 429) when none may.
         """
         return posts_deliver(request=self.request, posts=posts)
+
+    def deliver_answer(self, posts: list) -> list:
+        """The gate for a write's answer: as ``deliver``, but the caller's own posts are free.
+
+        Call it before acting, so that a refused write (429) changes nothing.
+        """
+        return posts_deliver(request=self.request, posts=posts, charge_own=False)

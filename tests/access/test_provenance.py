@@ -10,13 +10,15 @@ import time_machine
 from django.db import DatabaseError, connection, transaction
 from django.utils import timezone
 
-from access.audit import access_log_drain, access_record_build
+from access.access_log import access_record_build
+from access.access_log_drain import access_log_drain
 from access.gate import read_gate
 from access.ledgers import RedisLedger
 from access.models import AccessLogEntry, DeliveryProvenance
 from access.services_provenance import provenance_purge
-from accounts.models import AdminActionLog, Tier
+from accounts.models import Tier
 from accounts.services import token_create
+from core.models import AdminActionLog
 from tests.factories import UserFactory
 
 from .test_access_log import fresh, stored

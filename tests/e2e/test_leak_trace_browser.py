@@ -5,7 +5,8 @@ import pytest
 from django.contrib.contenttypes.models import ContentType
 from playwright.sync_api import expect
 
-from accounts.models import AdminActionLog, ApiToken
+from accounts.models import ApiToken
+from core.models import AdminActionLog
 from tests.e2e.conftest import browser, page, screenshot  # noqa: F401
 from tests.e2e.test_review_browser import _log_in_as
 from tests.factories import UserFactory

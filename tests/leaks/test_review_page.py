@@ -8,7 +8,7 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 from django.urls import reverse
 
 from access.models import Flag
-from accounts.models import AdminActionLog
+from core.models import AdminActionLog
 from tests.factories import UserFactory
 
 from .test_trace import dump_of, world  # noqa: F401 - the fixture

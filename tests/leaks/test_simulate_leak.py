@@ -5,7 +5,7 @@ from io import StringIO
 import pytest
 from django.core.management import call_command
 
-from accounts.models import AdminActionLog
+from core.models import AdminActionLog
 from feeds.models import Post
 
 

@@ -12,8 +12,8 @@ from django.core.management import CommandError, call_command
 from django.test import RequestFactory
 
 from access.gate import read_gate
-from accounts.models import AdminActionLog
 from accounts.services import token_create
+from core.models import AdminActionLog
 from feeds.models import Post
 from leaks.services import leak_trace
 from tests.factories import UserFactory
