@@ -24,6 +24,7 @@ import uuid
 from dataclasses import asdict, dataclass, field
 from datetime import datetime
 
+from django.db import transaction
 from django.http import HttpRequest
 from django.utils.dateparse import parse_datetime
 
@@ -31,6 +32,7 @@ from accounts.models import ApiToken
 from core.client_ip import client_ip, review_prefix
 
 from .models import AccessLogEntry
+from .provenance import provenance_row
 
 logger = logging.getLogger(__name__)
 
@@ -207,11 +209,21 @@ def access_log_entry(record: AccessRecord, outcome: RecordOutcome) -> AccessLogE
 
 
 def access_log_write(
-    *, record: AccessRecord, outcome: RecordOutcome, using: str = "default"
+    *,
+    record: AccessRecord,
+    outcome: RecordOutcome,
+    using: str = "default",
+    post_ids: list[int] | None = None,
 ) -> AccessLogEntry:
-    """Insert one record (call it inside the transaction that charged, when there is one)."""
+    """Insert one record (call it inside the transaction that charged, when there is one),
+    with its delivery provenance: ``post_ids``, the ids it delivered for the first time."""
     entry = access_log_entry(record, outcome)
-    entry.save(using=using, force_insert=True)
+    # Both rows or neither; no savepoint when the ledger's transaction already holds them.
+    with transaction.atomic(using=using, savepoint=False):
+        entry.save(using=using, force_insert=True)
+        provenance = provenance_row(record, post_ids if outcome.delivered else [])
+        if provenance is not None:
+            provenance.save(using=using, force_insert=True)
     return entry
 
 

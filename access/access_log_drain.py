@@ -14,7 +14,8 @@ from django.db import transaction
 
 from . import ledgers
 from .access_log import AccessRecord, RecordOutcome, access_log_entry, access_log_stream_key
-from .models import AccessLogEntry
+from .models import AccessLogEntry, DeliveryProvenance
+from .provenance import STREAM_FIELD, provenance_ids_parse, provenance_row
 
 logger = logging.getLogger(__name__)
 
@@ -39,6 +40,14 @@ def stream_entry_parse(fields: dict) -> AccessLogEntry:
     return access_log_entry(AccessRecord.from_json(values["r"]), outcome)
 
 
+def stream_entry_provenance(fields: dict) -> list[DeliveryProvenance]:
+    """The unsaved provenance row of one stream entry (none if it delivered nothing new)."""
+    values = {_text(key): _text(value) for key, value in fields.items()}
+    ids = provenance_ids_parse(values.get(STREAM_FIELD, ""))
+    row = provenance_row(AccessRecord.from_json(values["r"]), ids)
+    return [row] if row is not None else []
+
+
 def _consumer_name() -> str:
     """A consumer name no other process uses: a dead one's entries are claimed, not reused."""
     return f"{socket.gethostname()}-{os.getpid()}-{uuid.uuid4().hex[:6]}"
@@ -61,12 +70,14 @@ def _store(client, key: str, entries: list) -> int:
     """
     done: list = []
     rows: list[AccessLogEntry] = []
+    provenance: list[DeliveryProvenance] = []
     for entry_id, fields in entries:
         if not fields:  # deleted from the stream while pending: nothing left to store
             done.append(entry_id)
             continue
         try:
             rows.append(stream_entry_parse(fields))
+            provenance.extend(stream_entry_provenance(fields))
         except (KeyError, ValueError, TypeError):
             # Left pending (not lost): a later release that can read it will store it.
             logger.exception("access log: cannot parse stream entry %s", _text(entry_id))
@@ -75,6 +86,7 @@ def _store(client, key: str, entries: list) -> int:
     if rows:
         with transaction.atomic():
             AccessLogEntry.objects.bulk_create(rows, ignore_conflicts=True)
+            DeliveryProvenance.objects.bulk_create(provenance, ignore_conflicts=True)
     if done:
         pipe = client.pipeline(transaction=True)
         pipe.xack(key, DRAIN_GROUP, *done)

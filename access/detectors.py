@@ -43,6 +43,7 @@ SCRAPER_USER_AGENT = "scraper_user_agent"
 IGNORED_429 = "ignored_429"
 APP_SCRAPING = "app_scraping"
 QUERY_ENUMERATION = "query_enumeration"
+LEAK_TRACE = "leak_trace"  # raised by a reviewer from a leak trace (leaks/), not a detector
 
 RULE_LABELS = {
     BUDGET_EXHAUSTED: "Budget exhausted",
@@ -55,6 +56,7 @@ RULE_LABELS = {
     IGNORED_429: "Kept asking after 429s",
     APP_SCRAPING: "An app whose accounts read like scrapers together",
     QUERY_ENUMERATION: "Search query enumeration",
+    LEAK_TRACE: "Named by a leak trace",
 }
 
 FIELDS = (

@@ -172,7 +172,7 @@ def read_gate(*, request: HttpRequest, post_ids: list[int], first_post_ids: int 
         outcome = record_outcome(
             record, requested=len(ids), delivered=len(delivered), charged=0, used=limit or 0
         )
-        access_log_write(record=record, outcome=outcome)
+        access_log_write(record=record, outcome=outcome, post_ids=delivered)
         return ReadGrant(
             delivered_ids=delivered,
             refused_count=len(ids) - len(delivered),

@@ -93,7 +93,7 @@ class DatabaseLedger:
                     used=used,
                     would_deliver=_dry_run_would_deliver(record, limit, post_ids, charged, used),
                 )
-                access_log_write(record=record, outcome=outcome, using=self.using)
+                access_log_write(record=record, outcome=outcome, using=self.using, post_ids=charged)
         return ChargeResult(delivered_ids=delivered, used=used, charged_ids=charged)
 
     def _already_read(self, principal: str, day: date, post_ids: list[int]) -> set[int]:
@@ -152,6 +152,7 @@ class DatabaseLedger:
 # ARGV: limit (-1 = unlimited), TTL in seconds, the access record as JSON ('' = none), the
 # record's tier limit (-1 = unlimited; differs from ARGV[1] in dry-run, which charges
 # unlimited), how many ids the first post needs, then the ids in order.
+# The entry's 'p' field is the newly charged ids (delivery provenance, access/provenance.py).
 # Returns {used, delivered ids, newly charged ids}. Redis runs a script atomically, so no
 # other call for this reader can interleave between SCARD and the SADDs, and the charge and
 # its access-log entry are written together or not at all. The outcome fields are computed
@@ -206,10 +207,12 @@ if record ~= '' then
   local status = 200
   local shown = #delivered
   local refused = requested - #delivered
+  local provenance = table.concat(charged, ',')
   if requested > 0 and #delivered < first_ids then
     status = 429
     shown = 0
     refused = requested
+    provenance = ''
   end
   if limit < 0 and tier_limit >= 0 then
     refused = requested - would
@@ -219,7 +222,7 @@ if record ~= '' then
     remaining = math.max(tier_limit - used, 0)
   end
   redis.call('XADD', KEYS[2], '*', 'r', record, 'status', status, 'delivered', shown,
-    'charged', #charged, 'refused', refused, 'remaining', remaining)
+    'charged', #charged, 'refused', refused, 'remaining', remaining, 'p', provenance)
 end
 return {used, delivered, charged}
 """

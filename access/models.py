@@ -188,3 +188,68 @@ class IPBlock(models.Model):
 
     def __str__(self) -> str:
         return self.prefix
+
+
+class PostIdsField(models.Field):
+    """A list of post ids: ``bigint[]`` on PostgreSQL (GIN-indexable), comma-separated text on
+    SQLite (the embedded default, where the tracer reads it in Python)."""
+
+    description = "A list of post ids"
+
+    def db_type(self, connection):
+        return "bigint[]" if connection.vendor == "postgresql" else "text"
+
+    def get_db_prep_value(self, value, connection, prepared=False):
+        if value is None:
+            return None
+        ids = [int(pid) for pid in value]
+        if connection.vendor == "postgresql":
+            return ids
+        return ",".join(str(pid) for pid in ids)
+
+    def from_db_value(self, value, expression, connection):
+        return self.to_python(value)
+
+    def to_python(self, value):
+        if value is None or isinstance(value, list):
+            return value
+        if isinstance(value, str):
+            return [int(pid) for pid in value.split(",") if pid]
+        return [int(pid) for pid in value]
+
+
+class DeliveryProvenance(models.Model):
+    """Which posts one metered request delivered to its reader for the first time that day.
+
+    One row per access-log record that newly charged posts (same ``record_id``), written with
+    it by the same path: in the ledger's transaction, or by the Redis stream drain in the
+    transaction that stores the record (idempotent by ``record_id``). It is what lets
+    ``trace_leak`` say who received a leaked post. Append-only (a PostgreSQL trigger refuses
+    UPDATE and any DELETE but the retention purge's); kept ``ACCESS_PROVENANCE_DAYS``.
+    Personal data: only reviewers with the review permission see it (docs/audit.md).
+    """
+
+    record_id = models.CharField(max_length=64, unique=True)
+    day = models.DateField(help_text="The UTC day the posts were charged to.")
+    created_at = models.DateTimeField()
+    principal = models.CharField(max_length=64, help_text='"user:<id>" or "ip:<prefix>".')
+    user_id = models.BigIntegerField(null=True, blank=True)
+    token_id = models.BigIntegerField(null=True, blank=True)
+    client_ip = models.GenericIPAddressField(null=True, blank=True)
+    ip_prefix = models.CharField(max_length=50, help_text="IPv4 /24 or IPv6 /64.")
+    post_count = models.PositiveIntegerField(help_text="len(post_ids), for reading volumes.")
+    post_ids = PostIdsField(help_text="The post ids newly delivered, in page order.")
+
+    class Meta:
+        verbose_name = "delivery provenance"
+        verbose_name_plural = "delivery provenance"
+        indexes = [
+            # Reading volume of one reader over a window; the purge deletes by day. The
+            # reverse look-up (who received post X) is a GIN index on post_ids (PostgreSQL,
+            # migration access_provenance_append_only_gin).
+            models.Index(fields=["principal", "day"], name="provenance_principal_day"),
+            models.Index(fields=["day"], name="provenance_day"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.day:%Y-%m-%d} {self.principal}: {self.post_count} posts"

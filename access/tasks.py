@@ -7,6 +7,7 @@ from celery import shared_task
 from . import detectors
 from .access_log_drain import access_log_drain
 from .services import access_log_purge, read_ledger_purge
+from .services_provenance import provenance_purge
 
 logger = logging.getLogger(__name__)
 
@@ -68,3 +69,9 @@ def access_log_drain_task() -> int:
 def access_log_purge_task() -> int:
     """Daily: delete access-log records past ``ACCESS_LOG_RETENTION_DAYS`` (recorded)."""
     return access_log_purge()
+
+
+@shared_task
+def provenance_purge_task() -> int:
+    """Daily: delete delivery provenance past ``ACCESS_PROVENANCE_DAYS`` (recorded)."""
+    return provenance_purge()

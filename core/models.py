@@ -89,6 +89,9 @@ class AdminActionLog(models.Model):
         ACCESS_LOG_PURGE = "access_log_purge", "Access log purged (retention)"
         APP_SUSPEND = "app_suspended", "OAuth app suspended"
         APP_UNSUSPEND = "app_unsuspended", "OAuth app reinstated"
+        PROVENANCE_PURGE = "provenance_purge", "Delivery provenance purged (retention)"
+        LEAK_TRACE = "leak_trace", "Leak traced"
+        LEAK_FLAG_OPEN = "leak_flag_open", "Flag opened from a leak trace"
 
     actor = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"

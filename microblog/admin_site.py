@@ -1,9 +1,11 @@
 """The admin site: Django's, with the bulk-access review screens mounted inside it.
 
-The review pages (``access/urls.py``) live at ``admin/review/`` so that they share the admin's
-login, look and ``admin:`` namespace (``admin:access_review:…``); each view also requires the
-review permission. Installed in place of ``django.contrib.admin`` (settings.INSTALLED_APPS),
-so ``admin.site`` is this site and every app's ``@admin.register`` lands here.
+The review pages (``access/urls.py``) live at ``admin/review/``, and leak tracing
+(``leaks/urls.py``) at ``admin/review/leaks/``, so that they share the admin's login, look and
+``admin:`` namespace (``admin:access_review:…``, ``admin:leaks_review:…``); each view also
+requires the review permission. Installed in place of ``django.contrib.admin``
+(settings.INSTALLED_APPS), so ``admin.site`` is this site and every app's ``@admin.register``
+lands here.
 """
 
 from django.contrib import admin
@@ -31,7 +33,7 @@ def _moved_model_redirect(old_label: str, model: str, new_label: str):
 
 
 class MicroblogAdminSite(admin.AdminSite):
-    """Django's admin with the review dashboard and flag pages under ``review/``."""
+    """Django's admin with the review dashboard, flag pages and leak tracing under ``review/``."""
 
     index_template = "admin/access/index_with_review.html"
 
@@ -43,7 +45,12 @@ class MicroblogAdminSite(admin.AdminSite):
             )
             for old_label, model, new_label in MOVED_MODELS
         ]
-        return [path("review/", include("access.urls")), *moved, *super().get_urls()]
+        return [
+            path("review/leaks/", include("leaks.urls")),
+            path("review/", include("access.urls")),
+            *moved,
+            *super().get_urls(),
+        ]
 
 
 class MicroblogAdminConfig(AdminConfig):

@@ -78,6 +78,7 @@ INSTALLED_APPS = [
     "feeds",
     "access",
     "verification",
+    "leaks",
     "api",
     "demo",
 ]
@@ -525,6 +526,14 @@ CELERY_BEAT_SCHEDULE["access-drain-access-log"] = {
 }
 CELERY_BEAT_SCHEDULE["access-purge-access-log"] = {
     "task": "access.tasks.access_log_purge_task",
+    "schedule": 24 * 60 * 60.0,
+}
+# Delivery provenance (access/provenance.py, docs/audit.md): which posts went to which reader,
+# written with each access-log record; what trace_leak reads. Personal data: purged daily
+# (recorded) once older than this many days.
+ACCESS_PROVENANCE_DAYS = env_int("ACCESS_PROVENANCE_DAYS", 365)
+CELERY_BEAT_SCHEDULE["access-purge-provenance"] = {
+    "task": "access.tasks.provenance_purge_task",
     "schedule": 24 * 60 * 60.0,
 }
 

@@ -1,0 +1,8 @@
+from django.apps import AppConfig
+
+
+class LeaksConfig(AppConfig):
+    """Leak tracing: from a leaked dump of posts, name the readers who harvested it."""
+
+    name = "leaks"
+    default_auto_field = "django.db.models.BigAutoField"
