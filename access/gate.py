@@ -29,6 +29,7 @@ from feeds.models import Post
 
 from .audit import AccessRecord, access_log_write, access_record_build, record_outcome
 from .client_ip import client_ip, ip_prefix
+from .content_usage import content_usage_for
 from .ledgers import (
     ChargeResult,
     DatabaseLedger,
@@ -247,7 +248,9 @@ def posts_deliver(*, request: HttpRequest, posts: list[Post]) -> list[Post]:
     )
     # On the Django request itself (DRF's wrapper proxies reads to it), where the headers
     # middleware and the access log look for it.
-    getattr(request, "_request", request).read_grant = grant
+    target = getattr(request, "_request", request)
+    target.read_grant = grant
+    target.content_usage = content_usage_for(())  # until posts go out: the site default
     if grant.refused:
         raise ReadBudgetExhausted(grant)
     allowed = set(grant.delivered_ids)
@@ -259,4 +262,6 @@ def posts_deliver(*, request: HttpRequest, posts: list[Post]) -> list[Post]:
     if posts and not delivered:
         # A repost whose original did not fit: nothing can be shown, so this is a refusal too.
         raise ReadBudgetExhausted(grant)
+    # What the response says about AI training: the strictest of what it carries.
+    target.content_usage = content_usage_for(delivered)
     return delivered

@@ -14,6 +14,7 @@ from datetime import UTC, datetime
 from django.templatetags.static import static
 from django.urls import reverse
 
+from accounts.ai_training import ai_training_allowed, ai_training_choice
 from feeds.text import render_post_html
 
 AVATAR_PATH = "api/avatar.png"
@@ -26,6 +27,12 @@ def iso(moment: datetime | None) -> str | None:
         return None
     moment = moment.astimezone(UTC)
     return moment.strftime("%Y-%m-%dT%H:%M:%S.") + f"{moment.microsecond // 1000:03d}Z"
+
+
+def content_usage(author) -> str:
+    """Extension: the author's AI-training preference in the IETF aipref vocabulary
+    (``train-ai=y`` or ``train-ai=n``), the same words as the ``Content-Usage`` header."""
+    return f"train-ai={'y' if ai_training_allowed(author) else 'n'}"
 
 
 class EntityBuilder:
@@ -91,6 +98,7 @@ class EntityBuilder:
             "emojis": [],
             "fields": [],
             "verified": user.is_verified,
+            "content_usage": content_usage(user),
         }
 
     def credential_account(self, user) -> dict:
@@ -103,6 +111,7 @@ class EntityBuilder:
             "note": user.bio,
             "fields": [],
             "follow_requests_count": 0,
+            "ai_training": ai_training_choice(user),
         }
         return data
 
@@ -151,6 +160,7 @@ class EntityBuilder:
             "emojis": [],
             "card": None,
             "poll": None,
+            "content_usage": content_usage(post.author),
         }
 
     def statuses(self, posts) -> list[dict]:

@@ -94,6 +94,12 @@ class RateLimitsSerializer(serializers.Serializer):
     request_limits = RequestLimitSerializer(many=True)
 
 
+CONTENT_USAGE_HELP = (
+    "Extension: whether the author allows AI training of their posts, in the IETF aipref "
+    'vocabulary ("train-ai=y" or "train-ai=n"), as the Content-Usage header says.'
+)
+
+
 class AccountSerializer(serializers.Serializer):
     """Mastodon's Account, plus ``verified``: the account has paid verification (the badge)."""
 
@@ -120,6 +126,9 @@ class AccountSerializer(serializers.Serializer):
     emojis = EmptyListField()
     fields = EmptyListField()
     verified = serializers.BooleanField(help_text="Extension: the paid verification badge.")
+    content_usage = serializers.ChoiceField(
+        choices=["train-ai=y", "train-ai=n"], help_text=CONTENT_USAGE_HELP
+    )
 
 
 class AccountSourceSerializer(serializers.Serializer):
@@ -129,6 +138,10 @@ class AccountSourceSerializer(serializers.Serializer):
     note = serializers.CharField(allow_blank=True)
     fields = EmptyListField()
     follow_requests_count = serializers.IntegerField()
+    ai_training = serializers.ChoiceField(
+        choices=["allow", "disallow", "default"],
+        help_text="Extension: the caller's own AI-training choice (default: the site's).",
+    )
 
 
 class CredentialAccountSerializer(AccountSerializer):
@@ -166,6 +179,9 @@ class _StatusFields(serializers.Serializer):
     emojis = EmptyListField()
     card = NullField()
     poll = NullField()
+    content_usage = serializers.ChoiceField(
+        choices=["train-ai=y", "train-ai=n"], help_text=CONTENT_USAGE_HELP
+    )
 
 
 class RebloggedStatusSerializer(_StatusFields):

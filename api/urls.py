@@ -3,7 +3,7 @@
 from django.urls import path, re_path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitView
 
-from .views import accounts, instance, rate_limits, statuses, timelines
+from .views import accounts, instance, rate_limits, statuses, timelines, update_credentials
 from .views.errors import api_not_found
 
 app_name = "api"
@@ -33,6 +33,11 @@ urlpatterns = [
         f"{V1}accounts/verify_credentials",
         accounts.VerifyCredentialsView.as_view(),
         name="verify_credentials",
+    ),
+    path(
+        f"{V1}accounts/update_credentials",
+        update_credentials.UpdateCredentialsView.as_view(),
+        name="update_credentials",
     ),
     path(f"{V1}accounts/lookup", accounts.AccountLookupView.as_view(), name="account_lookup"),
     path(

@@ -241,6 +241,11 @@ DEFAULT_FROM_EMAIL = os.environ.get("DEFAULT_FROM_EMAIL", "microblog@localhost")
 # --- Product rules ------------------------------------------------------------------------
 POST_MAX_CHARACTERS = 500
 NEW_ACCOUNT_DAYS = env_int("NEW_ACCOUNT_DAYS", 30)  # accounts younger than this are tier "new"
+# Whether posts may train AI models when their author has not said (docs/licensing.md):
+# "disallow" (the default) or "allow". Every response carrying posts states the strictest.
+AI_TRAINING_DEFAULT = os.environ.get("AI_TRAINING_DEFAULT", "disallow").strip().lower()
+if AI_TRAINING_DEFAULT not in ("allow", "disallow"):
+    raise ImproperlyConfigured('AI_TRAINING_DEFAULT must be "allow" or "disallow".')
 # Logged-out reading per feed (access/reading_policy.py): "public" (within the anonymous
 # budget), "authenticated" (login wall) or, for the public timeline, "disabled" (staff only).
 LOGGED_OUT_READING = {
@@ -416,14 +421,8 @@ ACCESS_DETECTORS = {
     # 429 answers the same principal kept asking past, within the window.
     "ignored_429": {"window_minutes": 10, "min_refused_requests": 5},
 }
-# Case-insensitive substrings of User-Agent headers that name scrapers and AI crawlers.
-ACCESS_SCRAPER_USER_AGENTS = [
-    "python-requests", "python-urllib", "aiohttp", "httpx", "curl/", "wget/", "scrapy",
-    "go-http-client", "okhttp", "java/", "libwww-perl", "node-fetch", "axios/", "headlesschrome",
-    "gptbot", "chatgpt-user", "oai-searchbot", "ccbot", "claudebot", "claude-web",
-    "anthropic-ai", "bytespider", "perplexitybot", "google-extended", "amazonbot",
-    "applebot-extended", "meta-externalagent", "diffbot", "omgili", "imagesiftbot", "cohere-ai",
-]  # fmt: skip
+# The scrapers and AI crawlers the detector flags by User-Agent are rows (access.CrawlerAgent,
+# seeded by a migration, edited in the admin): the same list robots.txt names.
 # Routes that show one post, for the sequential-id rule (the post id is read from the path).
 ACCESS_SINGLE_POST_ROUTES = ["feeds:post", "api:status"]
 # How many access-log record ids a flag keeps as evidence (the figures count them all).

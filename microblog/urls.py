@@ -8,6 +8,7 @@ from .views import healthz
 urlpatterns = [
     path("healthz", healthz, name="healthz"),
     path("admin/", admin.site.urls),
+    path("", include("access.urls_content_usage")),  # robots.txt, tdmrep.json
     path("accounts/", include("accounts.urls")),
     path("", include("api.urls")),
     path("", include("feeds.urls")),
