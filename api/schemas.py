@@ -87,11 +87,27 @@ class RequestLimitSerializer(serializers.Serializer):
     reset_at = serializers.DateTimeField()
 
 
+class LicenceQuotaSerializer(serializers.Serializer):
+    """A data licence's monthly quota (licensed lane): posts charged once per UTC day."""
+
+    policy = serializers.CharField()
+    plan = serializers.CharField()
+    status = serializers.CharField()
+    limit = serializers.IntegerField(min_value=0)
+    used = serializers.IntegerField(min_value=0)
+    remaining = serializers.IntegerField(min_value=0)
+    window = serializers.IntegerField()
+    reset_at = serializers.DateTimeField()
+
+
 class RateLimitsSerializer(serializers.Serializer):
     """GET /api/v1/rate_limits: the caller's read budget and request-rate limits."""
 
     read_budget = ReadBudgetPolicySerializer()
     request_limits = RequestLimitSerializer(many=True)
+    licence_quota = LicenceQuotaSerializer(
+        required=False, help_text="Only for a token created for a data licence."
+    )
 
 
 CONTENT_USAGE_HELP = (

@@ -3,7 +3,15 @@
 from django.urls import path, re_path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitView
 
-from .views import accounts, instance, rate_limits, statuses, timelines, update_credentials
+from .views import (
+    accounts,
+    instance,
+    licensed,
+    rate_limits,
+    statuses,
+    timelines,
+    update_credentials,
+)
 from .views.errors import api_not_found
 
 app_name = "api"
@@ -112,6 +120,10 @@ urlpatterns = [
     # Timelines
     path(f"{V1}timelines/home", timelines.HomeTimelineView.as_view(), name="timeline_home"),
     path(f"{V1}timelines/public", timelines.PublicTimelineView.as_view(), name="timeline_public"),
+    # The licensed lane: data licensees' bulk endpoint (their monthly quota, not a budget)
+    path(
+        f"{V1}licensed/statuses", licensed.LicensedStatusesView.as_view(), name="licensed_statuses"
+    ),
     # The caller's limits (read budget and request rates): free of read-budget charge
     path(f"{V1}rate_limits", rate_limits.RateLimitsView.as_view(), name="rate_limits"),
     # Anything else under /api/ is Mastodon's JSON 404, not the web UI's HTML page.

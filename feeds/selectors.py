@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from django.conf import settings
 from django.db.models import Q, QuerySet
 
+from accounts.ai_training import site_default_allowed
 from accounts.models import User
 
 from .models import Follow, Like, Post
@@ -102,6 +103,18 @@ def _load(posts: list[Post], viewer: User | None) -> list[Post]:
 def _visible(queryset: QuerySet[Post]) -> QuerySet[Post]:
     """Posts whose author's account is active (suspended accounts' posts are hidden)."""
     return queryset.filter(author__is_active=True)
+
+
+def timeline_licensable(*, page: PageRequest = PageRequest()) -> list[Post]:
+    """Posts (no reposts) whose authors allow AI training — what the licensed lane may sell.
+
+    The author's choice is read in the query itself, so a change applies to the next page.
+    """
+    allows = Q(author__ai_training_allowed=True)
+    if site_default_allowed():
+        allows |= Q(author__ai_training_allowed__isnull=True)
+    queryset = Post.objects.filter(allows, repost_of__isnull=True)
+    return _load(keyset_page(_visible(queryset), page), None)
 
 
 def timeline_home(*, viewer: User, page: PageRequest = PageRequest()) -> list[Post]:

@@ -75,6 +75,7 @@ INSTALLED_APPS = [
     "accounts",
     "feeds",
     "access",
+    "licensing",
     "api",
 ]
 
@@ -533,3 +534,11 @@ if not REDIS_URL:
     # cannot know that and refuses LocMemCache (E003) and warns it is unsupported (W001).
     # With REDIS_URL set (several processes) both checks run as usual.
     SILENCED_SYSTEM_CHECKS = ["django_ratelimit.E003", "django_ratelimit.W001"]
+
+# --- Licensed lane (licensing/, docs/licensing.md) ------------------------------------------
+# Ed25519 seed for signing receipts: 32 random bytes, base64 (python -c "import base64, os;
+# print(base64.b64encode(os.urandom(32)).decode())"). Empty: derived from SECRET_KEY.
+LICENSING_SIGNING_KEY = os.environ.get("LICENSING_SIGNING_KEY", "")
+# Posts per page at GET /api/v1/licensed/statuses (default and most a caller may ask for).
+LICENSING_PAGE_SIZE = env_int("LICENSING_PAGE_SIZE", 100)
+LICENSING_PAGE_MAX = env_int("LICENSING_PAGE_MAX", 1000)
