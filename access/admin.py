@@ -6,7 +6,6 @@ The review dashboard and flag pages (access/urls.py) are mounted into this admin
 Every reviewer action and every CSV export is written to the admin action log.
 """
 
-import csv
 import ipaddress
 
 from django import forms
@@ -24,6 +23,7 @@ from accounts.services import admin_action_log
 
 from . import selectors_review, services_review
 from .crawlers import crawler_agents_changed
+from .csv_export import SafeCsvRows
 from .detectors import RULE_LABELS
 from .ipblock import ip_blocks_changed
 from .models import AccessLogEntry, CrawlerAgent, Flag, IPBlock, ReadDay, SecurityEvent
@@ -169,13 +169,6 @@ CSV_FIELDS = [
 ]
 
 
-class _Echo:
-    """A file-like that hands back what is written, for streaming csv.writer rows."""
-
-    def write(self, value):
-        return value
-
-
 @admin.register(AccessLogEntry)
 class AccessLogEntryAdmin(ReviewOnly, admin.ModelAdmin):
     """The access log: read-only, filterable, searchable, exportable (the export is recorded)."""
@@ -224,12 +217,13 @@ class AccessLogEntryAdmin(ReviewOnly, admin.ModelAdmin):
             services_review.access_log_export_record(
                 actor=request.user, filters=filters, count=count
             )
-        writer = csv.writer(_Echo())
+        # User agents and paths are the reviewed people's words: no cell may be a formula.
+        writer = SafeCsvRows()
 
         def rows():
-            yield writer.writerow(CSV_FIELDS)
+            yield writer.line(CSV_FIELDS)
             for entry in queryset.order_by("id").values_list(*CSV_FIELDS).iterator(2000):
-                yield writer.writerow(entry)
+                yield writer.line(entry)
 
         stamp = timezone.now().strftime("%Y%m%d-%H%M%S")
         return StreamingHttpResponse(

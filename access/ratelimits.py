@@ -30,6 +30,7 @@ from accounts.selectors import email_canonical
 
 from .client_ip import client_ip, ip_prefix, review_prefix
 from .gate import reader_principal
+from .ratelimit_records import rate_limited_record
 from .responses import duration_text, reset_at_iso
 
 logger = logging.getLogger(__name__)
@@ -329,9 +330,18 @@ def request_rate_limit(
                     return rate_limited_page(request, refused)
             return view(request, *args, **kwargs)
 
+        # Which groups guard the view, so a test walking the URLconf can check every log-in form.
+        wrapped.request_rate_groups = (*groups, *peek)
         return wrapped
 
     return decorator
+
+
+def login_rate_limit(view: Callable) -> Callable:
+    """The one log-in limit, for every log-in form (the site's and the admin's): each POST
+    counts against "login" (per IP), and "login_failures" (per username, counted when a
+    log-in fails, on whichever form) refuses before the password is even checked."""
+    return request_rate_limit("login", peek=["login_failures"])(view)
 
 
 class PagingRateLimitMiddleware:
@@ -352,7 +362,10 @@ class PagingRateLimitMiddleware:
         if not is_paging_request(request):
             return None
         refused = ratelimit_check(request, "paging")
-        return rate_limited_page(request, refused) if refused is not None else None
+        if refused is None:
+            return None
+        rate_limited_record(request=request)
+        return rate_limited_page(request, refused)
 
 
 @receiver(user_login_failed, dispatch_uid="access.ratelimits.login_failure_count")

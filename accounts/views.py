@@ -18,6 +18,7 @@ from django.views.decorators.http import require_http_methods
 
 from access.ratelimits import (
     RateLimitStatus,
+    login_rate_limit,
     rate_limited_headers,
     rate_limited_message,
     ratelimit_check,
@@ -85,7 +86,7 @@ def signup(request):
     return render(request, "accounts/signup.html", {"form": form}, status=status)
 
 
-@method_decorator(request_rate_limit("login", peek=["login_failures"]), name="dispatch")
+@method_decorator(login_rate_limit, name="dispatch")
 class LoginView(auth_views.LoginView):
     """Log in with a username and password."""
 

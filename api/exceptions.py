@@ -13,6 +13,7 @@ from rest_framework.response import Response
 
 from access.gate import ReadBudgetExhausted
 from access.responses import budget_exhausted_payload, retry_after_seconds
+from microblog.request_input import input_refusal
 
 INVALID_TOKEN = "The access token is invalid"  # noqa: S105 - a message, not a secret
 AUTH_REQUIRED = "This method requires an authenticated user"
@@ -71,6 +72,10 @@ def api_exception_handler(exc, context):
         response = Response(budget_exhausted_payload(exc.grant), status=429)
         response["Retry-After"] = str(retry_after_seconds(exc.grant))
         return response
+    refusal = input_refusal(exc)  # too many fields, a body too big: met while parsing
+    if refusal is not None:
+        status_code, message = refusal
+        return Response({"error": message}, status=status_code)
     if isinstance(exc, DjangoValidationError):
         exc = Unprocessable(_django_validation_message(exc))
     elif isinstance(exc, DjangoPermissionDenied):

@@ -42,6 +42,8 @@ def environment(*, database: str, redis_db: int, **overrides: str) -> dict[str, 
         "DEBUG": "0",
         "LOG_LEVEL": "WARNING",
         "REQUEST_RATE_LIMITS_ENABLED": "0",
+        # DEBUG is off and nothing is sold: the dev payment provider is allowed, as in a demo.
+        "PAYMENTS_DEV_ALLOWED": "1",
         **overrides,
     }
     os.environ.update(env)

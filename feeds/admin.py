@@ -2,12 +2,13 @@
 
 from django.contrib import admin
 
+from .admin_reads import GatedPostAdminMixin
 from .models import Follow, Like, Post
 
 
 @admin.register(Post)
-class PostAdmin(admin.ModelAdmin):
-    """Posts, replies and reposts, newest first."""
+class PostAdmin(GatedPostAdminMixin, admin.ModelAdmin):
+    """Posts, replies and reposts, newest first; staff reads pass the read gate (logged)."""
 
     list_display = ("id", "author", "short_text", "reply_to", "repost_of", "created_at")
     list_select_related = ("author",)

@@ -88,6 +88,8 @@ MIDDLEWARE = [
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    # Too many query parameters, oversized or non-UTF-8 bodies: a clear 4xx, DEBUG on or off.
+    "microblog.request_input.RequestInputMiddleware",
     "access.middleware.ReadBudgetHeadersMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
@@ -330,6 +332,16 @@ if PAYMENTS_PROVIDER not in {"dev", "stripe"}:
     raise ImproperlyConfigured(
         f"PAYMENTS_PROVIDER must be 'dev' or 'stripe', got {PAYMENTS_PROVIDER!r}"
     )
+# The dev provider verifies anyone who presses Pay, so with DEBUG off it is refused unless
+# PAYMENTS_DEV_ALLOWED=1 says this server is a demo that may give verification away.
+PAYMENTS_DEV_ALLOWED = env_bool("PAYMENTS_DEV_ALLOWED", default=False)
+if PAYMENTS_PROVIDER == "dev" and not DEBUG and not PAYMENTS_DEV_ALLOWED:
+    raise ImproperlyConfigured(
+        "PAYMENTS_PROVIDER is 'dev' (the default) with DEBUG off: its TEST MODE checkout "
+        "verifies anyone for free. Set PAYMENTS_PROVIDER=stripe with STRIPE_SECRET_KEY and "
+        "STRIPE_WEBHOOK_SECRET (docs/verification.md), or PAYMENTS_DEV_ALLOWED=1 if this "
+        "server is a demo."
+    )
 STRIPE_SECRET_KEY = os.environ.get("STRIPE_SECRET_KEY", "")
 STRIPE_WEBHOOK_SECRET = os.environ.get("STRIPE_WEBHOOK_SECRET", "")
 if PAYMENTS_PROVIDER == "stripe" and not (STRIPE_SECRET_KEY and STRIPE_WEBHOOK_SECRET):
@@ -437,7 +449,7 @@ CELERY_BEAT_SCHEDULE.update(
     {
         "access-detect-bulk-access": {
             "task": "access.tasks.detect_bulk_access_task",
-            "schedule": 60.0,
+            "schedule": float(env_int("ACCESS_DETECT_INTERVAL", 60)),
         }
     }
 )
@@ -534,6 +546,21 @@ if not REDIS_URL:
     # cannot know that and refuses LocMemCache (E003) and warns it is unsupported (W001).
     # With REDIS_URL set (several processes) both checks run as usual.
     SILENCED_SYSTEM_CHECKS = ["django_ratelimit.E003", "django_ratelimit.W001"]
+
+
+# --- The embedded schedule (microblog/embedded_schedule.py) ---------------------------------
+# With no broker (the embedded default, `make run`), the server process runs the beat schedule
+# above in a thread of its own — detectors, the access-log drain, expiries, purges — so the
+# demo flags scrapers with nobody running a command. With a broker, Celery beat does it.
+# EMBEDDED_SCHEDULER=0 turns it off; the test suite does (pyproject.toml).
+EMBEDDED_SCHEDULER = env_bool("EMBEDDED_SCHEDULER", default=True) and not CELERY_BROKER_URL
+# When each task last ran (JSON), beside the SQLite database; a ".lock" beside it makes one
+# process per database the runner.
+EMBEDDED_SCHEDULER_STATE = os.environ.get("EMBEDDED_SCHEDULER_STATE", "") or (
+    f"{DATABASES['default']['NAME']}.schedule.json"
+    if DATABASES["default"]["ENGINE"].endswith("sqlite3")
+    else str(BASE_DIR / ".embedded-schedule.json")
+)
 
 # --- Licensed lane (licensing/, docs/licensing.md) ------------------------------------------
 # Ed25519 seed for signing receipts: 32 random bytes, base64 (python -c "import base64, os;

@@ -3,10 +3,17 @@
 from django.contrib import admin
 from django.urls import include, path
 
+from access.ratelimits import login_rate_limit
+
 from .views import healthz
+
+# Bad requests in Mastodon's JSON under /api/, with a sentence for input limits.
+handler400 = "microblog.request_input.bad_request"
 
 urlpatterns = [
     path("healthz", healthz, name="healthz"),
+    # The admin's log-in form, under the same log-in limit as the site's (matched first).
+    path("admin/login/", login_rate_limit(admin.site.login)),
     path("admin/", admin.site.urls),
     path("", include("access.urls_content_usage")),  # robots.txt, tdmrep.json
     path("licensing/", include("licensing.urls")),

@@ -55,6 +55,44 @@ def test_refuses_to_start_without_a_real_secret_key(key):
     assert "SECRET_KEY must be set" in result.stderr
 
 
+def _manage_check(env: dict) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [sys.executable, "manage.py", "check"],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+
+
+@pytest.mark.parametrize("provider", [None, "", "dev", "DEV"])
+def test_refuses_to_start_with_the_dev_payment_provider(provider):
+    """Ensures that with DEBUG off the app will not start when the payment provider is the dev
+    one (unset means dev): its TEST MODE checkout would verify anyone for free."""
+    env = _production_env()
+    for name in ("PAYMENTS_PROVIDER", "PAYMENTS_DEV_ALLOWED", "STRIPE_SECRET_KEY"):
+        env.pop(name, None)
+    if provider is not None:
+        env["PAYMENTS_PROVIDER"] = provider
+    result = _manage_check(env)
+    assert result.returncode != 0
+    assert "PAYMENTS_PROVIDER is 'dev'" in result.stderr
+    assert "PAYMENTS_DEV_ALLOWED=1" in result.stderr
+
+
+def test_dev_payment_provider_starts_when_declared_a_demo_or_with_debug():
+    """Ensures that the dev provider starts with DEBUG off only when PAYMENTS_DEV_ALLOWED=1
+    says this is a demo, and always with DEBUG on (make run)."""
+    env = _production_env(PAYMENTS_PROVIDER="dev", PAYMENTS_DEV_ALLOWED="1")
+    result = _manage_check(env)
+    assert result.returncode == 0, result.stderr
+    env = _production_env(PAYMENTS_PROVIDER="dev", DEBUG="1")
+    env.pop("PAYMENTS_DEV_ALLOWED", None)
+    result = _manage_check(env)
+    assert result.returncode == 0, result.stderr
+
+
 @pytest.mark.django_db
 def test_html_responses_carry_security_headers(client, settings):
     """Ensures that pages send CSP without inline script, HSTS, framing and sniffing guards."""

@@ -4,6 +4,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from access.gate import posts_deliver
+from access.ratelimit_records import rate_limited_record
 from access.ratelimits import (
     RequestRateLimited,
     api_request_rate_check,
@@ -34,6 +35,7 @@ class ApiView(APIView):
 
     def handle_exception(self, exc):
         if isinstance(exc, RequestRateLimited):
+            rate_limited_record(request=self.request)  # the detectors see it like any 429
             return Response(
                 rate_limited_payload(exc.status),
                 status=429,

@@ -29,6 +29,7 @@ from ..schemas import (
     StatusSerializer,
     errors,
 )
+from ..status_options import unsupported_status_option
 from .base import ApiView
 
 AUTHENTICATED = [IsAuthenticatedMastodon, TokenHasScope]
@@ -127,8 +128,11 @@ class StatusCreateView(ApiView):
         if data.get("spoiler_text"):
             raise Unprocessable("spoiler_text: content warnings are not supported yet.")
         media = data.getlist("media_ids[]") if hasattr(data, "getlist") else data.get("media_ids")
-        if media:
+        if media or (hasattr(data, "getlist") and any(data.getlist("media_ids"))):
             raise Unprocessable("media_ids: attachments are not supported yet.")
+        refusal = unsupported_status_option(data)
+        if refusal:
+            raise Unprocessable(refusal)
         reply_to = None
         raw_reply = data.get("in_reply_to_id")
         if raw_reply not in (None, ""):

@@ -116,14 +116,15 @@ def test_post_malformed_bodies_are_4xx(alice, payload, content_type):
     assert "error" in response.json()
 
 
-def test_post_form_with_invalid_utf8_is_not_500(alice):
-    """Ensures that a form body with invalid UTF-8 is decoded with replacement characters (as
-    Django does) instead of failing with a 500."""
+def test_post_form_with_invalid_utf8_is_refused(alice):
+    """Ensures that a form body with invalid UTF-8 is a 400 saying so (as a JSON body is),
+    never a 500 and never a post stored with replacement characters."""
     response = alice.client.generic(
         "POST", STATUSES, b"status=%FF%FE", content_type="application/x-www-form-urlencoded"
     )
-    assert response.status_code == 200
-    assert response.json()["content"] == "<p>\ufffd\ufffd</p>"
+    assert response.status_code == 400
+    assert "not valid UTF-8" in response.json()["error"]
+    assert not Post.objects.exists()
 
 
 def test_post_needs_token_and_write_scope(anon, reader):
