@@ -158,13 +158,14 @@ class RedisQuotaLedger:
 
     name = "redis"
 
-    def __init__(self, *, client=None, key_prefix: str | None = None):
+    def __init__(self, *, client=None, key_prefix: str | None = None, usage_rows: bool = True):
         if client is None:
             from django_redis import get_redis_connection
 
             client = get_redis_connection("default")
         self.client = client
         self.key_prefix = key_prefix if key_prefix is not None else _default_key_prefix()
+        self.usage_rows = usage_rows  # off only in tests that measure the script alone
         self._script = client.register_script(_QUOTA_LUA)
 
     def keys(self, licence_id: int, day: date) -> list[str]:
@@ -184,7 +185,8 @@ class RedisQuotaLedger:
         except redis.RedisError as exc:
             raise LedgerUnavailable(str(exc)) from exc
         charged = [int(pid) for pid in charged]
-        _usage_add(licence_id, day, len(charged))
+        if self.usage_rows:
+            _usage_add(licence_id, day, len(charged))
         return QuotaCharge(
             delivered_ids=[int(pid) for pid in delivered], used=int(used), charged_ids=charged
         )

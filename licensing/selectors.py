@@ -59,9 +59,8 @@ def usage_by_day(*, licences, days: int = USAGE_DAYS, today: date | None = None)
 
 
 def month_used(*, licence: Licence, today: date | None = None) -> int:
-    today = today or timezone.now().date()
-    used = licence.months.filter(month=month_start(today)).values_list("used", flat=True).first()
-    return used or 0
+    """Posts charged to ``licence`` this month, as the configured quota ledger counts them."""
+    return quota_ledger_get().peek(licence_id=licence.pk, day=today or timezone.now().date())
 
 
 def receipts_recent(*, licence: Licence, limit: int = 20):
@@ -75,14 +74,15 @@ def plans_usage(*, today: date | None = None) -> list[dict]:
     result = []
     for plan in DataPlan.objects.all():
         licences = Licence.objects.filter(plan=plan)
-        used = (
-            licences.filter(months__month=month).aggregate(total=Sum("months__used"))["total"] or 0
-        )
+        # From the usage rows, which both quota ledgers write.
+        used = LicenceUsageDay.objects.filter(licence__in=licences, day__gte=month).aggregate(
+            total=Sum("posts")
+        )["total"]
         result.append(
             {
                 "plan": plan,
                 "active_licences": licences.filter(status=Licence.Status.ACTIVE).count(),
-                "used_this_month": used,
+                "used_this_month": used or 0,
                 "by_day": usage_by_day(licences=licences, today=today),
             }
         )

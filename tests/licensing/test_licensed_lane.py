@@ -13,7 +13,8 @@ from rest_framework.test import APIClient
 from access.models import AccessLogEntry
 from accounts.ai_training import user_ai_training_set
 from accounts.services import token_create
-from licensing.models import Licence, LicenceMonth
+from licensing.models import Licence
+from licensing.quota import quota_ledger_get
 from licensing.receipts import b64url_decode
 from licensing.services import licence_end
 from tests.api.conftest import assert_schema
@@ -132,7 +133,7 @@ def test_a_post_is_charged_once_per_utc_day(licensee):
     assert licensee.client.get(URL)["X-RateLimit-Remaining"] == "9996"
     with time_machine.travel(datetime(2026, 11, 27, 9, 0, tzinfo=UTC), tick=False):
         assert licensee.client.get(URL)["X-RateLimit-Remaining"] == "9992"
-    assert LicenceMonth.objects.get(licence=licensee.licence).used == 8
+    assert quota_ledger_get().peek(licence_id=licensee.licence.pk, day=NOON.date()) == 8
 
 
 def test_past_the_quota_a_partial_page_then_429(db):
