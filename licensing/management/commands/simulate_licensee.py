@@ -121,7 +121,11 @@ class Command(BaseCommand):
         path = "/api/v1/timelines/public?limit=40"
         for _ in range(20):
             response = client.get(
-                path, secure=True, HTTP_HOST=HOST, REMOTE_ADDR="203.0.113.99", HTTP_USER_AGENT=GPTBOT
+                path,
+                secure=True,
+                HTTP_HOST=HOST,
+                REMOTE_ADDR="203.0.113.99",
+                HTTP_USER_AGENT=GPTBOT,
             )
             outcome["requests"] += 1
             outcome["last_status"] = response.status_code
