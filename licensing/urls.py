@@ -10,6 +10,7 @@ urlpatterns = [
     path("", views.plans, name="plans"),
     path("buy/<slug:slug>/", views.buy, name="buy"),
     path("checkout/<str:ref>/", views.dev_checkout, name="dev_checkout"),
+    path("checkout/<str:ref>/return/", views.stripe_return, name="stripe_return"),
     path("<int:licence_id>/tokens/", views.token_create, name="token_create"),
     path("receipt-key.json", views.receipt_key, name="receipt_key"),
     path("review/", views.review, name="review"),

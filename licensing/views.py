@@ -56,7 +56,9 @@ def buy(request, slug: str):
     """Start the checkout for a data plan."""
     plan = get_object_or_404(DataPlan, slug=slug, is_active=True)
     try:
-        _licence, url = services.licence_checkout_start(user=request.user, plan=plan)
+        _licence, url = services.licence_checkout_start(
+            user=request.user, plan=plan, request=request
+        )
     except ValidationError as exc:
         _errors(request, exc)
         return redirect("licensing:plans")
@@ -86,6 +88,24 @@ def dev_checkout(request, ref: str):
         )
     else:
         messages.info(request, "Checkout cancelled. You have not been charged.")
+    return redirect("licensing:plans")
+
+
+@login_required
+@require_GET
+def stripe_return(request, ref: str):
+    """Back from Stripe Checkout: the licence is activated once Stripe confirms the payment."""
+    licence = selectors.licence_for_checkout(user=request.user, checkout_ref=ref)
+    if licence is None:
+        raise Http404("No such checkout.")
+    try:
+        licence = services.licence_stripe_return(
+            licence=licence, session_id=request.GET.get("session_id", "")
+        )
+    except ValidationError as exc:
+        _errors(request, exc)
+    else:
+        messages.success(request, f"Payment received. Your {licence.plan} licence is active.")
     return redirect("licensing:plans")
 
 
