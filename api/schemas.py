@@ -338,6 +338,7 @@ _ERROR_TEXT = {
     401: "Missing, unknown or revoked access token.",
     403: "The token lacks the scope (read/write), or the action is not allowed.",
     404: "Record not found.",
+    406: "The Accept header asks for a format this endpoint cannot give.",
     409: "The same Idempotency-Key is still being processed.",
     422: "The content was refused (e.g. empty or too long).",
     503: "The idempotency store is briefly unreachable; nothing was posted, retry later.",

@@ -72,7 +72,8 @@ class LicensedStatusesView(ApiView):
                 "format", OpenApiTypes.STR, enum=["json", "jsonl"], description="jsonl: a line each"
             ),
         ],
-        responses={200: StatusSerializer(many=True), **errors(400, 401, 403, 429)},
+        # 404: an unknown ?format= (DRF's format negotiation); 406: an Accept it cannot serve.
+        responses={200: StatusSerializer(many=True), **errors(400, 401, 403, 404, 406, 429)},
         tags=["licensed"],
     )
     def get(self, request):

@@ -36,7 +36,7 @@ def ai_training_apply(*, user, data) -> None:
     if not isinstance(data, Mapping):
         raise ParseError("Send the fields as a JSON object or a form.")
     if "ai_training" not in data:
-        return
+        return  # Mastodon's PATCH: a field not sent is left as it is
     choice = str(data.get("ai_training", "")).strip().lower()
     user_ai_training_set(user=user, choice=choice)  # ValidationError → 422
 
@@ -48,11 +48,8 @@ class UpdateCredentialsView(ApiView):
 
     @extend_schema(
         operation_id="accounts_update_credentials",
-        request={
-            "application/json": UpdateCredentialsSerializer,
-            "application/x-www-form-urlencoded": UpdateCredentialsSerializer,
-            "multipart/form-data": UpdateCredentialsSerializer,
-        },
+        # Forms are accepted too (as Mastodon clients send them); JSON is what is documented.
+        request={"application/json": UpdateCredentialsSerializer},
         responses={200: CredentialAccountSerializer, **errors(400, 401, 403, 422)},
         tags=["accounts"],
     )
