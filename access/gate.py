@@ -30,6 +30,7 @@ from feeds.models import Post
 from .audit import AccessRecord, access_log_write, access_record_build, record_outcome
 from .client_ip import client_ip, ip_prefix
 from .content_usage import content_usage_for
+from .delivered import delivered_ids_add
 from .ledgers import (
     ChargeResult,
     DatabaseLedger,
@@ -101,12 +102,18 @@ def reader_principal(request: HttpRequest) -> str:
     return f"ip:{ip_prefix(client_ip(request))}"
 
 
-def delivered_post_ids(posts: list[Post]) -> list[int]:
-    """The ids a page delivers, in order: each post, and a repost's original right after it."""
+def delivered_post_ids(posts: list[Post], *, free_author_id: int | None = None) -> list[int]:
+    """The ids a page delivers, in order: each post, and a repost's original right after it.
+
+    Posts by ``free_author_id`` (the reader, in a write's answer) are left out: not charged.
+    """
     ids: list[int] = []
     for post in posts:
-        ids.append(post.pk)
-        if post.repost_of_id:
+        if post.author_id != free_author_id:
+            ids.append(post.pk)
+        if post.repost_of_id and (
+            free_author_id is None or post.repost_of.author_id != free_author_id
+        ):
             ids.append(post.repost_of_id)
     return ids
 
@@ -235,17 +242,24 @@ def _would_deliver(ids: list[int], result: ChargeResult, limit: int | None) -> i
     return would_deliver_count(ids, result.charged_ids, result.used, limit)
 
 
-def posts_deliver(*, request: HttpRequest, posts: list[Post]) -> list[Post]:
+def posts_deliver(
+    *, request: HttpRequest, posts: list[Post], charge_own: bool = True
+) -> list[Post]:
     """Pass a page of posts through the gate; return the prefix that may be delivered.
 
-    The grant is kept on ``request.read_grant`` for the response headers. Raises
+    The grant is kept on ``request.read_grant`` for the response headers, and the delivered
+    ids on the request for ``access.delivered.post_delivered_check``. Raises
     ``ReadBudgetExhausted`` when the page had posts and none may be delivered.
+    ``charge_own=False`` (a write's answer): the reader's own posts are free; the pass is
+    still made, and logged, even when nothing is left to charge.
     """
+    user = getattr(request, "user", None)
+    reader_id = user.pk if user is not None and user.is_authenticated else None
+    free_author_id = None if charge_own else reader_id
+    ids = delivered_post_ids(posts, free_author_id=free_author_id)
     # A repost needs its original too: the page is refused if its first post cannot go out.
-    first_post_ids = 2 if posts and posts[0].repost_of_id else 1
-    grant = read_gate(
-        request=request, post_ids=delivered_post_ids(posts), first_post_ids=first_post_ids
-    )
+    first_post_ids = len(delivered_post_ids(posts[:1], free_author_id=free_author_id))
+    grant = read_gate(request=request, post_ids=ids, first_post_ids=max(first_post_ids, 1))
     # On the Django request itself (DRF's wrapper proxies reads to it), where the headers
     # middleware and the access log look for it.
     target = getattr(request, "_request", request)
@@ -256,12 +270,17 @@ def posts_deliver(*, request: HttpRequest, posts: list[Post]) -> list[Post]:
     allowed = set(grant.delivered_ids)
     delivered: list[Post] = []
     for post in posts:
-        if post.pk not in allowed or (post.repost_of_id and post.repost_of_id not in allowed):
+        if (post.pk not in allowed and post.author_id != free_author_id) or (
+            post.repost_of_id
+            and post.repost_of_id not in allowed
+            and (free_author_id is None or post.repost_of.author_id != free_author_id)
+        ):
             break
         delivered.append(post)
     if posts and not delivered:
         # A repost whose original did not fit: nothing can be shown, so this is a refusal too.
         raise ReadBudgetExhausted(grant)
+    delivered_ids_add(request, delivered_post_ids(delivered))
     # What the response says about AI training: the strictest of what it carries.
     target.content_usage = content_usage_for(delivered)
     return delivered

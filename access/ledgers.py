@@ -76,7 +76,8 @@ class DatabaseLedger:
             row = self._locked_day(principal, day)
             already = self._already_read(principal, day, post_ids)
             used = row.used
-            delivered, charged = _walk(post_ids, already, used, limit)
+            first_ids = record.first_post_ids if record is not None else 1
+            delivered, charged = _walk(post_ids, already, used, limit, first_ids=first_ids)
             if charged:
                 ReadReceipt.objects.using(self.using).bulk_create(
                     [ReadReceipt(principal=principal, day=day, post_id=pid) for pid in charged]
@@ -190,6 +191,13 @@ for i = 6, #ARGV do
     break
   end
 end
+if #ARGV > 5 and #delivered < first_ids then
+  -- The first post goes out whole or not at all: a refused page charges nothing.
+  for _, id in ipairs(charged) do redis.call('SREM', key, id) end
+  used = used - #charged
+  delivered = {}
+  charged = {}
+end
 if #charged > 0 then
   redis.call('EXPIRE', key, ttl)
 end
@@ -290,9 +298,13 @@ class RedisLedger:
 
 
 def _walk(
-    post_ids: list[int], already: set[int], used: int, limit: int | None
+    post_ids: list[int], already: set[int], used: int, limit: int | None, *, first_ids: int = 1
 ) -> tuple[list[int], list[int]]:
-    """The gate's rule on one page: deliver read ones, charge new ones while budget lasts."""
+    """The gate's rule on one page: deliver read ones, charge new ones while budget lasts.
+
+    The first post goes out whole or not at all (``first_ids``: 2 for a repost and its
+    original): a refused page charges nothing.
+    """
     delivered: list[int] = []
     charged: list[int] = []
     for pid in post_ids:
@@ -304,6 +316,8 @@ def _walk(
             already.add(pid)
         else:
             break
+    if post_ids and len(delivered) < first_ids:
+        return [], []
     return delivered, charged
 
 

@@ -14,6 +14,7 @@ from datetime import UTC, datetime
 from django.templatetags.static import static
 from django.urls import reverse
 
+from access.delivered import post_delivered_check
 from accounts.ai_training import ai_training_allowed, ai_training_choice
 from feeds.text import render_post_html
 
@@ -116,7 +117,12 @@ class EntityBuilder:
         return data
 
     def status(self, post) -> dict:
-        """Mastodon's Status for a decorated post; a repost wraps its original in ``reblog``."""
+        """Mastodon's Status for a decorated post; a repost wraps its original in ``reblog``.
+
+        Refuses (``UngatedPostError``) a post the read gate did not deliver in this request,
+        unless it is the caller's own.
+        """
+        post_delivered_check(self.request, post)
         if post.repost_of_id:
             original = post.repost_of
             original.viewer_liked = getattr(post, "viewer_liked", False)

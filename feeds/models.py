@@ -6,6 +6,22 @@ from django.db.models import F, Q
 from django.utils import timezone
 
 
+class PostQuerySet(models.QuerySet):
+    """Posts, with the one visibility rule every look-up that shows posts goes through."""
+
+    def visible(self) -> "PostQuerySet":
+        """Posts anyone may be shown: the author's account is active (not suspended), and for
+        a repost its original's is too — a repost of a hidden post is hidden with it.
+
+        The rule is the same for every reader today; blocks or private posts would make it
+        take the viewer (as Takahē's ``visible_to``). Reply parents are looked up through it
+        as well (``feeds.selectors``), so a hidden parent is shown as missing.
+        """
+        return self.filter(author__is_active=True).filter(
+            Q(repost_of__isnull=True) | Q(repost_of__author__is_active=True)
+        )
+
+
 class Post(models.Model):
     """A post, a reply (``reply_to`` set) or a repost (``repost_of`` set, no text of its own).
 
@@ -31,6 +47,8 @@ class Post(models.Model):
     replies_count = models.PositiveIntegerField(default=0)
     reposts_count = models.PositiveIntegerField(default=0)
     likes_count = models.PositiveIntegerField(default=0)
+
+    objects = PostQuerySet.as_manager()
 
     class Meta:
         indexes = [

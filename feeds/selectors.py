@@ -1,6 +1,7 @@
 """Reads for feeds: timelines, threads and the people around a post.
 
-Every post list goes through ``_load``, which attaches authors, reply targets and reposted
+Every post look-up goes through ``Post.objects.visible()`` (the one visibility rule) and every
+post list through ``_load``, which attaches authors, reply targets and reposted
 originals and the viewer's likes and reposts, so a page of any size costs the same few queries.
 Pages are keyset-paginated on id (``max_id``/``since_id``/``min_id``), never OFFSET.
 """
@@ -63,22 +64,26 @@ def _load(posts: list[Post], viewer: User | None) -> list[Post]:
         return posts
     related_ids = {p.repost_of_id for p in posts if p.repost_of_id}
     related_ids |= {p.reply_to_id for p in posts if p.reply_to_id}
+    wanted = sorted(related_ids) or _NO_ID
+    # The originals and reply targets, and theirs (a reposted reply's "Replying to"), in one
+    # query through the visibility rule: a hidden one is missing, and shown as such.
+    parents = Post.objects.filter(pk__in=wanted, reply_to__isnull=False).values("reply_to_id")
     related = {
-        row.pk: row
-        for row in Post.objects.filter(pk__in=sorted(related_ids) or _NO_ID).select_related(
-            "reply_to"
-        )
+        row.pk: row for row in Post.objects.visible().filter(Q(pk__in=wanted) | Q(pk__in=parents))
     }
+    # A repost whose original was hidden since the page was chosen: nothing left to show.
+    posts = [post for post in posts if not post.repost_of_id or post.repost_of_id in related]
     everyone = [*posts, *related.values()]
-    everyone += [row.reply_to for row in related.values() if row.reply_to_id]
     authors = User.objects.in_bulk({row.author_id for row in everyone})
     for row in everyone:
         row.author = authors[row.author_id]
     for post in posts:
         if post.repost_of_id:
             post.repost_of = related[post.repost_of_id]
-        if post.reply_to_id:
-            post.reply_to = related[post.reply_to_id]
+    for row in everyone:
+        if row.reply_to_id:
+            # A hidden parent reads as a deleted one: no reply target (reply_to_id None).
+            row.reply_to = related.get(row.reply_to_id)
 
     shown_ids = [post.repost_of_id or post.pk for post in posts]
     liked: set[int] = set()
@@ -100,11 +105,6 @@ def _load(posts: list[Post], viewer: User | None) -> list[Post]:
     return posts
 
 
-def _visible(queryset: QuerySet[Post]) -> QuerySet[Post]:
-    """Posts whose author's account is active (suspended accounts' posts are hidden)."""
-    return queryset.filter(author__is_active=True)
-
-
 def timeline_licensable(*, page: PageRequest = PageRequest()) -> list[Post]:
     """Posts (no reposts) whose authors allow AI training — what the licensed lane may sell.
 
@@ -113,22 +113,22 @@ def timeline_licensable(*, page: PageRequest = PageRequest()) -> list[Post]:
     allows = Q(author__ai_training_allowed=True)
     if site_default_allowed():
         allows |= Q(author__ai_training_allowed__isnull=True)
-    queryset = Post.objects.filter(allows, repost_of__isnull=True)
-    return _load(keyset_page(_visible(queryset), page), None)
+    queryset = Post.objects.visible().filter(allows, repost_of__isnull=True)
+    return _load(keyset_page(queryset, page), None)
 
 
 def timeline_home(*, viewer: User, page: PageRequest = PageRequest()) -> list[Post]:
     """The viewer's own posts and the posts and reposts of everyone they follow."""
     followed = Follow.objects.filter(follower_id=viewer.pk).values("followee_id")
-    queryset = Post.objects.filter(Q(author_id__in=followed) | Q(author_id=viewer.pk))
-    return _load(keyset_page(_visible(queryset), page), viewer)
+    queryset = Post.objects.visible().filter(Q(author_id__in=followed) | Q(author_id=viewer.pk))
+    return _load(keyset_page(queryset, page), viewer)
 
 
 def timeline_public(*, viewer: User | None, page: PageRequest = PageRequest()) -> list[Post]:
     """Everyone's posts and replies. Reposts are left out, as on Mastodon: they would
     only repeat posts already on this timeline."""
-    queryset = Post.objects.filter(repost_of__isnull=True)
-    return _load(keyset_page(_visible(queryset), page), viewer)
+    queryset = Post.objects.visible().filter(repost_of__isnull=True)
+    return _load(keyset_page(queryset, page), viewer)
 
 
 def timeline_profile(
@@ -140,17 +140,17 @@ def timeline_profile(
     exclude_reposts: bool = False,
 ) -> list[Post]:
     """One person's posts, replies and reposts."""
-    queryset = Post.objects.filter(author_id=author.pk)
+    queryset = Post.objects.visible().filter(author_id=author.pk)
     if exclude_replies:
         queryset = queryset.filter(reply_to__isnull=True)
     if exclude_reposts:
         queryset = queryset.filter(repost_of__isnull=True)
-    return _load(keyset_page(_visible(queryset), page), viewer)
+    return _load(keyset_page(queryset, page), viewer)
 
 
 def post_get(*, post_id: int, viewer: User | None) -> Post | None:
     """One post, decorated like a timeline entry, or None if it does not exist."""
-    return next(iter(_load(list(_visible(Post.objects.filter(pk=post_id))), viewer)), None)
+    return next(iter(_load(list(Post.objects.visible().filter(pk=post_id)), viewer)), None)
 
 
 @dataclass
@@ -169,14 +169,8 @@ def post_thread(*, post: Post, viewer: User | None) -> Thread:
     """
     focus = post.repost_of if post.repost_of_id else post
     root_id = focus.thread_root_id or focus.pk
-    rows = _load(
-        list(
-            _visible(Post.objects.filter(Q(pk=root_id) | Q(thread_root_id=root_id))).order_by("id")[
-                :THREAD_LIMIT
-            ]
-        ),
-        viewer,
-    )
+    conversation = Post.objects.visible().filter(Q(pk=root_id) | Q(thread_root_id=root_id))
+    rows = _load(list(conversation.order_by("id")[:THREAD_LIMIT]), viewer)
     by_id = {row.pk: row for row in rows}
     focus = by_id.get(focus.pk, focus)
 
@@ -221,7 +215,7 @@ def likes_page(*, post: Post, page: PageRequest = PageRequest()) -> list[Like]:
 
 def reposts_page(*, post: Post, page: PageRequest = PageRequest()) -> list[Post]:
     """The reposts of ``post``, most recent first (``Post.author`` joined)."""
-    queryset = Post.objects.filter(repost_of_id=post.pk, author__is_active=True)
+    queryset = Post.objects.visible().filter(repost_of_id=post.pk)
     return keyset_page(queryset.select_related("author"), page)
 
 

@@ -92,6 +92,14 @@ def _deliver_page(request, posts: list[Post], page: PageRequest) -> dict:
     }
 
 
+def _answer_deliver(request, post: Post) -> Post:
+    """Pass what a write acts on (a repost's original) through the gate before acting:
+    a button must not be a way to read posts past the budget. The reader's own posts are
+    free; a refusal raises ``ReadBudgetExhausted`` (the 429 page) and nothing changes."""
+    posts_deliver(request=request, posts=[post.shown], charge_own=False)
+    return post
+
+
 def _post_or_404(request, post_id: int) -> Post:
     if post_id > MAX_POST_ID:  # the URL accepts any digits; the database does not
         raise Http404("No such post.")
@@ -180,6 +188,7 @@ def post_detail(request, post_id):
 @login_required
 @require_POST
 @request_rate_limit("post")
+@reader_page()
 def post_create(request):
     """Publish a post or a reply; refusals re-render the composer with the reason (400)."""
     form = PostForm(request.POST)
@@ -190,6 +199,9 @@ def post_create(request):
             reply_to = post_get(post_id=reply_to_id, viewer=request.user)
             if reply_to is None:
                 form.add_error(None, "The post you are replying to no longer exists.")
+            else:
+                # Replying reads the post (an error page names its author): gate it first.
+                _answer_deliver(request, reply_to)
     if form.is_valid():
         try:
             post = services.post_create(
@@ -207,25 +219,30 @@ def post_create(request):
 
 @login_required
 @require_POST
+@reader_page()
 def post_like(request, post_id):
     """Like a post (its original, for a repost)."""
-    post = services.like_create(user=request.user, post=_post_or_404(request, post_id))
+    post = _answer_deliver(request, _post_or_404(request, post_id))
+    post = services.like_create(user=request.user, post=post)
     return _redirect_back(request, reverse("feeds:post", args=[post.pk]))
 
 
 @login_required
 @require_POST
+@reader_page()
 def post_unlike(request, post_id):
     """Take a like back."""
-    post = services.like_delete(user=request.user, post=_post_or_404(request, post_id))
+    post = _answer_deliver(request, _post_or_404(request, post_id))
+    post = services.like_delete(user=request.user, post=post)
     return _redirect_back(request, reverse("feeds:post", args=[post.pk]))
 
 
 @login_required
 @require_POST
+@reader_page()
 def post_repost(request, post_id):
     """Repost (boost) a post to one's followers."""
-    post = _post_or_404(request, post_id)
+    post = _answer_deliver(request, _post_or_404(request, post_id))
     services.repost_create(user=request.user, post=post)
     messages.success(request, "Reposted.")
     return _redirect_back(request, reverse("feeds:post", args=[post.shown.pk]))
@@ -233,9 +250,11 @@ def post_repost(request, post_id):
 
 @login_required
 @require_POST
+@reader_page()
 def post_unrepost(request, post_id):
     """Undo a repost."""
-    original = services.repost_delete(user=request.user, post=_post_or_404(request, post_id))
+    post = _answer_deliver(request, _post_or_404(request, post_id))
+    original = services.repost_delete(user=request.user, post=post)
     messages.success(request, "Repost undone.")
     return _redirect_back(request, reverse("feeds:post", args=[original.pk]))
 

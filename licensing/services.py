@@ -13,6 +13,7 @@ from django.urls import reverse
 from django.utils import timezone
 
 from access.audit import access_log_write, access_record_build, record_outcome
+from access.delivered import delivered_ids_add
 from access.gate import MODE_ENFORCE, window_day
 from accounts.ai_training import ai_training_allowed
 from accounts.models import ApiToken, User
@@ -166,6 +167,8 @@ def licensed_deliver(*, request, licence: Licence, posts: list) -> LicensedDeliv
     )
     allowed = set(result.delivered_ids)
     delivered = [post for post in posts if post.pk in allowed]
+    # The licence's quota is this lane's gate: what it let out may be serialized, nothing else.
+    delivered_ids_add(request, [post.pk for post in delivered])
     receipt, receipt_id = "", ""
     if delivered:
         receipt_id = uuid.uuid4().hex

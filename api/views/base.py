@@ -52,3 +52,10 @@ class ApiView(APIView):
         Raises ``ReadBudgetExhausted`` (→ 429) when none may.
         """
         return posts_deliver(request=self.request, posts=posts)
+
+    def deliver_answer(self, posts: list) -> list:
+        """The gate for a write's answer: as ``deliver``, but the caller's own posts are free.
+
+        Call it before acting, so that a refused write (429) changes nothing.
+        """
+        return posts_deliver(request=self.request, posts=posts, charge_own=False)

@@ -7,7 +7,7 @@ import hashlib
 from django.core.cache import cache
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema
-from rest_framework.exceptions import NotFound, PermissionDenied
+from rest_framework.exceptions import NotFound
 from rest_framework.response import Response
 
 from access.reading_policy import POSTS
@@ -69,12 +69,14 @@ class StatusCreateView(ApiView):
             "multipart/form-data": StatusCreateFormSerializer,
         },
         parameters=[OpenApiParameter("Idempotency-Key", OpenApiTypes.STR, OpenApiParameter.HEADER)],
-        responses={200: StatusSerializer, **errors(400, 401, 403, 404, 409, 422, 503)},
+        responses={200: StatusSerializer, **errors(400, 401, 403, 404, 409, 422, 429, 503)},
         tags=TAGS,
     )
     def post(self, request):
         data = request.data
         text, reply_to = self._validated(data)
+        # The answer is the caller's own post (free); a reply target is read like any post.
+        self.deliver_answer([reply_to] if reply_to is not None else [])
         key = request.headers.get("Idempotency-Key", "").strip()
         if not key:
             post = services.post_create(author=request.user, text=text, reply_to=reply_to)
@@ -145,7 +147,7 @@ class StatusCreateView(ApiView):
         return text, reply_to
 
     def _created(self, post_id: int):
-        # The caller's own new post: exempt from the read gate ("status creation responses").
+        # The caller's own new post: free of charge (the gate was passed before posting).
         post = feeds.post_get(post_id=post_id, viewer=self.request.user)
         if post is None:
             raise NotFound("Record not found")
@@ -174,14 +176,16 @@ class StatusView(ApiView):
 
     @extend_schema(
         operation_id="statuses_delete",
-        responses={200: DeletedStatusSerializer, **errors(401, 403, 404)},
+        responses={200: DeletedStatusSerializer, **errors(401, 403, 404, 429)},
         tags=TAGS,
     )
     def delete(self, request, status_id):
         post = post_or_404(request, status_id)
         if post.author_id != request.user.pk:
-            raise PermissionDenied("You can only delete your own posts.")
-        # The caller's own post, returned for "delete and redraft": not metered.
+            raise NotFound("Record not found")  # as Mastodon: no saying whose post it is
+        # The caller's own post, returned for "delete and redraft": free, but a repost's
+        # original is read like any post (it was a way round the budget), before deleting.
+        self.deliver_answer([post])
         data = self.entities().status(post)
         data["text"] = post.text
         services.post_delete(post=post, actor=request.user)
@@ -217,8 +221,9 @@ class StatusContextView(ApiView):
 class _StatusActionView(ApiView):
     """A write on someone's status that answers with that status.
 
-    The status is passed through the read gate *before* acting: otherwise favouriting and
-    unfavouriting would read any post for free. A refused reader gets 429 and nothing changes.
+    What the answer shows (the status, or a reblog's original) is passed through the read gate
+    *before* acting: otherwise favouriting and unfavouriting would read any post for free. A
+    refused reader gets 429 and nothing changes. The caller's own posts are free.
     """
 
     permission_classes = AUTHENTICATED
@@ -229,7 +234,7 @@ class _StatusActionView(ApiView):
 
     def post(self, request, status_id):
         post = post_or_404(request, status_id)
-        self.deliver([post])
+        self.deliver_answer([post.shown])
         result_id = self.act(request, post)
         fresh = feeds.post_get(post_id=result_id, viewer=request.user)
         if fresh is None:

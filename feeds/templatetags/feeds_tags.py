@@ -3,6 +3,7 @@
 from django import template
 from django.utils.safestring import mark_safe
 
+from access.delivered import post_delivered_check
 from feeds.text import render_post_html
 
 register = template.Library()
@@ -13,3 +14,12 @@ def post_html(text: str) -> str:
     """A post's text as HTML. ``render_post_html`` escapes everything and only adds the
     paragraph, line-break and link markup itself, so its output is safe to mark as such."""
     return mark_safe(render_post_html(text))  # noqa: S308 - escaped by render_post_html
+
+
+@register.simple_tag(takes_context=True)
+def gate_checked(context, post) -> str:
+    """Renders nothing; raises ``UngatedPostError`` when ``post`` did not pass the read gate in
+    this request (the reader's own posts excepted). Every template that shows a post calls it
+    first, so a view that forgets the gate fails instead of leaking."""
+    post_delivered_check(context["request"], post)
+    return ""

@@ -119,7 +119,8 @@ def test_refused_web_page_record_matches_the_429(gate_ledger, noon, client, tiny
 
 def test_repost_whose_original_does_not_fit_is_a_429_record(gate_ledger, noon, make_request, tiny):
     """Ensures that a page whose first post is a repost with an original that does not fit
-    (so the response is a 429) is recorded as a 429 with nothing delivered."""
+    (so the response is a 429) is recorded as a 429 with nothing delivered and nothing charged
+    (issue 12: the repost itself used to be charged, 5 → 6 with a 429)."""
     reader = UserFactory(tier_override=tiny)
     read_gate(request=make_request(fresh(reader)), post_ids=[900001, 900002])
     original = PostFactory()
@@ -127,7 +128,7 @@ def test_repost_whose_original_does_not_fit_is_a_429_record(gate_ledger, noon, m
     with pytest.raises(ReadBudgetExhausted):
         posts_deliver(request=make_request(fresh(reader)), posts=[repost])
     last = stored(gate_ledger)[-1]
-    assert (last.status, last.delivered, last.newly_charged, last.refused) == (429, 0, 1, 2)
+    assert (last.status, last.delivered, last.newly_charged, last.refused) == (429, 0, 0, 2)
 
 
 def test_dry_run_records_what_enforce_would_refuse(gate_ledger, noon, make_request, tiny, settings):

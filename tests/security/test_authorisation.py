@@ -31,13 +31,14 @@ def _client(world, caller):
 
 def _expected(method, operation_id, caller):
     """Mastodon's rules: reads are public (budget allowing); writes need a token; only the
-    author deletes a post (staff included: admins act through the admin, not the API)."""
+    author deletes a post (staff included: admins act through the admin, not the API); to
+    anyone else it is not found."""
     if method == "get":
         return {200}
     if caller == "anonymous":
         return {401}
     if operation_id == "statuses_delete":
-        return {200} if caller == "owner" else {403}
+        return {200} if caller == "owner" else {404}  # Mastodon: another's post is 404
     if operation_id == "accounts_follow" and caller == "owner":
         return {422}  # the object is the owner's own account: no self-follow
     return {200}
