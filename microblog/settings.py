@@ -565,7 +565,17 @@ EMBEDDED_SCHEDULER_STATE = os.environ.get("EMBEDDED_SCHEDULER_STATE", "") or (
 # --- Licensed lane (licensing/, docs/licensing.md) ------------------------------------------
 # Ed25519 seed for signing receipts: 32 random bytes, base64 (python -c "import base64, os;
 # print(base64.b64encode(os.urandom(32)).decode())"). Empty: derived from SECRET_KEY.
-LICENSING_SIGNING_KEY = os.environ.get("LICENSING_SIGNING_KEY", "")
+LICENSING_SIGNING_KEY = os.environ.get("LICENSING_SIGNING_KEY", "").strip()
+if LICENSING_SIGNING_KEY:
+    import base64
+    import binascii
+
+    try:
+        _seed = base64.b64decode(LICENSING_SIGNING_KEY, validate=True)
+    except binascii.Error:
+        _seed = b""
+    if len(_seed) != 32:
+        raise ImproperlyConfigured("LICENSING_SIGNING_KEY must be 32 random bytes, base64.")
 # Posts per page at GET /api/v1/licensed/statuses (default and most a caller may ask for).
 LICENSING_PAGE_SIZE = env_int("LICENSING_PAGE_SIZE", 100)
 LICENSING_PAGE_MAX = env_int("LICENSING_PAGE_MAX", 1000)
