@@ -34,6 +34,7 @@ test: setup
 lint: setup
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
+	$(VENV)/bin/lint-imports  # the app layers: contracts in pyproject.toml
 
 format: setup
 	$(VENV)/bin/ruff check --fix .

@@ -1,8 +1,9 @@
 """Admin for access controls: the read ledger, and the bulk-access review (access log, security
 events, flags, IP blocks) that only staff with ``access.review_scrape_logs`` may see.
 
-The review dashboard and flag pages (access/urls.py) are mounted into this admin site at
-``admin/review/`` below, so they share its login and look; the admin index links to them.
+The review dashboard and flag pages (access/urls.py) are mounted into the admin site at
+``admin/review/`` by ``microblog.admin_site``, so they share its login and look; the admin
+index links to them.
 Every reviewer action and every CSV export is written to the admin action log.
 """
 
@@ -15,18 +16,17 @@ from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.http import StreamingHttpResponse
 from django.template.response import TemplateResponse
-from django.urls import include, path, reverse
+from django.urls import reverse
 from django.utils import timezone
 from django.utils.html import format_html, format_html_join
 
-from accounts.services import admin_action_log
+from core.models import SecurityEvent
 
-from . import selectors_review, services_review
+from . import selectors_review, services, services_review
 from .crawlers import crawler_agents_changed
 from .csv_export import SafeCsvRows
 from .detectors import RULE_LABELS
-from .ipblock import ip_blocks_changed
-from .models import AccessLogEntry, CrawlerAgent, Flag, IPBlock, ReadDay, SecurityEvent
+from .models import AccessLogEntry, CrawlerAgent, Flag, IPBlock, ReadDay
 
 
 @admin.register(ReadDay)
@@ -418,30 +418,22 @@ class IPBlockAdmin(admin.ModelAdmin):
     has_delete_permission = _allowed
 
     def save_model(self, request, obj, form, change):
-        with transaction.atomic():
-            if not change:
-                obj.created_by = request.user
-            super().save_model(request, obj, form, change)
-            admin_action_log(
-                actor=request.user,
-                action="ip_block_change" if change else "ip_block_add",
-                target=obj,
-                reason=obj.reason,
-                details={"prefix": obj.prefix, "changed": form.changed_data},
-            )
-            transaction.on_commit(ip_blocks_changed)
+        if change:
+            services.ip_block_change(block=obj, actor=request.user, changed=form.changed_data)
+            return
+        block = services.ip_block_add(
+            prefix=obj.prefix,
+            reason=obj.reason,
+            actor=request.user,
+            expires_at=obj.expires_at,
+            details={"changed": form.changed_data},
+        )
+        # The admin goes on with its own instance (messages, the redirect): make it the row.
+        obj.pk, obj.created_by, obj.created_at = block.pk, block.created_by, block.created_at
+        obj._state.adding = False
 
     def delete_model(self, request, obj):
-        with transaction.atomic():
-            admin_action_log(
-                actor=request.user,
-                action="ip_block_remove",
-                target=obj,
-                reason="Lifted in the admin",
-                details={"prefix": obj.prefix},
-            )
-            super().delete_model(request, obj)
-            transaction.on_commit(ip_blocks_changed)
+        services.ip_block_remove(block=obj, actor=request.user, reason="Lifted in the admin")
 
     def delete_queryset(self, request, queryset):
         for obj in queryset:
@@ -468,17 +460,3 @@ class CrawlerAgentAdmin(admin.ModelAdmin):
     def delete_queryset(self, request, queryset):
         super().delete_queryset(request, queryset)
         transaction.on_commit(crawler_agents_changed)
-
-
-# --- The review pages inside this admin site ------------------------------------------------
-
-
-def _with_review_urls(get_urls):
-    def get_urls_with_review():
-        return [path("review/", include("access.urls")), *get_urls()]
-
-    return get_urls_with_review
-
-
-admin.site.get_urls = _with_review_urls(admin.site.get_urls)
-admin.site.index_template = "admin/access/index_with_review.html"

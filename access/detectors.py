@@ -24,7 +24,8 @@ from django.db import transaction
 from django.db.models import Q
 from django.utils import timezone
 
-from .client_ip import review_prefix
+from core.client_ip import review_prefix
+
 from .crawlers import user_agent_match
 from .models import AccessLogEntry, DetectorCursor, Flag
 
@@ -383,7 +384,7 @@ class Grouping:
 
 
 def _prefix_query(prefix: str) -> Q:
-    # The log stores the same grouping (access.audit.log_ip_prefix: IPv4 /24, IPv6 /64),
+    # The log stores the same grouping (access.access_log.log_ip_prefix: IPv4 /24, IPv6 /64),
     # indexed with the time for exactly this query.
     return Q(ip_prefix=prefix)
 

@@ -13,22 +13,23 @@ budget is the reader's tier's ``daily_read_budget`` (``effective_tier``), read o
 so a tier change applies to the next request while the day's count carries over.
 
 Every pass (except in ``off`` mode) also writes one access-log record, in the same database
-transaction or the same Redis script as the charge (``access/audit.py``).
+transaction or the same Redis script as the charge (``access/access_log.py``).
 """
 
 import logging
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
+from typing import Protocol, TypeVar
 
 from django.conf import settings
 from django.http import HttpRequest
 from django.utils import timezone
 
 from accounts.selectors import effective_tier
-from feeds.models import Post
+from core.client_ip import reader_principal
 
-from .audit import AccessRecord, access_log_write, access_record_build, record_outcome
-from .client_ip import client_ip, ip_prefix
+from .access_log import AccessRecord, access_log_write, access_record_build, record_outcome
 from .content_usage import content_usage_for
 from .delivered import delivered_ids_add
 from .ledgers import (
@@ -94,15 +95,22 @@ def window_day(now: datetime | None = None) -> date:
     return (now or timezone.now()).astimezone(UTC).date()
 
 
-def reader_principal(request: HttpRequest) -> str:
-    """Whose budget a request draws on: "user:<id>", or "ip:<prefix>" for logged-out readers."""
-    user = getattr(request, "user", None)
-    if user is not None and user.is_authenticated:
-        return f"user:{user.pk}"
-    return f"ip:{ip_prefix(client_ip(request))}"
+class Deliverable(Protocol):
+    """What the gate needs of a post: its id and author, and for a repost its original (id and
+    author). The gate charges ids, so it needs no ``Post`` (feeds/ sits above access/)."""
+
+    pk: int
+    author_id: int
+    repost_of_id: int | None
+    repost_of: "Deliverable | None"
 
 
-def delivered_post_ids(posts: list[Post], *, free_author_id: int | None = None) -> list[int]:
+PostT = TypeVar("PostT", bound=Deliverable)
+
+
+def delivered_post_ids(
+    posts: Sequence[Deliverable], *, free_author_id: int | None = None
+) -> list[int]:
     """The ids a page delivers, in order: each post, and a repost's original right after it.
 
     Posts by ``free_author_id`` (the reader, in a write's answer) are left out: not charged.
@@ -243,8 +251,8 @@ def _would_deliver(ids: list[int], result: ChargeResult, limit: int | None) -> i
 
 
 def posts_deliver(
-    *, request: HttpRequest, posts: list[Post], charge_own: bool = True
-) -> list[Post]:
+    *, request: HttpRequest, posts: Sequence[PostT], charge_own: bool = True
+) -> list[PostT]:
     """Pass a page of posts through the gate; return the prefix that may be delivered.
 
     The grant is kept on ``request.read_grant`` for the response headers, and the delivered
@@ -268,7 +276,7 @@ def posts_deliver(
     if grant.refused:
         raise ReadBudgetExhausted(grant)
     allowed = set(grant.delivered_ids)
-    delivered: list[Post] = []
+    delivered: list[PostT] = []
     for post in posts:
         if (post.pk not in allowed and post.author_id != free_author_id) or (
             post.repost_of_id

@@ -18,9 +18,9 @@ from django.http import JsonResponse
 from django.shortcuts import render
 from django.utils import timezone
 
-from microblog.cache_errors import CACHE_ERRORS
+from core.cache_errors import CACHE_ERRORS
+from core.client_ip import client_ip, ip_parse
 
-from .client_ip import client_ip, ip_parse
 from .models import IPBlock
 
 CACHE_KEY = "access:ip-blocks:v1"

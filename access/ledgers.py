@@ -19,7 +19,7 @@ from django.conf import settings
 from django.db import connections, transaction
 from django.utils import timezone
 
-from .audit import AccessRecord, access_log_stream_key, access_log_write, record_outcome
+from .access_log import AccessRecord, access_log_stream_key, access_log_write, record_outcome
 from .models import ReadDay, ReadReceipt
 
 REDIS_TTL_MARGIN_SECONDS = 3600
@@ -155,7 +155,7 @@ class DatabaseLedger:
 # Returns {used, delivered ids, newly charged ids}. Redis runs a script atomically, so no
 # other call for this reader can interleave between SCARD and the SADDs, and the charge and
 # its access-log entry are written together or not at all. The outcome fields are computed
-# exactly as access.audit.record_outcome does.
+# exactly as access.access_log.record_outcome does.
 _CHARGE_LUA = """
 local key = KEYS[1]
 local limit = tonumber(ARGV[1])

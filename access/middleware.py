@@ -5,8 +5,11 @@ import math
 from django.utils import timezone
 from django.utils.cache import patch_cache_control
 
+from core.ratelimits import is_paging_request, rate_limited_page, ratelimit_check
+
 from .content_usage import content_usage_headers
 from .gate import MODE_OFF, ReadGrant
+from .ratelimit_records import rate_limited_record
 from .responses import reset_at_iso, retry_after_seconds
 
 POLICY = "daily-reads"
@@ -67,3 +70,28 @@ class ReadBudgetHeadersMiddleware:
         if response.status_code == 429 and grant.refused and "Retry-After" not in response:
             response["Retry-After"] = str(retry_after_seconds(grant))
         return response
+
+
+class PagingRateLimitMiddleware:
+    """Counts every web paging request (max_id/min_id/since_id) against the "paging" group.
+
+    API views are left to their base view, which knows the token-authenticated reader. Here
+    (not in core/) because a refusal is written to the access log, like the gate's.
+    """
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        return self.get_response(request)
+
+    def process_view(self, request, view_func, view_args, view_kwargs):
+        if getattr(view_func, "cls", None) is not None:  # a DRF view (APIView.as_view)
+            return None
+        if not is_paging_request(request):
+            return None
+        refused = ratelimit_check(request, "paging")
+        if refused is None:
+            return None
+        rate_limited_record(request=request)
+        return rate_limited_page(request, refused)

@@ -100,57 +100,6 @@ class AccessLogEntry(models.Model):
         return f"{self.created_at:%Y-%m-%d %H:%M:%S} {self.principal} {self.path} {self.status}"
 
 
-class SecurityEvent(models.Model):
-    """Account events worth auditing beside the access log: log-ins (successes and failures),
-    tokens created and revoked, tier and verification changes, password and email changes."""
-
-    LOGIN_SUCCEEDED = "login_succeeded"
-    LOGIN_FAILED = "login_failed"
-    TOKEN_CREATED = "token_created"  # noqa: S105 - an event name, not a secret
-    TOKEN_REVOKED = "token_revoked"  # noqa: S105 - an event name, not a secret
-    TIER_CHANGED = "tier_changed"
-    VERIFICATION_CHANGED = "verification_changed"
-    PASSWORD_CHANGED = "password_changed"  # noqa: S105 - an event name, not a secret
-    PASSWORD_RESET = "password_reset"  # noqa: S105 - an event name, not a secret
-    EMAIL_CHANGED = "email_changed"
-    KINDS = [
-        (LOGIN_SUCCEEDED, "Log-in succeeded"),
-        (LOGIN_FAILED, "Log-in failed"),
-        (TOKEN_CREATED, "Token created"),
-        (TOKEN_REVOKED, "Token revoked"),
-        (TIER_CHANGED, "Tier changed"),
-        (VERIFICATION_CHANGED, "Verification changed"),
-        (PASSWORD_CHANGED, "Password changed"),
-        (PASSWORD_RESET, "Password reset by email link"),
-        (EMAIL_CHANGED, "Email address changed"),
-    ]
-
-    created_at = models.DateTimeField(default=timezone.now)
-    kind = models.CharField(max_length=30, choices=KINDS)
-    user = models.ForeignKey(
-        settings.AUTH_USER_MODEL,
-        null=True,
-        blank=True,
-        on_delete=models.DO_NOTHING,
-        db_constraint=False,
-        related_name="+",
-    )
-    username = models.CharField(max_length=150, blank=True, help_text="As typed, for failures.")
-    client_ip = models.GenericIPAddressField(null=True, blank=True)
-    user_agent = models.CharField(max_length=300, blank=True)
-    details = models.JSONField(default=dict, blank=True)
-
-    class Meta:
-        indexes = [
-            models.Index(fields=["created_at"], name="securityevent_created"),
-            models.Index(fields=["user", "created_at"], name="securityevent_user_created"),
-            models.Index(fields=["kind", "created_at"], name="securityevent_kind_created"),
-        ]
-
-    def __str__(self) -> str:
-        return f"{self.created_at:%Y-%m-%d %H:%M:%S} {self.kind} {self.username or self.user_id}"
-
-
 class Flag(models.Model):
     """A detector's suspicion about one principal under one rule, with the evidence behind it.
 

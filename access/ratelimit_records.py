@@ -15,9 +15,10 @@ from django.db import DatabaseError
 from django.utils import timezone
 
 from accounts.selectors import effective_tier
+from core.client_ip import reader_principal
 
-from .audit import STATUS_REFUSED, RecordOutcome, access_log_write, access_record_build
-from .gate import MODE_OFF, reader_principal
+from .access_log import STATUS_REFUSED, RecordOutcome, access_log_write, access_record_build
+from .gate import MODE_OFF
 
 logger = logging.getLogger(__name__)
 

@@ -7,6 +7,8 @@ from django.contrib.humanize.templatetags.humanize import intcomma
 from django.urls import NoReverseMatch, reverse
 from django.utils import timezone
 
+from core.waits import duration_text, reset_at_iso
+
 from .gate import ReadGrant
 
 ANONYMOUS_TIER = "anonymous"
@@ -32,27 +34,6 @@ def retry_after_seconds(grant: ReadGrant) -> int:
     if grant.ledger_unavailable:
         return settings.ACCESS_LEDGER_UNAVAILABLE_RETRY_AFTER
     return max(math.ceil((grant.reset_at - timezone.now()).total_seconds()), 1)
-
-
-def reset_at_iso(limited) -> str:
-    """``reset_at`` of a ``ReadGrant`` or a request-rate ``RateLimitStatus``, as Mastodon writes
-    times: 2026-11-27T00:00:00.000Z."""
-    return limited.reset_at.astimezone(timezone.get_fixed_timezone(0)).strftime(
-        "%Y-%m-%dT%H:%M:%S.000Z"
-    )
-
-
-def duration_text(seconds: int) -> str:
-    """A wait as people say it: "40 s", "25 min", "3 h 5 min" (read budgets and rate limits)."""
-    if seconds < 60:
-        return f"{seconds} s"
-    hours, rest = divmod(seconds, 3600)
-    minutes = math.ceil(rest / 60)
-    if minutes == 60:
-        hours, minutes = hours + 1, 0
-    if hours and minutes:
-        return f"{hours} h {minutes} min"
-    return f"{hours} h" if hours else f"{minutes} min"
 
 
 def budget_exhausted_message(grant: ReadGrant) -> str:

@@ -9,7 +9,8 @@ from django.db.models.functions import TruncHour
 from django.urls import reverse
 from django.utils import timezone
 
-from accounts.models import AdminActionLog, Tier, User
+from accounts.models import Tier, User
+from core.models import AdminActionLog
 
 from .detectors import RULE_LABELS
 from .models import AccessLogEntry, Flag

@@ -1,4 +1,6 @@
-"""Writes for access controls: housekeeping of the read ledgers and of the access log."""
+"""Writes for access controls: housekeeping of the read ledgers and of the access log, and IP
+blocks (one service each for adding, changing and lifting one, used by the admin and the
+review screens alike)."""
 
 from contextlib import contextmanager
 from datetime import datetime, timedelta
@@ -7,10 +9,12 @@ from django.conf import settings
 from django.db import connections, transaction
 from django.utils import timezone
 
-from accounts.services import admin_action_log
+from core.audit import admin_action_log
+from core.models import AdminActionLog
 
 from .gate import window_day
-from .models import AccessLogEntry, ReadDay, ReadReceipt
+from .ipblock import ip_blocks_changed
+from .models import AccessLogEntry, IPBlock, ReadDay, ReadReceipt
 
 # The transaction-local flag the PostgreSQL trigger (migration 0004) checks before it lets a
 # DELETE on the access log through. Nothing but ``access_log_purge`` sets it.
@@ -45,7 +49,7 @@ def access_log_purge(
     older = AccessLogEntry.objects.filter(created_at__lt=cutoff)
     admin_action_log(
         actor=None,
-        action="access_log_purge",
+        action=AdminActionLog.Action.ACCESS_LOG_PURGE,
         target=None,
         reason=f"Retention: access-log records are kept {days} days.",
         details={"cutoff": cutoff.isoformat(), "to_delete": older.count(), "batch_size": batch},
@@ -80,3 +84,67 @@ def _purge_flag():
     finally:
         with connection.cursor() as cursor:
             cursor.execute("SELECT set_config(%s, 'off', true)", [ACCESS_LOG_PURGE_FLAG])
+
+
+# --- IP blocks ------------------------------------------------------------------------------
+
+
+def ip_block_add(
+    *,
+    prefix: str,
+    reason: str,
+    actor,
+    expires_at: datetime | None = None,
+    action: str = AdminActionLog.Action.IP_BLOCK_ADD,
+    details: dict | None = None,
+) -> IPBlock:
+    """Block ``prefix`` (a clear 403 for everyone behind it); blocking it again keeps the
+    first block. Recorded in the admin action log; every web process hears of it on commit."""
+    with transaction.atomic():
+        block, created = IPBlock.objects.get_or_create(
+            prefix=prefix,
+            defaults={
+                "reason": reason,
+                "created_by": actor,
+                "created_at": timezone.now(),
+                "expires_at": expires_at,
+            },
+        )
+        admin_action_log(
+            actor=actor,
+            action=action,
+            target=block,
+            reason=reason,
+            details={"prefix": block.prefix, "already_blocked": not created, **(details or {})},
+        )
+        transaction.on_commit(ip_blocks_changed)
+    return block
+
+
+def ip_block_change(*, block: IPBlock, actor, changed: list[str]) -> IPBlock:
+    """Save an edited block (reason, expiry); recorded with the fields that changed."""
+    with transaction.atomic():
+        block.save()
+        admin_action_log(
+            actor=actor,
+            action=AdminActionLog.Action.IP_BLOCK_CHANGE,
+            target=block,
+            reason=block.reason,
+            details={"prefix": block.prefix, "changed": changed},
+        )
+        transaction.on_commit(ip_blocks_changed)
+    return block
+
+
+def ip_block_remove(*, block: IPBlock, actor, reason: str) -> None:
+    """Lift a block; recorded before the row goes, so the log still names the prefix."""
+    with transaction.atomic():
+        admin_action_log(
+            actor=actor,
+            action=AdminActionLog.Action.IP_BLOCK_REMOVE,
+            target=block,
+            reason=reason,
+            details={"prefix": block.prefix},
+        )
+        block.delete()
+        transaction.on_commit(ip_blocks_changed)

@@ -11,26 +11,25 @@ from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.utils import timezone
 
-from accounts.models import AdminActionLog, Tier, User
-from accounts.services import admin_action_log, tokens_revoke_all
+from accounts.models import Tier, User
+from accounts.moderation import user_suspend, user_tier_override_set, user_tokens_revoke
+from core.audit import admin_action_log
+from core.models import AdminActionLog
 
-from .audit import security_event_record
-from .ipblock import ip_blocks_changed
-from .models import Flag, IPBlock, SecurityEvent
+from .models import Flag
+from .services import ip_block_add
 
-DISMISS = "flag_dismiss"
-RESTRICT_TIER = "flag_restrict_tier"
-SUSPEND = "flag_suspend_account"
-REVOKE_TOKENS = "flag_revoke_tokens"
-BLOCK_PREFIX = "flag_block_ip_prefix"
-EXPORT = "access_log_export"
+DISMISS = AdminActionLog.Action.FLAG_DISMISS
+RESTRICT_TIER = AdminActionLog.Action.FLAG_RESTRICT_TIER
+SUSPEND = AdminActionLog.Action.FLAG_SUSPEND
+REVOKE_TOKENS = AdminActionLog.Action.FLAG_REVOKE_TOKENS
+BLOCK_PREFIX = AdminActionLog.Action.FLAG_BLOCK_PREFIX
+EXPORT = AdminActionLog.Action.ACCESS_LOG_EXPORT
 
+# What a reviewer may do about a flag, labelled as the action log names them.
 ACTION_LABELS = {
-    DISMISS: "Dismiss",
-    RESTRICT_TIER: "Restrict the account's tier",
-    SUSPEND: "Suspend the account",
-    REVOKE_TOKENS: "Revoke the account's tokens",
-    BLOCK_PREFIX: "Block the IP prefix",
+    action: AdminActionLog.Action(action).label
+    for action in (DISMISS, RESTRICT_TIER, SUSPEND, REVOKE_TOKENS, BLOCK_PREFIX)
 }
 
 
@@ -68,13 +67,18 @@ def _flag_resolve(flag: Flag, *, actor: User, status: str, note: str) -> None:
     flag.save(update_fields=["status", "resolved_at", "resolved_by", "resolution", "updated_at"])
 
 
+def _flag_details(flag: Flag) -> dict:
+    """What every action on a flag records about it, so the flag page can list them."""
+    return {"flag_id": flag.pk, "rule": flag.rule, "principal": flag.principal}
+
+
 def _log(*, actor, action, target, reason, flag: Flag, **details) -> AdminActionLog:
     return admin_action_log(
         actor=actor,
         action=action,
         target=target,
         reason=reason,
-        details={"flag_id": flag.pk, "rule": flag.rule, "principal": flag.principal, **details},
+        details={**_flag_details(flag), **details},
     )
 
 
@@ -95,23 +99,13 @@ def flag_restrict_tier(*, flag: Flag, actor: User, reason: str) -> ActionResult:
         flag = _flag_lock(flag)
         user = _flag_user(flag)
         restricted = Tier.objects.get(slug=Tier.RESTRICTED)
-        previous = user.tier_override.slug if user.tier_override_id else None
-        user.tier_override = restricted
-        user.save(update_fields=["tier_override"])
-        _log(
-            actor=actor,
-            action=RESTRICT_TIER,
-            target=user,
-            reason=reason,
-            flag=flag,
-            previous_override=previous,
-            tier=restricted.slug,
-            budget=restricted.daily_read_budget,
-        )
-        security_event_record(
-            kind=SecurityEvent.TIER_CHANGED,
+        user_tier_override_set(
             user=user,
-            details={"from": previous, "to": restricted.slug, "by": actor.pk, "flag": flag.pk},
+            tier=restricted,
+            actor=actor,
+            reason=reason,
+            action=RESTRICT_TIER,
+            details=_flag_details(flag),
         )
         _flag_resolve(
             flag, actor=actor, status=Flag.ACTIONED, note=f"Restricted {user}'s tier: {reason}"
@@ -127,9 +121,9 @@ def flag_suspend(*, flag: Flag, actor: User, reason: str) -> ActionResult:
         user = _flag_user(flag)
         if user.is_superuser:
             raise ValidationError("A superuser cannot be suspended from the review queue.")
-        user.is_active = False
-        user.save(update_fields=["is_active"])
-        _log(actor=actor, action=SUSPEND, target=user, reason=reason, flag=flag)
+        user_suspend(
+            user=user, actor=actor, reason=reason, action=SUSPEND, details=_flag_details(flag)
+        )
         _flag_resolve(flag, actor=actor, status=Flag.ACTIONED, note=f"Suspended {user}: {reason}")
     return ActionResult(flag, f"{user} is suspended.")
 
@@ -140,14 +134,12 @@ def flag_revoke_tokens(*, flag: Flag, actor: User, reason: str) -> ActionResult:
     with transaction.atomic():
         flag = _flag_lock(flag)
         user = _flag_user(flag)
-        tokens = tokens_revoke_all(user=user)
-        _log(
+        tokens = user_tokens_revoke(
+            user=user,
             actor=actor,
-            action=REVOKE_TOKENS,
-            target=user,
             reason=reason,
-            flag=flag,
-            token_ids=[token.pk for token in tokens],
+            action=REVOKE_TOKENS,
+            details=_flag_details(flag),
         )
         _flag_resolve(
             flag,
@@ -165,23 +157,16 @@ def flag_block_prefix(*, flag: Flag, actor: User, reason: str) -> ActionResult:
         flag = _flag_lock(flag)
         if not flag.ip_prefix:
             raise ValidationError("This flag names no IP prefix to block.")
-        block, created = IPBlock.objects.get_or_create(
+        block = ip_block_add(
             prefix=flag.ip_prefix,
-            defaults={"reason": reason, "created_by": actor, "created_at": timezone.now()},
-        )
-        _log(
+            reason=reason,
             actor=actor,
             action=BLOCK_PREFIX,
-            target=block,
-            reason=reason,
-            flag=flag,
-            prefix=block.prefix,
-            already_blocked=not created,
+            details=_flag_details(flag),
         )
         _flag_resolve(
             flag, actor=actor, status=Flag.ACTIONED, note=f"Blocked {block.prefix}: {reason}"
         )
-        transaction.on_commit(ip_blocks_changed)
     return ActionResult(flag, f"{block.prefix} is blocked.")
 
 

@@ -4,7 +4,8 @@ import logging
 
 from celery import shared_task
 
-from .audit import access_log_drain
+from . import detectors
+from .access_log_drain import access_log_drain
 from .services import access_log_purge, read_ledger_purge
 
 logger = logging.getLogger(__name__)
@@ -38,9 +39,7 @@ def detect_bulk_access_task(batch_size: int | None = None) -> dict:
 
     ``batch_size`` (records per transaction) defaults to ``detectors.BATCH_SIZE``.
     """
-    from .detectors import BATCH_SIZE, detect_bulk_access
-
-    run = detect_bulk_access(batch_size=batch_size or BATCH_SIZE)
+    run = detectors.detect_bulk_access(batch_size=batch_size or detectors.BATCH_SIZE)
     return {
         "entries_read": run.entries_read,
         "flags_created": run.flags_created,

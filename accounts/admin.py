@@ -1,8 +1,9 @@
-"""Admin for accounts: users (with tier and verification), editable tiers and the plan,
-subscriptions, email confirmations, the admin action log and processed payment events.
+"""Admin for accounts: users (tier override, suspension, tokens), editable tiers, email
+confirmations and the admin action log. Paid verification adds its inline and actions to the
+user admin in verification/admin.py.
 
-Verification is granted, revoked and re-approved only through the actions below, which ask
-for a reason and write it to the admin action log; the badge flag itself is read-only here.
+Tier overrides, suspensions and token revocations go through ``accounts.moderation``, the same
+services the review screens use, and each is written to the admin action log.
 """
 
 from django import forms
@@ -12,21 +13,15 @@ from django.contrib.auth.admin import UserAdmin as BaseUserAdmin
 from django.core.exceptions import ValidationError
 from django.template.response import TemplateResponse
 
-from . import services
-from .models import (
-    AdminActionLog,
-    EmailConfirmation,
-    PaymentWebhookEvent,
-    Plan,
-    Subscription,
-    Tier,
-    User,
-)
+from core.models import AdminActionLog
+
+from . import moderation
+from .models import EmailConfirmation, Tier, User
 from .selectors import effective_tier_slug
 
 
 class ReasonForm(forms.Form):
-    """The reason an admin gives for a verification action; it goes into the action log."""
+    """The reason an admin gives for an action on accounts; it goes into the action log."""
 
     reason = forms.CharField(
         widget=forms.Textarea(attrs={"rows": 3, "cols": 60}),
@@ -35,13 +30,7 @@ class ReasonForm(forms.Form):
     )
 
 
-class GrantForm(ReasonForm):
-    until = forms.DateTimeField(
-        required=False, help_text="Optional end (UTC, YYYY-MM-DD HH:MM). Empty: until revoked."
-    )
-
-
-def _reason_action(modeladmin, request, queryset, *, title, form_class, apply):
+def reason_action(modeladmin, request, queryset, *, title, form_class, apply):
     """Ask for a reason on an intermediate page, then ``apply(user, cleaned_data)`` to each
     selected user."""
     form = form_class(request.POST if "apply" in request.POST else None)
@@ -70,28 +59,6 @@ def _reason_action(modeladmin, request, queryset, *, title, form_class, apply):
             "action_checkbox_name": ACTION_CHECKBOX_NAME,
         },
     )
-
-
-class SubscriptionInline(admin.TabularInline):
-    """A user's subscriptions, read-only: they change only through the services."""
-
-    model = Subscription
-    extra = 0
-    can_delete = False
-    show_change_link = True
-    fields = [
-        "status",
-        "provider",
-        "plan",
-        "current_period_end",
-        "cancel_at_period_end",
-        "grace_until",
-        "badge_on_hold",
-    ]
-    readonly_fields = fields
-
-    def has_add_permission(self, request, obj=None):
-        return False
 
 
 @admin.register(User)
@@ -140,72 +107,56 @@ class UserAdmin(BaseUserAdmin):
             },
         ),
     )
-    inlines = [SubscriptionInline]
-
-    def get_inlines(self, request, obj):
-        return self.inlines if obj is not None else []  # a new account has no subscriptions
-
-    actions = ["grant_verification", "revoke_verification", "approve_badge"]
+    actions = ["suspend_accounts", "revoke_tokens"]
 
     def save_model(self, request, obj, form, change):
+        # The tier override and suspension have one write path each (accounts.moderation),
+        # shared with the review screens: the admin's form only hands them the new value.
+        new_tier = obj.tier_override
+        override_changed = change and "tier_override" in form.changed_data
+        suspended = change and "is_active" in form.changed_data and not obj.is_active
+        if override_changed:
+            obj.tier_override_id = form.initial.get("tier_override")
+        if suspended:
+            obj.is_active = True
         super().save_model(request, obj, form, change)
-        if change and "tier_override" in form.changed_data:
-            from access.audit import security_event_record
-            from access.models import SecurityEvent
-
-            old = Tier.objects.filter(pk=form.initial.get("tier_override")).first()
-            security_event_record(
-                kind=SecurityEvent.TIER_CHANGED,
+        if override_changed:
+            moderation.user_tier_override_set(
                 user=obj,
+                tier=new_tier,
+                actor=request.user,
+                reason="Changed in the admin",
                 request=request,
-                details={
-                    "old": old.slug if old else None,
-                    "new": obj.tier_override.slug if obj.tier_override_id else None,
-                    "by": request.user.pk,
-                },
             )
+        if suspended:
+            moderation.user_suspend(user=obj, actor=request.user, reason="Suspended in the admin")
 
     @admin.display(description="Effective tier")
     def effective_tier(self, obj):
         return effective_tier_slug(obj) if obj.pk else "-"
 
-    @admin.action(description="Grant verification (with a reason)", permissions=["change"])
-    def grant_verification(self, request, queryset):
-        return _reason_action(
+    @admin.action(description="Suspend (with a reason)", permissions=["change"])
+    def suspend_accounts(self, request, queryset):
+        return reason_action(
             self,
             request,
             queryset,
-            title="Grant verification",
-            form_class=GrantForm,
-            apply=lambda user, data: services.verification_grant(
-                user=user, actor=request.user, reason=data["reason"], until=data.get("until")
-            ),
-        )
-
-    @admin.action(description="Revoke verification (with a reason)", permissions=["change"])
-    def revoke_verification(self, request, queryset):
-        return _reason_action(
-            self,
-            request,
-            queryset,
-            title="Revoke verification",
+            title="Suspend",
             form_class=ReasonForm,
-            apply=lambda user, data: services.verification_revoke(
+            apply=lambda user, data: moderation.user_suspend(
                 user=user, actor=request.user, reason=data["reason"]
             ),
         )
 
-    @admin.action(
-        description="Re-approve badge on hold after a username change", permissions=["change"]
-    )
-    def approve_badge(self, request, queryset):
-        return _reason_action(
+    @admin.action(description="Revoke all API tokens (with a reason)", permissions=["change"])
+    def revoke_tokens(self, request, queryset):
+        return reason_action(
             self,
             request,
             queryset,
-            title="Re-approve badge",
+            title="Revoke API tokens",
             form_class=ReasonForm,
-            apply=lambda user, data: services.verification_badge_approve(
+            apply=lambda user, data: moderation.user_tokens_revoke(
                 user=user, actor=request.user, reason=data["reason"]
             ),
         )
@@ -218,48 +169,6 @@ class TierAdmin(admin.ModelAdmin):
     list_display = ["slug", "name", "daily_read_budget", "description", "sort_order"]
     list_editable = ["daily_read_budget"]
     readonly_fields = ["slug"]  # code and data refer to tiers by slug
-
-    def has_delete_permission(self, request, obj=None):
-        return False
-
-
-@admin.register(Plan)
-class PlanAdmin(admin.ModelAdmin):
-    """What verification costs; a price change applies to new checkouts."""
-
-    list_display = ["name", "slug", "price_minor", "currency", "interval", "is_active"]
-    list_editable = ["price_minor", "currency", "is_active"]
-
-
-@admin.register(Subscription)
-class SubscriptionAdmin(admin.ModelAdmin):
-    """Subscriptions, read-only: payments and the user admin's actions change them."""
-
-    list_display = [
-        "user",
-        "status",
-        "provider",
-        "current_period_end",
-        "cancel_at_period_end",
-        "grace_until",
-        "badge_on_hold",
-        "created_at",
-    ]
-    list_filter = ["status", "provider", "badge_on_hold", "cancel_at_period_end"]
-    search_fields = [
-        "user__username",
-        "user__email",
-        "provider_subscription_id",
-        "provider_customer_id",
-    ]
-    list_select_related = ["user"]
-    raw_id_fields = ["user"]
-
-    def get_readonly_fields(self, request, obj=None):
-        return [field.name for field in self.model._meta.fields]
-
-    def has_add_permission(self, request):
-        return False
 
     def has_delete_permission(self, request, obj=None):
         return False
@@ -297,19 +206,4 @@ class AdminActionLogAdmin(admin.ModelAdmin):
         return False
 
     def has_delete_permission(self, request, obj=None):
-        return False
-
-
-@admin.register(PaymentWebhookEvent)
-class PaymentWebhookEventAdmin(admin.ModelAdmin):
-    """Payment provider events already processed (replays of these are ignored)."""
-
-    list_display = ["received_at", "provider", "event_type", "event_id"]
-    list_filter = ["provider", "event_type"]
-    search_fields = ["event_id"]
-
-    def has_add_permission(self, request):
-        return False
-
-    def has_change_permission(self, request, obj=None):
         return False

@@ -1,4 +1,4 @@
-"""Users and their personal API tokens."""
+"""Users, their tiers, their personal API tokens and their email confirmations."""
 
 import hashlib
 
@@ -8,6 +8,7 @@ from django.db import models
 from django.db.models import Q
 from django.db.models.functions import Lower
 
+from .emails import email_canonical
 from .validators import validate_username
 
 # One sentence for every way an address can be taken (same address, other case, "+tag",
@@ -54,7 +55,7 @@ class User(AbstractUser):
 
     Usernames and emails are unique without regard to case, and one mailbox holds one
     account: ``email`` is the address as typed (mail goes there), ``email_canonical`` the
-    mailbox behind it (``accounts.selectors.email_canonical``), unique when not blank.
+    mailbox behind it (``accounts.emails.email_canonical``), unique when not blank.
     Follower/following/post counts are kept on the row (updated atomically by the feeds
     services) so profiles cost no COUNT.
     """
@@ -131,8 +132,6 @@ class User(AbstractUser):
         An unchanged address keeps its stored form, so an account that migration 0005 left
         blank (a duplicate from before the rule) keeps working until its address changes.
         """
-        from .selectors import email_canonical  # selectors imports this module
-
         if "email" in self.get_deferred_fields():
             return False
         if not self._state.adding and self.email == getattr(self, "_stored_email", None):
@@ -219,110 +218,6 @@ class ApiToken(models.Model):
         return scope in self.scope_list
 
 
-# --- Paid verification ------------------------------------------------------------------------
-
-
-class Plan(models.Model):
-    """What paid verification costs. Price and currency are rows an admin edits, not constants.
-
-    ``price_minor`` is in the currency's minor unit (cents), as payment providers count it.
-    ``stripe_price_id`` is optional: without it, Stripe Checkout is given the price inline.
-    """
-
-    INTERVAL_MONTH = "month"
-    INTERVAL_YEAR = "year"
-    INTERVALS = [(INTERVAL_MONTH, "Monthly"), (INTERVAL_YEAR, "Yearly")]
-
-    slug = models.SlugField(max_length=30, unique=True)
-    name = models.CharField(max_length=50)
-    price_minor = models.PositiveIntegerField(help_text="In minor units: 800 means $8.00.")
-    currency = models.CharField(max_length=3, default="usd", help_text="ISO 4217, lower case.")
-    interval = models.CharField(max_length=10, choices=INTERVALS, default=INTERVAL_MONTH)
-    stripe_price_id = models.CharField(
-        max_length=100, blank=True, help_text="Optional Stripe Price id (price_…)."
-    )
-    is_active = models.BooleanField(default=True, help_text="Offered at checkout.")
-
-    class Meta:
-        ordering = ["price_minor", "slug"]
-
-    def __str__(self) -> str:
-        return f"{self.name} ({self.price_display})"
-
-    @property
-    def price_display(self) -> str:
-        """The price as a person reads it: "$8.00 / month" (other currencies: "8.00 EUR")."""
-        amount = f"{self.price_minor // 100}.{self.price_minor % 100:02d}"
-        money = f"${amount}" if self.currency.lower() == "usd" else f"{amount} {self.currency}"
-        return f"{money} / {self.interval}"
-
-
-class Subscription(models.Model):
-    """One account's paid (or admin-granted) verification, from checkout to its end.
-
-    Only the verification services change it; they keep ``User.is_verified`` in step: the badge
-    shows while a subscription is *live* (active, or past due within its grace period) and not
-    on hold.
-    """
-
-    class Status(models.TextChoices):
-        PENDING = "pending", "Checkout started"
-        ACTIVE = "active", "Active"
-        PAST_DUE = "past_due", "Past due (in grace period)"
-        LAPSED = "lapsed", "Lapsed (payment not received)"
-        ENDED = "ended", "Ended"
-        CHECKOUT_CANCELED = "checkout_canceled", "Checkout cancelled"
-        DECLINED = "declined", "Payment declined"
-        REVOKED = "revoked", "Revoked by an admin"
-
-    LIVE_STATUSES = (Status.ACTIVE, Status.PAST_DUE)
-
-    PROVIDER_DEV = "dev"
-    PROVIDER_STRIPE = "stripe"
-    PROVIDER_MANUAL = "manual"
-    PROVIDERS = [
-        (PROVIDER_DEV, "Dev (test mode)"),
-        (PROVIDER_STRIPE, "Stripe"),
-        (PROVIDER_MANUAL, "Granted by an admin"),
-    ]
-
-    user = models.ForeignKey(User, on_delete=models.CASCADE, related_name="subscriptions")
-    plan = models.ForeignKey(Plan, null=True, blank=True, on_delete=models.PROTECT)
-    provider = models.CharField(max_length=20, choices=PROVIDERS)
-    status = models.CharField(max_length=20, choices=Status.choices, default=Status.PENDING)
-    # Opaque reference for our own checkout URLs (dev provider) and Stripe's client_reference_id.
-    checkout_ref = models.CharField(max_length=64, unique=True)
-    provider_checkout_id = models.CharField(max_length=255, blank=True)
-    provider_customer_id = models.CharField(max_length=255, blank=True)
-    provider_subscription_id = models.CharField(max_length=255, blank=True, db_index=True)
-    started_at = models.DateTimeField(null=True, blank=True)
-    # None on an admin grant without an end date: it never expires by itself.
-    current_period_end = models.DateTimeField(null=True, blank=True)
-    cancel_at_period_end = models.BooleanField(default=False)
-    grace_until = models.DateTimeField(null=True, blank=True)
-    ended_at = models.DateTimeField(null=True, blank=True)
-    # Set when a verified account changes its username: no badge until an admin re-approves.
-    badge_on_hold = models.BooleanField(default=False)
-    created_at = models.DateTimeField(auto_now_add=True)
-    updated_at = models.DateTimeField(auto_now=True)
-
-    class Meta:
-        ordering = ["-created_at"]
-        indexes = [
-            models.Index(fields=["user", "status"], name="subscription_user_status"),
-            # The expiry task scans live subscriptions by their deadlines.
-            models.Index(fields=["status", "current_period_end"], name="subscription_expiry"),
-            models.Index(fields=["status", "grace_until"], name="subscription_grace"),
-        ]
-
-    def __str__(self) -> str:
-        return f"{self.user} · {self.get_status_display()} ({self.provider})"
-
-    @property
-    def is_live(self) -> bool:
-        return self.status in self.LIVE_STATUSES
-
-
 class EmailConfirmation(models.Model):
     """A one-time, expiring link that proves an account owns its email address.
 
@@ -342,53 +237,3 @@ class EmailConfirmation(models.Model):
 
     def __str__(self) -> str:
         return f"{self.email} ({'confirmed' if self.used_at else 'pending'})"
-
-
-class AdminActionLog(models.Model):
-    """An append-only record of an admin's action: who did what to what, when and why.
-
-    Generic on purpose (any target model, free-form JSON details) so the audit work can log
-    restrictions, suspensions and exports here too. Written inside the action's transaction.
-    """
-
-    actor = models.ForeignKey(
-        User, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
-    )
-    action = models.CharField(max_length=50, db_index=True)
-    target_content_type = models.ForeignKey(
-        "contenttypes.ContentType", null=True, blank=True, on_delete=models.SET_NULL
-    )
-    target_object_id = models.CharField(max_length=64, blank=True)
-    # Kept as text so the record still reads right after the target is renamed or deleted.
-    target_repr = models.CharField(max_length=200, blank=True)
-    reason = models.TextField(blank=True)
-    details = models.JSONField(default=dict, blank=True)
-    created_at = models.DateTimeField(db_index=True)
-
-    class Meta:
-        ordering = ["-created_at", "-id"]
-        indexes = [
-            models.Index(
-                fields=["target_content_type", "target_object_id"], name="adminlog_target"
-            ),
-        ]
-
-    def __str__(self) -> str:
-        return f"{self.created_at:%Y-%m-%d %H:%M} {self.actor} {self.action} {self.target_repr}"
-
-
-class PaymentWebhookEvent(models.Model):
-    """A payment provider event we have processed, kept so a replayed event changes nothing."""
-
-    provider = models.CharField(max_length=20)
-    event_id = models.CharField(max_length=255)
-    event_type = models.CharField(max_length=100)
-    received_at = models.DateTimeField(auto_now_add=True)
-
-    class Meta:
-        constraints = [
-            models.UniqueConstraint(fields=["provider", "event_id"], name="webhook_event_unique")
-        ]
-
-    def __str__(self) -> str:
-        return f"{self.provider} {self.event_type} {self.event_id}"

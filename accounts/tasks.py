@@ -7,12 +7,6 @@ from .models import User
 
 
 @shared_task
-def subscriptions_expire_task() -> dict[str, int]:
-    """Beat, every 15 minutes: end, past-due and lapse subscriptions whose time is up."""
-    return services.subscriptions_expire()
-
-
-@shared_task
 def email_confirmation_send_task(user_id: int) -> None:
     """Send a confirmation link to an account, off the request (queue it after commit)."""
     user = User.objects.filter(pk=user_id, is_active=True).first()

@@ -2,7 +2,7 @@
 
 from django.urls import include, path
 
-from . import ai_training_views, views
+from . import ai_training_views, email_views, views
 
 app_name = "accounts"
 
@@ -22,5 +22,15 @@ urlpatterns = [
         name="password_reset_confirm",
     ),
     path("settings/developer/", include("accounts.urls_tokens")),
-    path("settings/verification/", include("accounts.urls_verification")),
+    # Shown on the verification page (verification/ mounts the rest of it, microblog/urls.py).
+    path(
+        "settings/verification/email/confirm/<str:token>/",
+        email_views.email_confirm,
+        name="email_confirm",
+    ),
+    path(
+        "settings/verification/email/resend/",
+        email_views.email_confirmation_resend,
+        name="email_confirmation_resend",
+    ),
 ]

@@ -16,7 +16,7 @@ from django.urls import reverse_lazy
 from django.utils.decorators import method_decorator
 from django.views.decorators.http import require_http_methods
 
-from access.ratelimits import (
+from core.ratelimits import (
     RateLimitStatus,
     login_rate_limit,
     rate_limited_headers,
@@ -154,7 +154,7 @@ class _ResetLinkLifeMixin:
 
 def _rate_limited(request, status: RateLimitStatus, *, flow: str) -> HttpResponse:
     """The 429 page of the password and email pages: the request-rate sentence and headers
-    every refusal has (access.ratelimits), and what to do next in this flow."""
+    every refusal has (core.ratelimits), and what to do next in this flow."""
     context = {
         "status": status,
         "message": rate_limited_message(status),

@@ -8,9 +8,9 @@ unsafe methods, which DRF's ``SessionAuthentication`` enforces.
 
 from rest_framework import authentication, exceptions
 
-from access.client_ip import client_ip
 from accounts.selectors import token_authenticate
 from accounts.services import token_mark_used
+from core.client_ip import client_ip
 
 from .exceptions import INVALID_TOKEN
 

@@ -13,7 +13,7 @@ from rest_framework.response import Response
 
 from access.gate import ReadBudgetExhausted
 from access.responses import budget_exhausted_payload, retry_after_seconds
-from microblog.request_input import input_refusal
+from core.request_input import input_refusal
 
 INVALID_TOKEN = "The access token is invalid"  # noqa: S105 - a message, not a secret
 AUTH_REQUIRED = "This method requires an authenticated user"

@@ -11,28 +11,6 @@ from accounts.models import ApiToken
 
 from .exceptions import OUTSIDE_SCOPES
 
-# Mastodon's legacy "follow" scope covers reading and changing follows; "push" we do not offer.
-SCOPE_ALIASES = {"follow": ("read", "write")}
-
-
-def scopes_normalize(requested: list[str] | str) -> list[str]:
-    """Map requested scopes ("read write:statuses follow") onto ours, sorted: ["read", "write"].
-
-    Unknown scopes (e.g. "push", "admin:read") are dropped.
-    """
-    if isinstance(requested, str):
-        requested = requested.replace(",", " ").split()
-    result: set[str] = set()
-    for scope in requested:
-        scope = scope.strip().lower()
-        if scope in SCOPE_ALIASES:
-            result.update(SCOPE_ALIASES[scope])
-            continue
-        base = scope.split(":", 1)[0]
-        if base in ApiToken.SCOPES:
-            result.add(base)
-    return sorted(result)
-
 
 def required_scope(method: str) -> str:
     return "read" if method in permissions.SAFE_METHODS else "write"

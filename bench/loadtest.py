@@ -317,7 +317,7 @@ def _rss_report(samples: list[dict]) -> dict:
 def _after_run(*, accounts: list[dict], started: datetime, metered: int) -> dict:
     """Access log and ledger after the load: records vs metered responses, each reader's
     reads against the budget, and the flags the detectors raised on the load accounts."""
-    from access.audit import access_log_drain
+    from access.access_log_drain import access_log_drain
     from access.gate import window_day
     from access.ledgers import ledger_get
     from access.models import AccessLogEntry, Flag

@@ -148,7 +148,7 @@ def _redis_round_trips_and_bytes() -> dict:
 def _exactness(*, readers, started, responses: int) -> dict:
     """After the load: drain the access log, then compare records with the responses wrk
     counted, and each reader's posts delivered today with their budget."""
-    from access.audit import access_log_drain
+    from access.access_log_drain import access_log_drain
     from access.gate import window_day
     from access.ledgers import ledger_get
     from access.models import AccessLogEntry

@@ -18,12 +18,12 @@ from django.views.decorators.http import require_GET, require_POST
 
 from access import reading_policy
 from access.gate import ReadBudgetExhausted, posts_deliver
-from access.ratelimits import request_rate_limit
 from access.reading_policy import feed_access
 from access.responses import budget_exhausted_page
 from accounts.forms import add_service_errors
 from accounts.models import User
 from accounts.selectors import user_get_by_username
+from core.ratelimits import request_rate_limit
 
 from . import services
 from .forms import MAX_POST_ID, PageForm, PostForm

@@ -12,13 +12,13 @@ from django.db import transaction
 from django.urls import reverse
 from django.utils import timezone
 
-from access.audit import access_log_write, access_record_build, record_outcome
+from access.access_log import access_log_write, access_record_build, record_outcome
 from access.delivered import delivered_ids_add
 from access.gate import MODE_ENFORCE, window_day
 from accounts.ai_training import ai_training_allowed
 from accounts.models import ApiToken, User
-from accounts.payments import PaymentProviderError, payment_provider
 from accounts.services import token_create
+from verification.payments import PaymentProviderError, payment_provider
 
 from .models import DataPlan, Licence, LicenceToken, Receipt
 from .quota import month_reset_at, quota_ledger_get

@@ -10,8 +10,8 @@ import logging
 
 import stripe
 
-from accounts.payments import PaymentProviderError
-from accounts.payments.stripe_provider import StripeProvider
+from verification.payments import PaymentProviderError
+from verification.payments.stripe_provider import StripeProvider
 
 from .models import Licence
 

@@ -60,7 +60,7 @@ CSRF_TRUSTED_ORIGINS = env_list("CSRF_TRUSTED_ORIGINS", "")
 TRUSTED_PROXY_COUNT = env_int("TRUSTED_PROXY_COUNT", 0)
 
 INSTALLED_APPS = [
-    "django.contrib.admin",
+    "microblog.admin_site.MicroblogAdminConfig",  # django.contrib.admin + the review pages
     "django.contrib.auth",
     "django.contrib.contenttypes",
     "django.contrib.sessions",
@@ -72,11 +72,14 @@ INSTALLED_APPS = [
     "rest_framework",
     "drf_spectacular",
     "drf_spectacular_sidecar",
+    "core",
     "accounts",
     "feeds",
     "access",
+    "verification",
     "licensing",
     "api",
+    "demo",
 ]
 
 MIDDLEWARE = [
@@ -89,7 +92,7 @@ MIDDLEWARE = [
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     # Too many query parameters, oversized or non-UTF-8 bodies: a clear 4xx, DEBUG on or off.
-    "microblog.request_input.RequestInputMiddleware",
+    "core.request_input.RequestInputMiddleware",
     "access.middleware.ReadBudgetHeadersMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
@@ -453,7 +456,7 @@ CELERY_BEAT_SCHEDULE.update(
         }
     }
 )
-# Access log (access/audit.py, docs/audit.md): one append-only record per metered request.
+# Access log (access/access_log.py, docs/audit.md): one append-only record per metered request.
 # Records older than this many days are purged daily, in batches; the purge is itself logged.
 ACCESS_LOG_RETENTION_DAYS = env_int("ACCESS_LOG_RETENTION_DAYS", 90)
 ACCESS_LOG_PURGE_BATCH = env_int("ACCESS_LOG_PURGE_BATCH", 10_000)
@@ -476,7 +479,7 @@ CELERY_BEAT_SCHEDULE["access-purge-access-log"] = {
     "schedule": 24 * 60 * 60.0,
 }
 
-# --- Request-rate limits (access/ratelimits.py) ---------------------------------------------
+# --- Request-rate limits (core/ratelimits.py) ---------------------------------------------
 # Named groups of (rate, key) rules, counted by django-ratelimit in the shared cache; a request
 # is refused (429) when it breaks any rule of its group. Rates are django-ratelimit's
 # "<count>/<n><s|m|h|d>" ("5/30m": 5 per 30 minutes). Keys: "ip" (client IP, IPv6 by /64),
@@ -487,7 +490,7 @@ CELERY_BEAT_SCHEDULE["access-purge-access-log"] = {
 INSTALLED_APPS += ["django_ratelimit"]
 MIDDLEWARE.insert(
     MIDDLEWARE.index("access.middleware.ReadBudgetHeadersMiddleware") + 1,
-    "access.ratelimits.PagingRateLimitMiddleware",
+    "access.middleware.PagingRateLimitMiddleware",
 )
 REQUEST_RATE_LIMITS = {
     # POST /accounts/signup/: per address, and per /24 against farms rotating addresses.

@@ -3,12 +3,20 @@
 from django.contrib import admin
 from django.urls import include, path
 
-from access.ratelimits import login_rate_limit
+from accounts import urls as accounts_urls
+from core.ratelimits import login_rate_limit
 
 from .views import healthz
 
 # Bad requests in Mastodon's JSON under /api/, with a sentence for input limits.
-handler400 = "microblog.request_input.bad_request"
+handler400 = "core.request_input.bad_request"
+
+# The "accounts" namespace: accounts' pages and, under settings/verification/, the paid
+# verification pages of verification/ (names unchanged: accounts:verification, …).
+accounts_pages = [
+    *accounts_urls.urlpatterns,
+    path("settings/verification/", include("verification.urls")),
+]
 
 urlpatterns = [
     path("healthz", healthz, name="healthz"),
@@ -17,7 +25,7 @@ urlpatterns = [
     path("admin/", admin.site.urls),
     path("", include("access.urls_content_usage")),  # robots.txt, tdmrep.json
     path("licensing/", include("licensing.urls")),
-    path("accounts/", include("accounts.urls")),
+    path("accounts/", include((accounts_pages, accounts_urls.app_name))),
     path("", include("api.urls")),
     path("", include("feeds.urls")),
 ]

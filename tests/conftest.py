@@ -1,5 +1,6 @@
 """Shared fixtures: service detection, factories and a clean cache per test."""
 
+import functools
 import importlib
 import os
 import shutil
@@ -60,14 +61,22 @@ def pytest_configure(config):
 SEED_MIGRATIONS = ["accounts.migrations.0002_seed_tiers", "accounts.migrations.0004_seed_plan"]
 
 
+@functools.cache
+def _migration_state_apps(name: str):
+    """The historical models a data migration was written against (models may have moved to
+    another app since, e.g. Plan to verification/; their tables did not)."""
+    from django.db.migrations.loader import MigrationLoader
+
+    app_label, _, migration = name.split(".")
+    return MigrationLoader(None).project_state((app_label, migration)).apps
+
+
 def seed_rows() -> None:
     """Put back the rows data migrations seed: transactional tests before this one flushed
     them (and serialized_rollback cannot restore them once a flush re-created content types).
     The seed functions are idempotent."""
-    from django.apps import apps
-
     for name in SEED_MIGRATIONS:
-        importlib.import_module(name).seed(apps, None)
+        importlib.import_module(name).seed(_migration_state_apps(name), None)
 
 
 @pytest.fixture

@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 import time_machine
 
-from access.audit import access_log_drain
+from access.access_log_drain import access_log_drain
 from access.models import AccessLogEntry, Flag
 from microblog.embedded_schedule import EmbeddedScheduler, ScheduleEntry, schedule_entries
 from tests.access.conftest import free_port

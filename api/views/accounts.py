@@ -6,6 +6,7 @@ from rest_framework.exceptions import NotFound, ValidationError
 from rest_framework.response import Response
 
 from access.reading_policy import PROFILES
+from accounts.directory import account_get, account_ids_existing
 from accounts.selectors import user_get_by_username
 from feeds import selectors as feeds
 from feeds import services
@@ -21,7 +22,6 @@ from ..schemas import (
     StatusSerializer,
     errors,
 )
-from ..selectors import account_get, account_ids_existing
 from .base import ApiView
 
 RELATIONSHIPS_MAX = 40

@@ -5,7 +5,7 @@ from rest_framework.views import APIView
 
 from access.gate import posts_deliver
 from access.ratelimit_records import rate_limited_record
-from access.ratelimits import (
+from core.ratelimits import (
     RequestRateLimited,
     api_request_rate_check,
     rate_limited_headers,

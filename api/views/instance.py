@@ -8,10 +8,12 @@ from rest_framework import serializers
 from rest_framework.permissions import AllowAny
 from rest_framework.response import Response
 
+from accounts.directory import instance_stats, tiers_list
 from accounts.models import ApiToken
+from accounts.scopes import scopes_normalize
 
 from ..exceptions import Unprocessable
-from ..permissions import IsAuthenticatedMastodon, scopes_normalize
+from ..permissions import IsAuthenticatedMastodon
 from ..schemas import (
     AppCreateSerializer,
     ApplicationSerializer,
@@ -19,7 +21,6 @@ from ..schemas import (
     TierSerializer,
     errors,
 )
-from ..selectors import instance_stats, tiers_list
 from .base import ApiView
 
 # Clients parse the leading Mastodon version to decide which features exist.

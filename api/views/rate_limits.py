@@ -5,12 +5,12 @@ from drf_spectacular.utils import OpenApiResponse, extend_schema
 from rest_framework.response import Response
 
 from access.middleware import POLICY, WINDOW_SECONDS
-from access.ratelimits import (
+from access.selectors import read_meter_get
+from core.ratelimits import (
     RateLimitStatus,
     ratelimit_statuses,
     reset_at_iso,
 )
-from access.selectors import read_meter_get
 from licensing.selectors import licence_quota_status
 
 from ..schemas import RateLimitedErrorSerializer, RateLimitsSerializer, errors

@@ -11,9 +11,9 @@ from rest_framework.exceptions import NotFound
 from rest_framework.response import Response
 
 from access.reading_policy import POSTS
+from core.cache_errors import CACHE_ERRORS
 from feeds import selectors as feeds
 from feeds import services
-from microblog.cache_errors import CACHE_ERRORS
 
 from ..exceptions import Conflict, StoreUnavailable, Unprocessable
 from ..pagination import ACCOUNTS_LIMIT, page_request, paginated

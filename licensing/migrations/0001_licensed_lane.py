@@ -10,7 +10,7 @@ class Migration(migrations.Migration):
     initial = True
 
     dependencies = [
-        ('accounts', '0007_user_ai_training_allowed'),
+        ('accounts', '0009_user_ai_training_allowed'),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 

@@ -3,8 +3,8 @@
 import uuid
 from datetime import UTC, datetime, timedelta
 
-from access.client_ip import review_prefix
 from access.models import AccessLogEntry
+from core.client_ip import review_prefix
 
 T0 = datetime(2026, 11, 26, 12, 0, tzinfo=UTC)
 BROWSER = "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/130.0"

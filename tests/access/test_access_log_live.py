@@ -27,7 +27,8 @@ import pytest
 from django.conf import settings
 from django.utils import timezone
 
-from access.audit import DRAIN_GROUP, access_log_drain, access_record_build
+from access.access_log import access_record_build
+from access.access_log_drain import DRAIN_GROUP, access_log_drain
 from access.ledgers import RedisLedger
 from access.models import AccessLogEntry
 from accounts.models import Tier
@@ -294,6 +295,12 @@ def wait_for(predicate, timeout: float) -> bool:
     return False
 
 
+def claimable(ledger, *, idle_ms: int) -> bool:
+    """True when every entry pending in the drain group has been idle at least ``idle_ms``."""
+    pending = ledger.client.xpending_range(ledger.stream_key, DRAIN_GROUP, "-", "+", 10_000)
+    return all(entry["time_since_delivered"] >= idle_ms for entry in pending)
+
+
 @pytest.mark.filterwarnings("ignore::celery.exceptions.AlwaysEagerIgnored")
 @transactional
 def test_killed_celery_worker_loses_and_duplicates_nothing(require_postgres, require_redis, rf):
@@ -349,7 +356,9 @@ def test_killed_celery_worker_loses_and_duplicates_nothing(require_postgres, req
         assert at_kill < STREAM_RECORDS  # killed while draining
 
         second = celery_worker(env, f"audit-next-{uuid.uuid4().hex[:6]}")
-        time.sleep(1.1)  # let the dead consumer's entries become claimable
+        # The dead consumer's entries become claimable once idle for CLAIM_IDLE (1 s): wait
+        # for Redis to say so rather than for a fixed time.
+        assert wait_for(lambda: claimable(ledger, idle_ms=1000), timeout=30)
         drain_now()
         assert wait_for(
             lambda: (

@@ -3,7 +3,7 @@
 import pytest
 from django.test import RequestFactory
 
-from access.client_ip import client_ip, ip_prefix
+from core.client_ip import client_ip, ip_prefix
 
 
 def request_from(remote, xff=None):

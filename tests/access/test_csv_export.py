@@ -9,7 +9,7 @@ from django.contrib.auth.models import Permission
 from django.test import Client
 from django.urls import reverse
 
-from access.audit import access_log_drain
+from access.access_log_drain import access_log_drain
 from access.csv_export import FORMULA_PREFIXES, SafeCsvRows, csv_cell_safe
 from access.models import AccessLogEntry
 from tests.factories import PostFactory, UserFactory

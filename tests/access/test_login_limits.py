@@ -7,7 +7,7 @@ from django.contrib.auth.views import LoginView
 from django.test import Client
 from django.urls import URLPattern, URLResolver, get_resolver, resolve
 
-from access.models import SecurityEvent
+from core.models import SecurityEvent
 from tests.factories import DEFAULT_PASSWORD, UserFactory
 
 from .conftest import NOON

@@ -1,4 +1,4 @@
-"""Request-rate limits (access/ratelimits.py): each group refuses past its limit with a 429
+"""Request-rate limits (core/ratelimits.py): each group refuses past its limit with a 429
 that says why and when, resets after its window, and is keyed by the right thing."""
 
 import os
@@ -15,8 +15,8 @@ from django.urls import reverse
 from django_ratelimit.checks import check_caches
 from rest_framework.test import APIClient
 
-from access.ratelimits import ratelimit_check
 from accounts.services import token_create
+from core.ratelimits import ratelimit_check
 from feeds.models import Follow
 from tests.factories import DEFAULT_PASSWORD, PostFactory, UserFactory
 

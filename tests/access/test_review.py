@@ -12,12 +12,13 @@ from django.urls import reverse
 
 from access import services_review
 from access.detectors import detect_bulk_access
-from access.models import AccessLogEntry, Flag, IPBlock, SecurityEvent
-from accounts.models import AdminActionLog, ApiToken, Tier
-from accounts.selectors import verification_open_flag_reasons
+from access.models import AccessLogEntry, Flag, IPBlock
+from accounts.models import ApiToken, Tier
 from accounts.services import token_create
+from core.models import AdminActionLog, SecurityEvent
 from tests.access.review_helpers import T0, every, log_entry
 from tests.factories import UserFactory
+from verification.selectors import verification_open_flag_reasons
 
 pytestmark = pytest.mark.django_db
 
@@ -65,7 +66,7 @@ def _pages(flag: Flag, entry: AccessLogEntry) -> list[tuple[str, str, dict | Non
         ("get", f"{changelist}?refused=yes&tier=new&network=198.51.100.0/24&reader=scraper", None),
         ("get", reverse("admin:access_accesslogentry_change", args=[entry.pk]), None),
         ("post", changelist, {"action": "export_csv", "_selected_action": [entry.pk]}),
-        ("get", reverse("admin:access_securityevent_changelist"), None),
+        ("get", reverse("admin:core_securityevent_changelist"), None),
         ("get", reverse("admin:access_flag_changelist"), None),
         ("get", reverse("admin:access_flag_change", args=[flag.pk]), None),
         ("post", reverse("admin:access_flag_changelist"),

@@ -5,8 +5,8 @@ from datetime import timedelta
 import pytest
 from django.utils import timezone
 
-from access.client_ip import review_prefix
 from access.models import IPBlock
+from core.client_ip import review_prefix
 
 pytestmark = pytest.mark.django_db
 

@@ -11,18 +11,19 @@ from django.core import mail
 from django.test import Client
 from django.urls import reverse
 
-from access.models import SecurityEvent
 from accounts.models import EMAIL_TAKEN_MESSAGE, User
-from accounts.selectors import email_is_confirmed, token_authenticate, verification_eligibility
+from accounts.selectors import email_is_confirmed, token_authenticate
 from accounts.services import (
     EMAIL_CHANGED_EVENT,
     PASSWORD_CHANGED_EVENT,
     PASSWORD_RESET_EVENT,
     token_create,
-    verification_grant,
 )
+from core.models import SecurityEvent
 from tests.accounts.conftest import email_confirmed
 from tests.factories import DEFAULT_PASSWORD, UserFactory
+from verification.selectors import verification_eligibility
+from verification.services import verification_grant
 
 pytestmark = pytest.mark.django_db
 

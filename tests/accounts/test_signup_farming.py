@@ -21,6 +21,7 @@ from accounts.models import EMAIL_TAKEN_MESSAGE, User
 from accounts.selectors import email_canonical, user_email_taken
 from tests.access.conftest import NOON
 from tests.factories import DEFAULT_PASSWORD, UserFactory
+from verification import services as verification_services
 
 SIGNUP = reverse("accounts:signup")
 ADMIN_ADD = "/admin/accounts/user/add/"
@@ -336,7 +337,7 @@ def test_rename_refuses_homoglyph_usernames(db, username):
     """Ensures that a rename cannot reach a look-alike name either."""
     user = UserFactory(username="plain")
     with pytest.raises(ValidationError) as refused:
-        services.user_username_change(user=user, new_username=username)
+        verification_services.user_username_change(user=user, new_username=username)
     assert USERNAME_RULE in " ".join(refused.value.messages)
     assert User.objects.get(pk=user.pk).username == "plain"
 

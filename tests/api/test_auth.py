@@ -3,8 +3,8 @@
 import pytest
 from rest_framework.test import APIClient
 
+from accounts.scopes import scopes_normalize
 from accounts.services import token_revoke
-from api.permissions import scopes_normalize
 from tests.factories import DEFAULT_PASSWORD, UserFactory
 
 pytestmark = pytest.mark.django_db

@@ -42,7 +42,7 @@ def test_post_without_a_key_does_not_need_the_cache(monkeypatch, alice):
 
 def test_instance_works_without_the_cache(monkeypatch, anon):
     """Ensures that /api/v1/instance answers from the database when the cache is down."""
-    monkeypatch.setattr("api.selectors.cache", BrokenCache())
+    monkeypatch.setattr("accounts.directory.cache", BrokenCache())
     response = anon.get("/api/v1/instance")
     assert response.status_code == 200
     assert "stats" in response.json()

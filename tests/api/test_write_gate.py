@@ -13,7 +13,7 @@ import pytest
 import time_machine
 from django.test import Client
 
-from access.audit import access_log_drain
+from access.access_log_drain import access_log_drain
 from access.models import AccessLogEntry
 from accounts.models import Tier
 from feeds.models import Like, Post

@@ -11,7 +11,7 @@ from django.utils import timezone
 from playwright.sync_api import expect
 
 from access.detectors import detect_bulk_access
-from accounts.models import AdminActionLog
+from core.models import AdminActionLog
 from feeds.models import Post
 from feeds.services import post_create
 from tests.access.review_helpers import log_entry

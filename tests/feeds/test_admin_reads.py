@@ -5,7 +5,7 @@ record, as every read does."""
 import pytest
 from django.test import Client
 
-from access.audit import access_log_drain
+from access.access_log_drain import access_log_drain
 from access.models import AccessLogEntry
 from accounts.models import Tier
 from feeds import services

@@ -3,10 +3,10 @@
 import pytest
 from django.test import Client
 
-from accounts.payments.stripe_provider import StripeProvider
 from licensing.models import Licence
-from tests.accounts.test_payments_stripe import FakeStripeHttp
 from tests.factories import UserFactory
+from tests.verification.test_payments_stripe import FakeStripeHttp
+from verification.payments.stripe_provider import StripeProvider
 
 pytestmark = pytest.mark.django_db
 

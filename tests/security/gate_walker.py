@@ -27,12 +27,12 @@ from dataclasses import dataclass, field
 from django.db import transaction
 from django.test import Client
 
-from access.audit import access_log_drain
-from access.client_ip import ip_prefix
+from access.access_log_drain import access_log_drain
 from access.gate import window_day
 from access.ledgers import RedisLedger, ledger_get
 from access.models import AccessLogEntry, ReadReceipt
 from accounts.services import token_create
+from core.client_ip import ip_prefix
 from feeds import services
 from feeds.models import Post
 from tests.factories import UserFactory

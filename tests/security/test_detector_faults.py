@@ -34,9 +34,9 @@ from django.db import connection
 from django.utils import timezone
 
 from access import detectors
-from access.client_ip import review_prefix
 from access.detectors import CURSOR_NAME, detect_bulk_access
 from access.models import AccessLogEntry, DetectorCursor, Flag
+from core.client_ip import review_prefix
 from tests.access.test_access_log_live import wait_for
 from tests.access.test_concurrency import postgres_url, worker_env
 from tests.factories import UserFactory

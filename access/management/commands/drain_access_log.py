@@ -3,7 +3,7 @@
 from django.conf import settings
 from django.core.management.base import BaseCommand
 
-from access.audit import access_log_drain
+from access.access_log_drain import access_log_drain
 
 
 class Command(BaseCommand):

@@ -6,9 +6,9 @@ For admins and scripts. The secret is printed once on stdout and never stored (o
 from django.core.exceptions import ValidationError
 from django.core.management.base import BaseCommand, CommandError
 
+from accounts.scopes import scopes_normalize
 from accounts.selectors import user_get_by_username
 from accounts.services import token_create
-from api.permissions import scopes_normalize
 
 
 class Command(BaseCommand):

@@ -1,0 +1,208 @@
+"""The access log's records: building each metered request's record and writing it durably
+and cheaply (``access_log_drain`` moves the Redis stream into the database).
+
+One record per pass through the read gate (refusals and dry-run included, ``off`` excluded).
+Where it is written depends on the ledger, so that the charge and its record can never part:
+
+- database ledger: inserted in the ledger's own transaction (the same commit as the charge);
+- Redis ledger: XADDed to ``<prefix>:accesslog`` by the same Lua script that charges (one
+  round trip); ``access_log_drain`` moves the stream into the database with a consumer group,
+  acknowledging entries only after the commit, idempotent by ``record_id``;
+- ledger unreachable and the reader failed closed: inserted into the database directly.
+
+A record describes the gate's verdict at gate time: ``status`` is 429 when the gate refuses
+(the response is then a 429) and 200 otherwise, even if the view later fails for another
+reason (e.g. a favourite on a post that vanished in between). Counts are post ids as the gate
+charges them: a repost and its original are two reads.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import uuid
+from dataclasses import asdict, dataclass, field
+from datetime import datetime
+
+from django.http import HttpRequest
+from django.utils.dateparse import parse_datetime
+
+from accounts.models import ApiToken
+from core.client_ip import client_ip, review_prefix
+
+from .models import AccessLogEntry
+
+logger = logging.getLogger(__name__)
+
+PAGING_PARAMS = ("max_id", "min_id", "since_id", "limit")
+PAGING_VALUE_MAX = 40
+USER_AGENT_MAX = AccessLogEntry._meta.get_field("user_agent").max_length
+PATH_MAX = AccessLogEntry._meta.get_field("path").max_length
+ROUTE_MAX = AccessLogEntry._meta.get_field("route_name").max_length
+STATUS_DELIVERED = 200
+STATUS_REFUSED = 429
+
+
+@dataclass(frozen=True)
+class AccessRecord:
+    """The request side of one access-log record: everything known before the ledger runs.
+
+    The ledger adds the outcome (``RecordOutcome``) in the same transaction or script.
+    ``limit`` is the tier's budget (None: unlimited), used for ``remaining`` and, in dry-run,
+    for what enforce would have refused. ``first_post_ids`` is how many ids the page's first
+    post needs (2 for a repost: it and its original): fewer delivered means a 429.
+    """
+
+    record_id: str
+    created_at: str  # ISO 8601, UTC
+    principal: str
+    user_id: int | None
+    token_id: int | None
+    tier: str
+    client_ip: str | None
+    ip_prefix: str
+    user_agent: str
+    route_name: str
+    path: str
+    paging: dict = field(default_factory=dict)
+    mode: str = "enforce"
+    limit: int | None = None
+    first_post_ids: int = 1
+
+    def to_json(self) -> str:
+        return json.dumps(asdict(self), separators=(",", ":"))
+
+    @classmethod
+    def from_json(cls, raw: str | bytes) -> AccessRecord:
+        return cls(**json.loads(raw))
+
+
+@dataclass(frozen=True)
+class RecordOutcome:
+    """What the gate decided for one record (computed by the ledger, or by the Lua script)."""
+
+    status: int
+    delivered: int
+    newly_charged: int
+    refused: int
+    remaining: int | None
+
+
+def log_ip_prefix(address: str | None) -> str:
+    """The network a record is grouped by for review: IPv4 /24, IPv6 /64 ("unknown" if none).
+
+    Coarser than the anonymous reader's principal (IPv4 /32): it is for spotting many accounts
+    or addresses behind one network, not for budgets.
+    """
+    return review_prefix(address) or "unknown"
+
+
+def _request_token_id(request: HttpRequest) -> int | None:
+    """The API token behind a Bearer request (DRF sets ``request.auth``), else None."""
+    auth = getattr(request, "auth", None)
+    return auth.pk if isinstance(auth, ApiToken) else None
+
+
+def access_record_build(
+    *,
+    request: HttpRequest,
+    principal: str,
+    tier: str,
+    mode: str,
+    limit: int | None,
+    now: datetime,
+    first_post_ids: int = 1,
+) -> AccessRecord:
+    """The request side of the record for one pass through the gate."""
+    user = getattr(request, "user", None)
+    address = client_ip(request)
+    match = getattr(request, "resolver_match", None)
+    query = request.GET
+    paging = {
+        name: str(query.get(name))[:PAGING_VALUE_MAX] for name in PAGING_PARAMS if name in query
+    }
+    return AccessRecord(
+        record_id=uuid.uuid4().hex,
+        created_at=now.isoformat(),
+        principal=principal,
+        user_id=user.pk if user is not None and user.is_authenticated else None,
+        token_id=_request_token_id(request),
+        tier=tier,
+        client_ip=address,
+        ip_prefix=log_ip_prefix(address),
+        user_agent=request.META.get("HTTP_USER_AGENT", "")[:USER_AGENT_MAX],
+        route_name=(match.view_name if match else "")[:ROUTE_MAX],
+        path=request.path[:PATH_MAX],
+        paging=paging,
+        mode=mode,
+        limit=limit,
+        first_post_ids=first_post_ids,
+    )
+
+
+def record_outcome(
+    record: AccessRecord,
+    *,
+    requested: int,
+    delivered: int,
+    charged: int,
+    used: int,
+    would_deliver: int | None = None,
+) -> RecordOutcome:
+    """The outcome fields of a record; mirrored line for line by the ledger's Lua script.
+
+    ``would_deliver`` (dry-run only): how many of the ids enforce mode would have delivered;
+    the record's ``refused`` is then what enforce would have refused (nothing was).
+    """
+    status = STATUS_DELIVERED
+    refused = requested - delivered
+    if requested and delivered < record.first_post_ids:
+        status, delivered, refused = STATUS_REFUSED, 0, requested
+    if would_deliver is not None:
+        refused = requested - would_deliver
+    remaining = None if record.limit is None else max(record.limit - used, 0)
+    return RecordOutcome(
+        status=status,
+        delivered=delivered,
+        newly_charged=charged,
+        refused=refused,
+        remaining=remaining,
+    )
+
+
+def access_log_entry(record: AccessRecord, outcome: RecordOutcome) -> AccessLogEntry:
+    """An unsaved ``AccessLogEntry`` from the two halves of a record."""
+    return AccessLogEntry(
+        record_id=record.record_id,
+        created_at=parse_datetime(record.created_at),
+        principal=record.principal,
+        user_id=record.user_id,
+        token_id=record.token_id,
+        tier=record.tier,
+        client_ip=record.client_ip,
+        ip_prefix=record.ip_prefix,
+        user_agent=record.user_agent,
+        route_name=record.route_name,
+        path=record.path,
+        paging=record.paging,
+        status=outcome.status,
+        delivered=outcome.delivered,
+        newly_charged=outcome.newly_charged,
+        refused=outcome.refused,
+        remaining=outcome.remaining,
+        mode=record.mode,
+    )
+
+
+def access_log_write(
+    *, record: AccessRecord, outcome: RecordOutcome, using: str = "default"
+) -> AccessLogEntry:
+    """Insert one record (call it inside the transaction that charged, when there is one)."""
+    entry = access_log_entry(record, outcome)
+    entry.save(using=using, force_insert=True)
+    return entry
+
+
+def access_log_stream_key(key_prefix: str) -> str:
+    """The stream the Redis ledger's script appends records to."""
+    return f"{key_prefix}:accesslog"

@@ -1,0 +1,26 @@
+"""One way to say a wait and a reset time, for read budgets and request-rate limits alike."""
+
+import math
+
+from django.utils import timezone
+
+
+def reset_at_iso(limited) -> str:
+    """``reset_at`` of a ``ReadGrant`` or a request-rate ``RateLimitStatus``, as Mastodon writes
+    times: 2026-11-27T00:00:00.000Z."""
+    return limited.reset_at.astimezone(timezone.get_fixed_timezone(0)).strftime(
+        "%Y-%m-%dT%H:%M:%S.000Z"
+    )
+
+
+def duration_text(seconds: int) -> str:
+    """A wait as people say it: "40 s", "25 min", "3 h 5 min" (read budgets and rate limits)."""
+    if seconds < 60:
+        return f"{seconds} s"
+    hours, rest = divmod(seconds, 3600)
+    minutes = math.ceil(rest / 60)
+    if minutes == 60:
+        hours, minutes = hours + 1, 0
+    if hours and minutes:
+        return f"{hours} h {minutes} min"
+    return f"{hours} h" if hours else f"{minutes} min"

@@ -1,0 +1,179 @@
+"""Stripe webhooks: verify the signature, then apply each event once.
+
+Handled: checkout.session.completed, invoice.paid, invoice.payment_failed and
+customer.subscription.deleted. Every processed event id is stored in the same transaction as
+its effect, so a replayed (or concurrently redelivered) event changes nothing.
+"""
+
+import logging
+from datetime import UTC, datetime
+
+import stripe
+from django.conf import settings
+from django.db import IntegrityError, transaction
+
+from verification import services
+from verification.models import PaymentWebhookEvent, Subscription
+
+logger = logging.getLogger(__name__)
+
+HANDLED_EVENTS = (
+    "checkout.session.completed",
+    "invoice.paid",
+    "invoice.payment_failed",
+    "customer.subscription.deleted",
+)
+
+
+class WebhookRejected(Exception):
+    """The request is not a genuine Stripe event (bad signature or payload): answer 400."""
+
+
+def stripe_event_verify(*, payload: bytes, signature_header: str | None) -> dict:
+    """The event in ``payload`` as a dict, if Stripe signed it with STRIPE_WEBHOOK_SECRET."""
+    if not settings.STRIPE_WEBHOOK_SECRET:
+        raise WebhookRejected("Stripe webhooks are not configured (STRIPE_WEBHOOK_SECRET).")
+    try:
+        event = stripe.Webhook.construct_event(
+            payload.decode("utf-8"), signature_header, settings.STRIPE_WEBHOOK_SECRET
+        )
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise WebhookRejected("The payload is not valid JSON.") from exc
+    except stripe.SignatureVerificationError as exc:
+        raise WebhookRejected("The Stripe-Signature header does not match.") from exc
+    return event.to_dict()
+
+
+def _timestamp(value) -> datetime | None:
+    return datetime.fromtimestamp(int(value), tz=UTC) if value else None
+
+
+def _invoice_subscription_ref(invoice: dict) -> tuple[str, str]:
+    """(Stripe subscription id, our subscription id from metadata) of an invoice, across API
+    versions (``invoice.subscription`` before 2025-03, ``invoice.parent`` since)."""
+    details = (invoice.get("parent") or {}).get("subscription_details") or {}
+    stripe_id = details.get("subscription") or invoice.get("subscription") or ""
+    if isinstance(stripe_id, dict):
+        stripe_id = stripe_id.get("id", "")
+    metadata = details.get("metadata") or invoice.get("subscription_details", {}).get(
+        "metadata", {}
+    )
+    return stripe_id, (metadata or {}).get("subscription_id", "")
+
+
+def _find_subscription(
+    *, stripe_subscription_id: str = "", our_id: str = ""
+) -> Subscription | None:
+    query = Subscription.objects.select_related("user", "plan").filter(
+        provider=Subscription.PROVIDER_STRIPE
+    )
+    if stripe_subscription_id:
+        found = query.filter(provider_subscription_id=stripe_subscription_id).first()
+        if found is not None:
+            return found
+    if our_id and str(our_id).isdigit():
+        return query.filter(pk=int(our_id)).first()
+    return None
+
+
+def _invoice_period_end(invoice: dict) -> datetime | None:
+    """The end of the period an invoice pays for: its subscription line's period end."""
+    lines = (invoice.get("lines") or {}).get("data") or []
+    ends = [line.get("period", {}).get("end") for line in lines if line.get("period")]
+    return _timestamp(max(ends)) if ends else None
+
+
+def _on_checkout_completed(session: dict) -> None:
+    our_id = (session.get("metadata") or {}).get("subscription_id", "")
+    subscription = _find_subscription(our_id=our_id)
+    if subscription is None:
+        subscription = (
+            Subscription.objects.filter(
+                provider=Subscription.PROVIDER_STRIPE,
+                checkout_ref=session.get("client_reference_id") or "",
+            )
+            .select_related("user", "plan")
+            .first()
+        )
+    if subscription is None:
+        logger.warning("checkout.session.completed for unknown subscription %r", our_id)
+        return
+    if session.get("payment_status") not in ("paid", "no_payment_required"):
+        return  # asynchronous payment methods: invoice.paid activates it later
+    services.subscription_activate(
+        subscription=subscription,
+        provider_customer_id=session.get("customer") or "",
+        provider_subscription_id=session.get("subscription") or "",
+    )
+
+
+def _on_invoice_paid(invoice: dict) -> None:
+    stripe_id, our_id = _invoice_subscription_ref(invoice)
+    subscription = _find_subscription(stripe_subscription_id=stripe_id, our_id=our_id)
+    if subscription is None:
+        logger.warning("invoice.paid for unknown subscription %r / %r", stripe_id, our_id)
+        return
+    period_end = _invoice_period_end(invoice)
+    if subscription.status == Subscription.Status.PENDING:
+        services.subscription_activate(
+            subscription=subscription,
+            period_end=period_end,
+            provider_customer_id=invoice.get("customer") or "",
+            provider_subscription_id=stripe_id,
+        )
+    elif period_end is not None:
+        services.subscription_renew(subscription=subscription, period_end=period_end)
+
+
+def _on_invoice_payment_failed(invoice: dict) -> None:
+    stripe_id, our_id = _invoice_subscription_ref(invoice)
+    subscription = _find_subscription(stripe_subscription_id=stripe_id, our_id=our_id)
+    if subscription is None:
+        logger.warning("invoice.payment_failed for unknown subscription %r", stripe_id)
+        return
+    services.subscription_payment_fail(subscription=subscription)
+
+
+def _on_subscription_deleted(stripe_subscription: dict) -> None:
+    our_id = (stripe_subscription.get("metadata") or {}).get("subscription_id", "")
+    subscription = _find_subscription(
+        stripe_subscription_id=stripe_subscription.get("id", ""), our_id=our_id
+    )
+    if subscription is None:
+        logger.warning("subscription.deleted for unknown %r", stripe_subscription.get("id"))
+        return
+    services.subscription_end(subscription=subscription)
+
+
+_HANDLERS = {
+    "checkout.session.completed": _on_checkout_completed,
+    "invoice.paid": _on_invoice_paid,
+    "invoice.payment_failed": _on_invoice_payment_failed,
+    "customer.subscription.deleted": _on_subscription_deleted,
+}
+
+
+def stripe_event_handle(*, event: dict) -> bool:
+    """Apply a verified Stripe event once. Returns False when it was already processed."""
+    event_id = event.get("id") or ""
+    event_type = event.get("type") or ""
+    if not event_id:
+        raise WebhookRejected("The event has no id.")
+    with transaction.atomic():
+        try:
+            with transaction.atomic():
+                PaymentWebhookEvent.objects.create(
+                    provider=Subscription.PROVIDER_STRIPE,
+                    event_id=event_id,
+                    event_type=event_type,
+                )
+        except IntegrityError:
+            # Already processed (a replay, or a redelivery racing the first one; on PostgreSQL
+            # the second insert waits for the first to commit): nothing more to do.
+            logger.info("Ignoring replayed Stripe event %s (%s)", event_id, event_type)
+            return False
+        handler = _HANDLERS.get(event_type)
+        if handler is not None:
+            # The effect commits together with the event id, or neither does (Stripe retries).
+            handler((event.get("data") or {}).get("object") or {})
+    return True
