@@ -23,9 +23,10 @@ from django.utils.html import format_html, format_html_join
 from core.models import SecurityEvent
 
 from . import selectors_review, services, services_review
+from .crawlers import crawler_agents_changed
 from .csv_export import SafeCsvRows
 from .detectors import RULE_LABELS
-from .models import AccessLogEntry, Flag, IPBlock, ReadDay
+from .models import AccessLogEntry, CrawlerAgent, Flag, IPBlock, ReadDay
 
 
 @admin.register(ReadDay)
@@ -438,3 +439,25 @@ class IPBlockAdmin(admin.ModelAdmin):
     def delete_queryset(self, request, queryset):
         for obj in queryset:
             self.delete_model(request, obj)
+
+
+@admin.register(CrawlerAgent)
+class CrawlerAgentAdmin(admin.ModelAdmin):
+    """The known crawlers: robots.txt names them and the detector flags them (one list)."""
+
+    list_display = ["token", "operator", "purpose", "in_robots_txt", "active"]
+    list_filter = ["purpose", "in_robots_txt", "active"]
+    list_editable = ["in_robots_txt", "active"]
+    search_fields = ["token", "operator"]
+
+    def save_model(self, request, obj, form, change):
+        super().save_model(request, obj, form, change)
+        transaction.on_commit(crawler_agents_changed)
+
+    def delete_model(self, request, obj):
+        super().delete_model(request, obj)
+        transaction.on_commit(crawler_agents_changed)
+
+    def delete_queryset(self, request, queryset):
+        super().delete_queryset(request, queryset)
+        transaction.on_commit(crawler_agents_changed)

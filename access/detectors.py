@@ -26,6 +26,7 @@ from django.utils import timezone
 
 from core.client_ip import review_prefix
 
+from .crawlers import user_agent_match
 from .models import AccessLogEntry, DetectorCursor, Flag
 
 logger = logging.getLogger(__name__)
@@ -119,11 +120,8 @@ def _score(value: float, threshold: float) -> float:
 
 
 def _user_agent_match(user_agent: str) -> str | None:
-    lowered = (user_agent or "").lower()
-    for needle in settings.ACCESS_SCRAPER_USER_AGENTS:
-        if needle in lowered:
-            return needle
-    return None
+    # The same rows robots.txt names (access/crawlers.py): one list, not two.
+    return user_agent_match(user_agent)
 
 
 def _post_id(row: Row) -> int | None:

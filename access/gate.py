@@ -30,6 +30,7 @@ from accounts.selectors import effective_tier
 from core.client_ip import reader_principal
 
 from .access_log import AccessRecord, access_log_write, access_record_build, record_outcome
+from .content_usage import content_usage_for
 from .delivered import delivered_ids_add
 from .ledgers import (
     ChargeResult,
@@ -269,7 +270,9 @@ def posts_deliver(
     grant = read_gate(request=request, post_ids=ids, first_post_ids=max(first_post_ids, 1))
     # On the Django request itself (DRF's wrapper proxies reads to it), where the headers
     # middleware and the access log look for it.
-    getattr(request, "_request", request).read_grant = grant
+    target = getattr(request, "_request", request)
+    target.read_grant = grant
+    target.content_usage = content_usage_for(())  # until posts go out: the site default
     if grant.refused:
         raise ReadBudgetExhausted(grant)
     allowed = set(grant.delivered_ids)
@@ -286,4 +289,6 @@ def posts_deliver(
         # A repost whose original did not fit: nothing can be shown, so this is a refusal too.
         raise ReadBudgetExhausted(grant)
     delivered_ids_add(request, delivered_post_ids(delivered))
+    # What the response says about AI training: the strictest of what it carries.
+    target.content_usage = content_usage_for(delivered)
     return delivered

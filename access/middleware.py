@@ -7,6 +7,7 @@ from django.utils.cache import patch_cache_control
 
 from core.ratelimits import is_paging_request, rate_limited_page, ratelimit_check
 
+from .content_usage import content_usage_headers
 from .gate import MODE_OFF, ReadGrant
 from .ratelimit_records import rate_limited_record
 from .responses import reset_at_iso, retry_after_seconds
@@ -43,7 +44,8 @@ def read_budget_headers(grant: ReadGrant) -> dict[str, str]:
 
 
 class ReadBudgetHeadersMiddleware:
-    """Adds the read-budget headers to any response whose request passed the read gate.
+    """Adds the read-budget headers to any response whose request passed the read gate, and
+    what the response says about AI training of the posts it carries (``content_usage``).
 
     Also marks such responses ``Cache-Control: private`` (they are one reader's metered view)
     and adds ``Retry-After`` to a refusal (429) that does not carry one yet.
@@ -58,6 +60,9 @@ class ReadBudgetHeadersMiddleware:
         if grant is None:
             return response
         headers = read_budget_headers(grant)
+        usage = getattr(request, "content_usage", None)
+        if usage is not None:
+            headers.update(content_usage_headers(usage, request=request))
         for name, value in headers.items():
             response.headers.setdefault(name, value)
         if headers:

@@ -253,3 +253,39 @@ class DeliveryProvenance(models.Model):
 
     def __str__(self) -> str:
         return f"{self.day:%Y-%m-%d} {self.principal}: {self.post_count} posts"
+
+
+class CrawlerAgent(models.Model):
+    """A crawler or scraping tool known by its User-Agent: the one list behind ``robots.txt``
+    and the scraper-user-agent detector (``access/crawlers.py``).
+
+    Rows, not constants, so an admin can add the next AI crawler without a deploy. ``token``
+    is the robots.txt product token (e.g. "GPTBot"); a User-Agent containing it (any case)
+    matches. Scraping libraries (e.g. "python-requests") do not read robots.txt, so they are
+    kept out of it (``in_robots_txt``) but still flagged.
+    """
+
+    AI_TRAINING = "ai-training"
+    AI_ASSISTANT = "ai-assistant"
+    SCRAPER = "scraper"
+    PURPOSES = [
+        (AI_TRAINING, "Collects data to train AI models"),
+        (AI_ASSISTANT, "Fetches pages for AI answers and search"),
+        (SCRAPER, "Scraping library or headless browser"),
+    ]
+
+    token = models.CharField(
+        max_length=64, unique=True, help_text='robots.txt product token, e.g. "GPTBot".'
+    )
+    operator = models.CharField(max_length=100, blank=True, help_text='e.g. "OpenAI".')
+    purpose = models.CharField(max_length=20, choices=PURPOSES, default=AI_TRAINING)
+    in_robots_txt = models.BooleanField(
+        default=True, help_text="Named in robots.txt with Disallow: / (crawlers that read it)."
+    )
+    active = models.BooleanField(default=True, help_text="Off: neither listed nor flagged.")
+
+    class Meta:
+        ordering = ["purpose", "token"]
+
+    def __str__(self) -> str:
+        return self.token

@@ -95,6 +95,10 @@ class User(AbstractUser):
     tier_override = models.ForeignKey(
         Tier, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
     )
+    # Whether this account's posts may be used to train AI models (docs/licensing.md): True
+    # allow, False disallow, None follow the site default (settings.AI_TRAINING_DEFAULT).
+    # Read from the author row every response, so a change applies to the next one.
+    ai_training_allowed = models.BooleanField(null=True, blank=True, default=None)
 
     objects = UserManager()
 

@@ -2,7 +2,7 @@
 
 from django.urls import include, path
 
-from . import email_views, views
+from . import ai_training_views, email_views, views
 
 app_name = "accounts"
 
@@ -11,6 +11,7 @@ urlpatterns = [
     path("login/", views.LoginView.as_view(), name="login"),
     path("logout/", views.LogoutView.as_view(), name="logout"),
     path("settings/", views.settings_profile, name="settings"),
+    path("settings/ai-training/", ai_training_views.settings_ai_training, name="ai_training"),
     path("settings/email/", views.settings_email, name="email_change"),
     path("settings/password/", views.PasswordChangeView.as_view(), name="password_change"),
     path("password/reset/", views.PasswordResetView.as_view(), name="password_reset"),

@@ -17,6 +17,7 @@ from django.templatetags.static import static
 from django.urls import reverse
 
 from access.delivered import post_delivered_check
+from accounts.ai_training import ai_training_allowed, ai_training_choice
 from feeds.references import hashtag_names
 from feeds.text import render_post_html
 
@@ -30,6 +31,12 @@ def iso(moment: datetime | None) -> str | None:
         return None
     moment = moment.astimezone(UTC)
     return moment.strftime("%Y-%m-%dT%H:%M:%S.") + f"{moment.microsecond // 1000:03d}Z"
+
+
+def content_usage(author) -> str:
+    """Extension: the author's AI-training preference in the IETF aipref vocabulary
+    (``train-ai=y`` or ``train-ai=n``), the same words as the ``Content-Usage`` header."""
+    return f"train-ai={'y' if ai_training_allowed(author) else 'n'}"
 
 
 class EntityBuilder:
@@ -107,6 +114,7 @@ class EntityBuilder:
             "emojis": [],
             "fields": [],
             "verified": user.is_verified,
+            "content_usage": content_usage(user),
         }
 
     def credential_account(self, user) -> dict:
@@ -119,6 +127,7 @@ class EntityBuilder:
             "note": user.bio,
             "fields": [],
             "follow_requests_count": 0,
+            "ai_training": ai_training_choice(user),
         }
         return data
 
@@ -173,6 +182,7 @@ class EntityBuilder:
             "emojis": [],
             "card": None,
             "poll": None,
+            "content_usage": content_usage(post.author),
         }
 
     def _content(self, post) -> str:

@@ -31,3 +31,18 @@ class JSONRenderer(renderers.JSONRenderer):
                 b"\xe2\x80\xa9", b"\\u2029"
             )
         return encoded
+
+
+class JSONLinesRenderer(renderers.BaseRenderer):
+    """JSON lines (``?format=jsonl`` or ``Accept: application/jsonl``): a list as one JSON
+    document per line, for bulk readers that stream; anything else as a single line."""
+
+    media_type = "application/jsonl"
+    format = "jsonl"
+    charset = None
+
+    def render(self, data, accepted_media_type=None, renderer_context=None):
+        if data is None:
+            return b""
+        items = data if isinstance(data, list) else [data]
+        return b"".join(orjson.dumps(item) + b"\n" for item in items)

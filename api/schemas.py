@@ -12,6 +12,8 @@ from drf_spectacular.utils import (
 )
 from rest_framework import serializers
 
+from accounts.ai_training import CHOICES as AI_TRAINING_CHOICES
+
 from .params import CURSOR_SCHEMA, FALSE_VALUES, MAX_ID, TRUE_VALUES
 
 # Characters post_text_clean refuses: control characters other than tab, newline and CR.
@@ -87,11 +89,33 @@ class RequestLimitSerializer(serializers.Serializer):
     reset_at = serializers.DateTimeField()
 
 
+class LicenceQuotaSerializer(serializers.Serializer):
+    """A data licence's monthly quota (licensed lane): posts charged once per UTC day."""
+
+    policy = serializers.CharField()
+    plan = serializers.CharField()
+    status = serializers.CharField()
+    limit = serializers.IntegerField(min_value=0)
+    used = serializers.IntegerField(min_value=0)
+    remaining = serializers.IntegerField(min_value=0)
+    window = serializers.IntegerField()
+    reset_at = serializers.DateTimeField()
+
+
 class RateLimitsSerializer(serializers.Serializer):
     """GET /api/v1/rate_limits: the caller's read budget and request-rate limits."""
 
     read_budget = ReadBudgetPolicySerializer()
     request_limits = RequestLimitSerializer(many=True)
+    licence_quota = LicenceQuotaSerializer(
+        required=False, help_text="Only for a token created for a data licence."
+    )
+
+
+CONTENT_USAGE_HELP = (
+    "Extension: whether the author allows AI training of their posts, in the IETF aipref "
+    'vocabulary ("train-ai=y" or "train-ai=n"), as the Content-Usage header says.'
+)
 
 
 class AccountSerializer(serializers.Serializer):
@@ -120,6 +144,9 @@ class AccountSerializer(serializers.Serializer):
     emojis = EmptyListField()
     fields = EmptyListField()
     verified = serializers.BooleanField(help_text="Extension: the paid verification badge.")
+    content_usage = serializers.ChoiceField(
+        choices=["train-ai=y", "train-ai=n"], help_text=CONTENT_USAGE_HELP
+    )
 
 
 class AccountSourceSerializer(serializers.Serializer):
@@ -129,6 +156,10 @@ class AccountSourceSerializer(serializers.Serializer):
     note = serializers.CharField(allow_blank=True)
     fields = EmptyListField()
     follow_requests_count = serializers.IntegerField()
+    ai_training = serializers.ChoiceField(
+        choices=["allow", "disallow", "default"],
+        help_text="Extension: the caller's own AI-training choice (default: the site's).",
+    )
 
 
 class CredentialAccountSerializer(AccountSerializer):
@@ -182,6 +213,9 @@ class _StatusFields(serializers.Serializer):
     emojis = EmptyListField()
     card = NullField()
     poll = NullField()
+    content_usage = serializers.ChoiceField(
+        choices=["train-ai=y", "train-ai=n"], help_text=CONTENT_USAGE_HELP
+    )
 
 
 class RebloggedStatusSerializer(_StatusFields):
@@ -365,6 +399,14 @@ class UpdateCredentialsSerializer(serializers.Serializer):
     note = serializers.RegexField(
         rf"^[^{_CONTROL}]*$", required=False, allow_blank=True, max_length=160
     )
+    ai_training = serializers.ChoiceField(
+        choices=list(AI_TRAINING_CHOICES),
+        required=False,
+        help_text=(
+            "Extension: may your posts be used to train AI models? "
+            '"default" follows the server\'s default. Takes effect on the next response.'
+        ),
+    )
 
 
 class UpdateCredentialsFormSerializer(UpdateCredentialsSerializer):
@@ -413,6 +455,7 @@ _ERROR_TEXT = {
     401: "Missing, unknown or revoked access token.",
     403: "The token lacks the scope (read/write), or the action is not allowed.",
     404: "Record not found.",
+    406: "The Accept header asks for a format this endpoint cannot give.",
     409: "The same Idempotency-Key is still being processed.",
     413: "An uploaded image is too large (bytes or pixels).",
     422: "The content was refused (e.g. empty or too long).",

@@ -7,6 +7,7 @@ from .views import (
     accounts,
     bookmarks,
     instance,
+    licensed,
     notifications,
     oauth,
     rate_limits,
@@ -173,6 +174,10 @@ urlpatterns = [
         name="notification_dismiss",
     ),
     path(f"{V1}markers", notifications.MarkersView.as_view(), name="markers"),
+    # The licensed lane: data licensees' bulk endpoint (their monthly quota, not a budget)
+    path(
+        f"{V1}licensed/statuses", licensed.LicensedStatusesView.as_view(), name="licensed_statuses"
+    ),
     # The caller's limits (read budget and request rates): free of read-budget charge
     path(f"{V1}rate_limits", rate_limits.RateLimitsView.as_view(), name="rate_limits"),
     # What apps call when they start: empty lists where a feature does not exist here

@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from django.conf import settings
 from django.db.models import Q, QuerySet
 
+from accounts.ai_training import site_default_allowed
 from accounts.models import User
 
 from .models import Bookmark, Follow, Like, Mention, Post
@@ -131,6 +132,18 @@ def posts_decorate(posts: list[Post], viewer: User | None) -> list[Post]:
     """Load what showing ``posts`` needs (as every timeline does) for lists built elsewhere
     in feeds: notifications, bookmarks, tag timelines. Use the list it returns."""
     return _load(posts, viewer)
+
+
+def timeline_licensable(*, page: PageRequest = PageRequest()) -> list[Post]:
+    """Posts (no reposts) whose authors allow AI training — what the licensed lane may sell.
+
+    The author's choice is read in the query itself, so a change applies to the next page.
+    """
+    allows = Q(author__ai_training_allowed=True)
+    if site_default_allowed():
+        allows |= Q(author__ai_training_allowed__isnull=True)
+    queryset = Post.objects.visible().filter(allows, repost_of__isnull=True)
+    return _load(keyset_page(queryset, page), None)
 
 
 def timeline_home(*, viewer: User, page: PageRequest = PageRequest()) -> list[Post]:

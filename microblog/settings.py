@@ -79,6 +79,7 @@ INSTALLED_APPS = [
     "access",
     "verification",
     "leaks",
+    "licensing",
     "api",
     "demo",
 ]
@@ -290,6 +291,11 @@ POST_MAX_CHARACTERS = 500
 # OAuth (accounts/oauth): authorization codes are single-use and short-lived (RFC 9700).
 OAUTH_CODE_LIFETIME_SECONDS = env_int("OAUTH_CODE_LIFETIME_SECONDS", 300)
 NEW_ACCOUNT_DAYS = env_int("NEW_ACCOUNT_DAYS", 30)  # accounts younger than this are tier "new"
+# Whether posts may train AI models when their author has not said (docs/licensing.md):
+# "disallow" (the default) or "allow". Every response carrying posts states the strictest.
+AI_TRAINING_DEFAULT = os.environ.get("AI_TRAINING_DEFAULT", "disallow").strip().lower()
+if AI_TRAINING_DEFAULT not in ("allow", "disallow"):
+    raise ImproperlyConfigured('AI_TRAINING_DEFAULT must be "allow" or "disallow".')
 # Logged-out reading per feed (access/reading_policy.py): "public" (within the anonymous
 # budget), "authenticated" (login wall) or, for the public timeline, "disabled" (staff only).
 LOGGED_OUT_READING = {
@@ -479,14 +485,8 @@ ACCESS_DETECTORS = {
     # Distinct search queries from one reader within the window (query enumeration).
     "query_enumeration": {"window_minutes": 10, "min_distinct_queries": 30},
 }
-# Case-insensitive substrings of User-Agent headers that name scrapers and AI crawlers.
-ACCESS_SCRAPER_USER_AGENTS = [
-    "python-requests", "python-urllib", "aiohttp", "httpx", "curl/", "wget/", "scrapy",
-    "go-http-client", "okhttp", "java/", "libwww-perl", "node-fetch", "axios/", "headlesschrome",
-    "gptbot", "chatgpt-user", "oai-searchbot", "ccbot", "claudebot", "claude-web",
-    "anthropic-ai", "bytespider", "perplexitybot", "google-extended", "amazonbot",
-    "applebot-extended", "meta-externalagent", "diffbot", "omgili", "imagesiftbot", "cohere-ai",
-]  # fmt: skip
+# The scrapers and AI crawlers the detector flags by User-Agent are rows (access.CrawlerAgent,
+# seeded by a migration, edited in the admin): the same list robots.txt names.
 # Routes that show one post, for the sequential-id rule (the post id is read from the path).
 ACCESS_SINGLE_POST_ROUTES = ["feeds:post", "api:status"]
 # Routes that search, for the query-enumeration rule (the query is the record's "q").
@@ -624,3 +624,21 @@ EMBEDDED_SCHEDULER_STATE = os.environ.get("EMBEDDED_SCHEDULER_STATE", "") or (
     if DATABASES["default"]["ENGINE"].endswith("sqlite3")
     else str(BASE_DIR / ".embedded-schedule.json")
 )
+
+# --- Licensed lane (licensing/, docs/licensing.md) ------------------------------------------
+# Ed25519 seed for signing receipts: 32 random bytes, base64 (python -c "import base64, os;
+# print(base64.b64encode(os.urandom(32)).decode())"). Empty: derived from SECRET_KEY.
+LICENSING_SIGNING_KEY = os.environ.get("LICENSING_SIGNING_KEY", "").strip()
+if LICENSING_SIGNING_KEY:
+    import base64
+    import binascii
+
+    try:
+        _seed = base64.b64decode(LICENSING_SIGNING_KEY, validate=True)
+    except binascii.Error:
+        _seed = b""
+    if len(_seed) != 32:
+        raise ImproperlyConfigured("LICENSING_SIGNING_KEY must be 32 random bytes, base64.")
+# Posts per page at GET /api/v1/licensed/statuses (default and most a caller may ask for).
+LICENSING_PAGE_SIZE = env_int("LICENSING_PAGE_SIZE", 100)
+LICENSING_PAGE_MAX = env_int("LICENSING_PAGE_MAX", 1000)

@@ -24,6 +24,8 @@ urlpatterns = [
     # The admin's log-in form, under the same log-in limit as the site's (matched first).
     path("admin/login/", login_rate_limit(admin.site.login)),
     path("admin/", admin.site.urls),
+    path("", include("access.urls_content_usage")),  # robots.txt, tdmrep.json
+    path("licensing/", include("licensing.urls")),
     path("accounts/", include((accounts_pages, accounts_urls.app_name))),
     path("oauth/", include("accounts.urls_oauth")),  # /oauth/authorize; token/revoke: api
     path("media/<str:folder>/<str:name>", profile_media, name="profile_media"),

@@ -1,12 +1,14 @@
 """Accounts: the caller, profiles, their statuses, followers, following and follow actions."""
 
 from django.core.exceptions import ValidationError as DjangoValidationError
+from django.db import transaction
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework.exceptions import NotFound, ValidationError
 from rest_framework.response import Response
 
 from access.reading_policy import PROFILES
+from accounts.ai_training import user_ai_training_set
 from accounts.directory import account_get, account_ids_existing
 from accounts.images import ImageRefused
 from accounts.profiles import profile_update, text_is_clean
@@ -267,7 +269,8 @@ class RelationshipsView(ApiView):
 
 class UpdateCredentialsView(ApiView):
     """PATCH /api/v1/accounts/update_credentials: the caller's display name, note (bio),
-    avatar and header (multipart), all or nothing. Other Mastodon fields are accepted and
+    avatar and header (multipart) and, our extension, ``ai_training`` ("allow", "disallow" or
+    "default"), all or nothing. Other Mastodon fields are accepted and
     ignored (there are no locked accounts, bots or profile fields here)."""
 
     required_scopes = {"PATCH": "write:accounts"}
@@ -305,8 +308,14 @@ class UpdateCredentialsView(ApiView):
                 fields[name] = upload
             elif name in data and data.get(name) not in ("", None):
                 raise Unprocessable(f"{name}: send the image as a file (multipart/form-data).")
+        choice = None
+        if "ai_training" in data:
+            choice = str(data.get("ai_training", "")).strip().lower()
         try:
-            user = profile_update(user=request.user, **fields)
+            with transaction.atomic():  # the profile and the AI-training choice, or neither
+                user = profile_update(user=request.user, **fields)
+                if choice is not None:
+                    user_ai_training_set(user=user, choice=choice)
         except ImageRefused as exc:
             if exc.status == 413:
                 raise PayloadTooLarge(" ".join(exc.messages)) from exc

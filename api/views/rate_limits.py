@@ -11,6 +11,7 @@ from core.ratelimits import (
     ratelimit_statuses,
     reset_at_iso,
 )
+from licensing.selectors import licence_quota_status
 
 from ..schemas import RateLimitedErrorSerializer, RateLimitsSerializer, errors
 from .base import ApiView
@@ -67,4 +68,8 @@ class RateLimitsView(ApiView):
             for group in settings.REQUEST_RATE_LIMITS
             for status in ratelimit_statuses(request, group)
         ]
-        return Response({"read_budget": read_budget, "request_limits": request_limits})
+        data = {"read_budget": read_budget, "request_limits": request_limits}
+        licence_quota = licence_quota_status(request.auth)
+        if licence_quota is not None:
+            data["licence_quota"] = licence_quota
+        return Response(data)

@@ -1,0 +1,55 @@
+"""An author's say on AI training: whether their posts may be used to train AI models.
+
+One function answers the question for an author (``ai_training_allowed``), so the response
+signals (``access/content_usage.py``), the API entities and the licensed lane agree; one
+service changes it, from the settings page and ``PATCH /api/v1/accounts/update_credentials``.
+"""
+
+from django.conf import settings
+from django.core.exceptions import ValidationError
+
+from .models import User
+
+ALLOW = "allow"
+DISALLOW = "disallow"
+DEFAULT = "default"
+CHOICES = (ALLOW, DISALLOW, DEFAULT)
+
+
+def site_default_allowed() -> bool:
+    """The site's answer for authors who have not chosen (``AI_TRAINING_DEFAULT``)."""
+    return settings.AI_TRAINING_DEFAULT == ALLOW
+
+
+def ai_training_allowed(user) -> bool:
+    """Whether ``user``'s posts may train AI models: their own choice, else the site default."""
+    choice = getattr(user, "ai_training_allowed", None)
+    return site_default_allowed() if choice is None else bool(choice)
+
+
+def ai_training_choice(user) -> str:
+    """The author's stored choice as a word: "allow", "disallow" or "default"."""
+    choice = user.ai_training_allowed
+    if choice is None:
+        return DEFAULT
+    return ALLOW if choice else DISALLOW
+
+
+def user_ai_training_set(*, user: User, choice: str) -> User:
+    """Record the author's choice ("allow", "disallow" or "default" for the site's)."""
+    if choice not in CHOICES:
+        raise ValidationError(
+            f'ai_training must be one of "{ALLOW}", "{DISALLOW}" or "{DEFAULT}".',
+            code="invalid",
+        )
+    user.ai_training_allowed = {ALLOW: True, DISALLOW: False, DEFAULT: None}[choice]
+    user.save(update_fields=["ai_training_allowed"])
+    return user
+
+
+def any_author_disallows() -> bool:
+    """Whether some account's posts may not train AI models (their choice or the default)."""
+    reserved = User.objects.filter(ai_training_allowed=False)
+    if not site_default_allowed():
+        reserved = User.objects.exclude(ai_training_allowed=True)
+    return reserved.exists()

@@ -1,0 +1,145 @@
+"""GET /api/v1/licensed/statuses: the licensed lane's bulk endpoint (docs/licensing.md).
+
+Only tokens created for an active data licence may call it. It delivers posts whose authors
+allow AI training, newest first and keyset-paged like a timeline, as JSON or JSON lines;
+each post is charged once per UTC day to the licence's monthly quota (not to anyone's daily
+read budget), and every response carries a signed receipt for exactly what it delivered.
+"""
+
+import math
+
+from django.conf import settings
+from django.urls import reverse
+from django.utils import timezone
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiParameter, extend_schema
+from rest_framework.exceptions import PermissionDenied
+from rest_framework.response import Response
+
+from access.responses import reset_at_iso
+from feeds import selectors as feeds
+from licensing.quota import month_window_seconds
+from licensing.selectors import licence_for_token
+from licensing.services import LicenceQuotaExhausted, LicensedDelivery, licensed_deliver
+
+from ..pagination import link_header
+from ..params import query_id, query_limit
+from ..permissions import IsAuthenticatedMastodon, TokenHasScope
+from ..renderers import JSONLinesRenderer, JSONRenderer
+from ..schemas import PAGE_PARAMETERS, StatusSerializer, errors
+from .base import ApiView
+
+POLICY = "licensed-posts"
+NOT_LICENSED = (
+    "This endpoint needs an API token created for an active data licence. Buy a data plan "
+    "and create a token for it under Settings → Data licences."
+)
+
+
+def licence_quota_headers(*, quota: int, used: int, reset_at) -> dict[str, str]:
+    """The rate-limit headers for a licence's monthly quota (IETF draft and Mastodon's)."""
+    now = timezone.now()
+    seconds = max(math.ceil((reset_at - now).total_seconds()), 0)
+    window = month_window_seconds(now.date())
+    remaining = max(quota - used, 0)
+    return {
+        "RateLimit-Policy": f'"{POLICY}";q={quota};w={window}',
+        "RateLimit": f'"{POLICY}";r={remaining};t={seconds}',
+        "X-RateLimit-Limit": str(quota),
+        "X-RateLimit-Remaining": str(remaining),
+        "X-RateLimit-Reset": reset_at.astimezone(timezone.get_fixed_timezone(0)).strftime(
+            "%Y-%m-%dT%H:%M:%S.000Z"
+        ),
+    }
+
+
+class LicensedStatusesView(ApiView):
+    """GET /api/v1/licensed/statuses: licensable posts for a data licensee."""
+
+    permission_classes = [IsAuthenticatedMastodon, TokenHasScope]
+    renderer_classes = [JSONRenderer, JSONLinesRenderer]
+
+    @extend_schema(
+        operation_id="licensed_statuses",
+        parameters=[
+            *[p for p in PAGE_PARAMETERS if p.name != "limit"],
+            OpenApiParameter(
+                "limit",
+                {"type": "integer", "minimum": 1, "maximum": settings.LICENSING_PAGE_MAX},
+                description=f"Posts per page (default {settings.LICENSING_PAGE_SIZE}).",
+            ),
+            OpenApiParameter(
+                "format", OpenApiTypes.STR, enum=["json", "jsonl"], description="jsonl: a line each"
+            ),
+        ],
+        # 404: an unknown ?format= (DRF's format negotiation); 406: an Accept it cannot serve.
+        responses={200: StatusSerializer(many=True), **errors(400, 401, 403, 404, 406, 429)},
+        tags=["licensed"],
+    )
+    def get(self, request):
+        licence = licence_for_token(request.auth)
+        if licence is None:
+            raise PermissionDenied(NOT_LICENSED)
+        if not licence.is_active:
+            raise PermissionDenied(
+                "This data licence is not active. Renew it under Settings → Data licences."
+            )
+        params = request.query_params
+        page = feeds.PageRequest(
+            max_id=query_id(params, "max_id"),
+            since_id=query_id(params, "since_id"),
+            min_id=query_id(params, "min_id"),
+            limit=query_limit(
+                params, default=settings.LICENSING_PAGE_SIZE, maximum=settings.LICENSING_PAGE_MAX
+            ),
+        )
+        posts = feeds.timeline_licensable(page=page)
+        try:
+            delivery = licensed_deliver(request=request, licence=licence, posts=posts)
+        except LicenceQuotaExhausted as exc:
+            return self._refused(request, licence, exc.delivery)
+        response = Response(self.entities().statuses(delivery.posts))
+        ids = [post.pk for post in delivery.posts]
+        header = link_header(
+            request,
+            first_id=ids[0] if ids else None,
+            last_id=ids[-1] if ids else None,
+            full=len(posts) >= page.limit or len(ids) < len(posts),
+        )
+        if header:
+            response["Link"] = header
+        self._headers(response, delivery)
+        return response
+
+    def _headers(self, response, delivery: LicensedDelivery) -> None:
+        headers = licence_quota_headers(
+            quota=delivery.quota, used=delivery.used, reset_at=delivery.reset_at
+        )
+        # Everything here was licensed by authors who allow it: say so in the standard forms.
+        headers.update({"Content-Usage": "train-ai=y", "tdm-reservation": "0"})
+        if delivery.receipt:
+            headers["Licence-Receipt"] = delivery.receipt
+            headers["Licence-Receipt-Id"] = delivery.receipt_id
+        for name, value in headers.items():
+            response[name] = value
+        response["Cache-Control"] = "private, no-store"
+
+    def _refused(self, request, licence, delivery: LicensedDelivery):
+        seconds = max(math.ceil((delivery.reset_at - timezone.now()).total_seconds()), 1)
+        payload = {
+            "error": (
+                f"Your {licence.plan.name} data plan's {delivery.quota:,} posts for this month "
+                f"are used. The quota resets at 00:00 UTC on the 1st ({reset_at_iso(delivery)}); "
+                "a bigger plan gives more now."
+            ),
+            "code": "licence_quota_exhausted",
+            "limit": delivery.quota,
+            "remaining": 0,
+            "reset_at": reset_at_iso(delivery),
+            "tier": f"licensed:{licence.plan.slug}",
+            "upgrade_url": request.build_absolute_uri(reverse("licensing:plans")),
+        }
+        response = Response(payload, status=429)
+        self._headers(response, delivery)
+        response["Retry-After"] = str(seconds)
+        return response

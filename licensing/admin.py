@@ -1,0 +1,39 @@
+"""Admin for the licensed lane: data plans are edited here (like tiers); licences and
+receipts are shown for support and review."""
+
+from django.contrib import admin
+
+from .models import DataPlan, Licence, Receipt
+
+
+@admin.register(DataPlan)
+class DataPlanAdmin(admin.ModelAdmin):
+    """Data plans: quota and price changes apply to the next request."""
+
+    list_display = ["name", "slug", "monthly_post_quota", "price_display", "is_active"]
+    list_editable = ["monthly_post_quota", "is_active"]
+
+
+@admin.register(Licence)
+class LicenceAdmin(admin.ModelAdmin):
+    list_display = ["user", "plan", "status", "provider", "created_at", "activated_at"]
+    list_filter = ["plan", "status"]
+    search_fields = ["user__username"]
+    readonly_fields = ["checkout_ref", "created_at"]
+
+
+@admin.register(Receipt)
+class ReceiptAdmin(admin.ModelAdmin):
+    """Receipts are evidence: read only."""
+
+    list_display = ["receipt_id", "licence", "issued_at", "key_id"]
+    search_fields = ["receipt_id"]
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False

@@ -1,0 +1,156 @@
+"""The licensed lane: data plans, the licences bought on them, their tokens, the monthly quota
+ledger and the signed receipts of what was delivered (docs/licensing.md)."""
+
+from django.db import models
+
+from accounts.models import ApiToken, User
+
+
+class DataPlan(models.Model):
+    """A data plan: how many posts a month a licensee may take, and its price.
+
+    Rows, not constants (like tiers): an admin changes a quota or a price without a deploy;
+    a quota change applies to the next request.
+    """
+
+    slug = models.SlugField(max_length=30, unique=True)
+    name = models.CharField(max_length=50)
+    monthly_post_quota = models.PositiveIntegerField(
+        help_text="Distinct posts per UTC day, summed over the calendar month (UTC)."
+    )
+    price_minor = models.PositiveIntegerField(help_text="Price per month in cents.")
+    currency = models.CharField(max_length=3, default="usd")
+    stripe_price_id = models.CharField(max_length=100, blank=True)
+    is_active = models.BooleanField(default=True, help_text="Offered to buyers.")
+    sort_order = models.PositiveSmallIntegerField(default=0)
+
+    class Meta:
+        ordering = ["sort_order", "slug"]
+
+    def __str__(self) -> str:
+        return self.name
+
+    @property
+    def price_display(self) -> str:
+        amount = f"{self.price_minor // 100:,}.{self.price_minor % 100:02d}"
+        if self.currency.lower() == "usd":
+            return f"${amount} / month"
+        return f"{amount} {self.currency.upper()} / month"
+
+
+class Licence(models.Model):
+    """One account's purchase of a data plan, from checkout to its end."""
+
+    class Status(models.TextChoices):
+        PENDING = "pending", "Checkout started"
+        ACTIVE = "active", "Active"
+        CHECKOUT_CANCELED = "checkout_canceled", "Checkout cancelled"
+        ENDED = "ended", "Ended"
+
+    PROVIDER_DEV = "dev"
+    PROVIDER_STRIPE = "stripe"
+    PROVIDERS = [(PROVIDER_DEV, "Dev (test mode)"), (PROVIDER_STRIPE, "Stripe")]
+
+    user = models.ForeignKey(User, on_delete=models.CASCADE, related_name="licences")
+    plan = models.ForeignKey(DataPlan, on_delete=models.PROTECT, related_name="licences")
+    provider = models.CharField(max_length=20, choices=PROVIDERS)
+    status = models.CharField(max_length=20, choices=Status.choices, default=Status.PENDING)
+    checkout_ref = models.CharField(max_length=64, unique=True)
+    provider_checkout_id = models.CharField(max_length=255, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    activated_at = models.DateTimeField(null=True, blank=True)
+    ended_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        indexes = [models.Index(fields=["user", "-created_at"], name="licence_user_created")]
+
+    def __str__(self) -> str:
+        return f"{self.user} · {self.plan} ({self.status})"
+
+    @property
+    def is_active(self) -> bool:
+        return self.status == self.Status.ACTIVE
+
+
+class LicenceToken(models.Model):
+    """An API token the licensee created for one licence: requests with it draw on that
+    licence's quota at the licensed endpoint (and nowhere else)."""
+
+    licence = models.ForeignKey(Licence, on_delete=models.CASCADE, related_name="tokens")
+    token = models.OneToOneField(ApiToken, on_delete=models.CASCADE, related_name="licence_link")
+
+    def __str__(self) -> str:
+        return f"{self.token} → {self.licence_id}"
+
+
+class LicenceMonth(models.Model):
+    """A licence's count of posts charged in one calendar month (UTC), and its lock: the
+    database quota ledger locks this row for a whole charge, so concurrent requests on one
+    licence queue here and never overshoot the quota."""
+
+    licence = models.ForeignKey(Licence, on_delete=models.CASCADE, related_name="months")
+    month = models.DateField(help_text="The first day of the month (UTC).")
+    used = models.PositiveIntegerField(default=0)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["licence", "month"], name="licencemonth_unique")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.licence_id} {self.month:%Y-%m}: {self.used}"
+
+
+class LicenceCharge(models.Model):
+    """One post charged to a licence on one UTC day: a post is charged once per day."""
+
+    licence = models.ForeignKey(Licence, on_delete=models.CASCADE, related_name="charges")
+    day = models.DateField()
+    post_id = models.BigIntegerField()
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["licence", "day", "post_id"], name="licencecharge_unique"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.licence_id} {self.day}: {self.post_id}"
+
+
+class LicenceUsageDay(models.Model):
+    """Posts charged to a licence per UTC day, for the usage chart (written with each charge,
+    whichever ledger charged)."""
+
+    licence = models.ForeignKey(Licence, on_delete=models.CASCADE, related_name="usage_days")
+    day = models.DateField()
+    posts = models.PositiveIntegerField(default=0)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["licence", "day"], name="licenceusageday_unique")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.licence_id} {self.day}: {self.posts}"
+
+
+class Receipt(models.Model):
+    """A signed receipt for one licensed delivery: which posts went to which licence, when,
+    on which plan and terms. Kept so a licensee's proof and our records agree, and so a
+    leaked dump can be matched against what was licensed."""
+
+    receipt_id = models.CharField(max_length=32, unique=True)
+    licence = models.ForeignKey(Licence, on_delete=models.PROTECT, related_name="receipts")
+    issued_at = models.DateTimeField()
+    post_ids = models.JSONField()
+    payload = models.TextField(help_text="The signed bytes (canonical JSON).")
+    signature = models.CharField(max_length=128, help_text="Ed25519, base64url.")
+    key_id = models.CharField(max_length=32)
+
+    class Meta:
+        indexes = [models.Index(fields=["licence", "-issued_at"], name="receipt_licence_issued")]
+
+    def __str__(self) -> str:
+        return self.receipt_id

@@ -1,0 +1,224 @@
+"""The licence quota ledgers: a post is charged once per UTC day, against a monthly quota.
+
+``charge(licence_id=…, day=…, quota=…, post_ids=…)`` walks the ids in order — already charged
+to this licence today: deliver free; new today and ``used < quota`` for the month: deliver and
+count; otherwise stop — atomically per licence, so concurrent calls from any number of
+processes never deliver more than the quota. The same shape as the read ledgers
+(``access/ledgers.py``), with the count kept per month and the dedup per day.
+
+- ``DatabaseQuotaLedger``: a locked ``LicenceMonth`` row, ``LicenceCharge`` rows per day.
+- ``RedisQuotaLedger``: one Lua script; a set per licence-day and a counter per licence-month.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, time, timedelta
+from functools import cache
+
+from django.conf import settings
+from django.db import transaction
+from django.db.models import F
+
+from access.ledgers import LedgerUnavailable
+
+from .models import LicenceCharge, LicenceMonth, LicenceUsageDay
+
+TTL_MARGIN_SECONDS = 3600
+
+
+def month_start(day: date) -> date:
+    return day.replace(day=1)
+
+
+def month_reset_at(day: date) -> datetime:
+    """When the quota resets: 00:00 UTC on the 1st of the next month."""
+    first = month_start(day)
+    following = (first + timedelta(days=32)).replace(day=1)
+    return datetime.combine(following, time.min, tzinfo=UTC)
+
+
+def month_window_seconds(day: date) -> int:
+    """How long the month of ``day`` is, in seconds (the quota's window)."""
+    start = datetime.combine(month_start(day), time.min, tzinfo=UTC)
+    return int((month_reset_at(day) - start).total_seconds())
+
+
+@dataclass(frozen=True)
+class QuotaCharge:
+    """What one charge did: the delivered prefix, the month's total, what it newly counted."""
+
+    delivered_ids: list[int]
+    used: int
+    charged_ids: list[int]
+
+
+def _walk(post_ids, already, used, quota):
+    delivered, charged = [], []
+    for pid in post_ids:
+        if pid in already:
+            delivered.append(pid)
+        elif used + len(charged) < quota:
+            delivered.append(pid)
+            charged.append(pid)
+            already.add(pid)
+        else:
+            break
+    return delivered, charged
+
+
+def _usage_add(licence_id: int, day: date, count: int) -> None:
+    """Add ``count`` to the day's usage row (for the chart)."""
+    if not count:
+        return
+    LicenceUsageDay.objects.bulk_create(
+        [LicenceUsageDay(licence_id=licence_id, day=day)], ignore_conflicts=True
+    )
+    LicenceUsageDay.objects.filter(licence_id=licence_id, day=day).update(posts=F("posts") + count)
+
+
+class DatabaseQuotaLedger:
+    """Quota ledger in the database (the embedded default; SQLite or PostgreSQL)."""
+
+    name = "database"
+
+    def charge(self, *, licence_id: int, day: date, quota: int, post_ids: list[int]) -> QuotaCharge:
+        month = month_start(day)
+        with transaction.atomic():
+            row = self._locked_month(licence_id, month)
+            if not post_ids:
+                return QuotaCharge(delivered_ids=[], used=row.used, charged_ids=[])
+            already = set(
+                LicenceCharge.objects.filter(
+                    licence_id=licence_id, day=day, post_id__in=post_ids
+                ).values_list("post_id", flat=True)
+            )
+            delivered, charged = _walk(post_ids, already, row.used, quota)
+            used = row.used + len(charged)
+            if charged:
+                LicenceCharge.objects.bulk_create(
+                    [LicenceCharge(licence_id=licence_id, day=day, post_id=p) for p in charged]
+                )
+                LicenceMonth.objects.filter(pk=row.pk).update(used=used)
+                _usage_add(licence_id, day, len(charged))
+        return QuotaCharge(delivered_ids=delivered, used=used, charged_ids=charged)
+
+    def _locked_month(self, licence_id: int, month: date) -> LicenceMonth:
+        rows = LicenceMonth.objects.select_for_update()
+        row = rows.filter(licence_id=licence_id, month=month).first()
+        if row is None:
+            LicenceMonth.objects.bulk_create(
+                [LicenceMonth(licence_id=licence_id, month=month)], ignore_conflicts=True
+            )
+            row = rows.get(licence_id=licence_id, month=month)
+        return row
+
+    def peek(self, *, licence_id: int, day: date) -> int:
+        used = (
+            LicenceMonth.objects.filter(licence_id=licence_id, month=month_start(day))
+            .values_list("used", flat=True)
+            .first()
+        )
+        return used or 0
+
+
+# KEYS[1]: the licence-day set of charged ids; KEYS[2]: the licence-month counter.
+# ARGV: quota, day TTL, month TTL, then the ids in order. Returns {used, delivered, charged}.
+# Redis runs the script atomically: nothing interleaves between the GET and the INCRBY.
+_QUOTA_LUA = """
+local quota = tonumber(ARGV[1])
+local used = tonumber(redis.call('GET', KEYS[2]) or '0')
+local delivered = {}
+local charged = {}
+for i = 4, #ARGV do
+  local id = ARGV[i]
+  if redis.call('SISMEMBER', KEYS[1], id) == 1 then
+    delivered[#delivered + 1] = id
+  elseif used < quota then
+    redis.call('SADD', KEYS[1], id)
+    used = used + 1
+    delivered[#delivered + 1] = id
+    charged[#charged + 1] = id
+  else
+    break
+  end
+end
+if #charged > 0 then
+  redis.call('INCRBY', KEYS[2], #charged)
+  redis.call('EXPIRE', KEYS[1], tonumber(ARGV[2]))
+  redis.call('EXPIRE', KEYS[2], tonumber(ARGV[3]))
+end
+return {used, delivered, charged}
+"""
+
+
+class RedisQuotaLedger:
+    """Quota ledger in Redis: one script (one round trip) per charge. The usage-by-day rows
+    for the chart are added in the database afterwards (they are a report, not the limit)."""
+
+    name = "redis"
+
+    def __init__(self, *, client=None, key_prefix: str | None = None, usage_rows: bool = True):
+        if client is None:
+            from django_redis import get_redis_connection
+
+            client = get_redis_connection("default")
+        self.client = client
+        self.key_prefix = key_prefix if key_prefix is not None else _default_key_prefix()
+        self.usage_rows = usage_rows  # off only in tests that measure the script alone
+        self._script = client.register_script(_QUOTA_LUA)
+
+    def keys(self, licence_id: int, day: date) -> list[str]:
+        base = f"{self.key_prefix}:licence:{licence_id}"
+        return [f"{base}:day:{day:%Y%m%d}", f"{base}:month:{day:%Y%m}"]
+
+    def charge(self, *, licence_id: int, day: date, quota: int, post_ids: list[int]) -> QuotaCharge:
+        import redis
+
+        now = datetime.now(UTC)
+        day_end = datetime.combine(day + timedelta(days=1), time.min, tzinfo=UTC)
+        day_ttl = max(int((day_end - now).total_seconds()), 0) + TTL_MARGIN_SECONDS
+        month_ttl = max(int((month_reset_at(day) - now).total_seconds()), 0) + TTL_MARGIN_SECONDS
+        args = [int(quota), day_ttl, month_ttl, *(int(pid) for pid in post_ids)]
+        try:
+            used, delivered, charged = self._script(keys=self.keys(licence_id, day), args=args)
+        except redis.RedisError as exc:
+            raise LedgerUnavailable(str(exc)) from exc
+        charged = [int(pid) for pid in charged]
+        if self.usage_rows:
+            _usage_add(licence_id, day, len(charged))
+        return QuotaCharge(
+            delivered_ids=[int(pid) for pid in delivered], used=int(used), charged_ids=charged
+        )
+
+    def peek(self, *, licence_id: int, day: date) -> int:
+        import redis
+
+        try:
+            return int(self.client.get(self.keys(licence_id, day)[1]) or 0)
+        except redis.RedisError as exc:
+            raise LedgerUnavailable(str(exc)) from exc
+
+
+def _default_key_prefix() -> str:
+    if settings.ACCESS_REDIS_KEY_PREFIX:
+        return settings.ACCESS_REDIS_KEY_PREFIX
+    return settings.CACHES.get("default", {}).get("KEY_PREFIX") or "microblog"
+
+
+@cache
+def _database() -> DatabaseQuotaLedger:
+    return DatabaseQuotaLedger()
+
+
+@cache
+def _redis() -> RedisQuotaLedger:
+    return RedisQuotaLedger()
+
+
+def quota_ledger_get() -> DatabaseQuotaLedger | RedisQuotaLedger:
+    """The same choice as the read ledger: ``ACCESS_LEDGER`` (Redis when configured)."""
+    choice = settings.ACCESS_LEDGER
+    if choice == "redis" or (choice == "auto" and settings.REDIS_URL):
+        return _redis()
+    return _database()
