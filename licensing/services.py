@@ -207,7 +207,8 @@ def licensed_deliver(*, request, licence: Licence, posts: list) -> LicensedDeliv
 
 
 def _access_log(request, licence: Licence, now, *, requested: int, result) -> None:
-    """One access-log record per licensed request, as the read gate writes for every read."""
+    """One access-log record per licensed request, with its delivery provenance, as the read
+    gate writes for every read."""
     record = access_record_build(
         request=request,
         principal=f"licence:{licence.pk}",
@@ -223,4 +224,6 @@ def _access_log(request, licence: Licence, now, *, requested: int, result) -> No
         charged=len(result.charged_ids),
         used=result.used,
     )
-    access_log_write(record=record, outcome=outcome)
+    # With its provenance, as every read has (access/provenance.py): the posts this licence
+    # took for the first time today, so a leak trace can tell licensed copies from harvests.
+    access_log_write(record=record, outcome=outcome, post_ids=list(result.charged_ids))

@@ -10,7 +10,7 @@ from django.test import Client
 from nacl.signing import VerifyKey
 from rest_framework.test import APIClient
 
-from access.models import AccessLogEntry
+from access.models import AccessLogEntry, DeliveryProvenance
 from accounts.ai_training import user_ai_training_set
 from accounts.services import token_create
 from licensing.models import Licence
@@ -91,6 +91,21 @@ def test_only_posts_whose_authors_allow_training_are_delivered(licensee):
     assert payload["licensee"] == licensee.user.username and payload["plan"] == "basic"
     entry = AccessLogEntry.objects.get(principal=f"licence:{licensee.licence.pk}")
     assert (entry.delivered, entry.newly_charged, entry.remaining) == (3, 3, 9997)
+
+
+def test_licensed_deliveries_are_in_the_provenance(licensee):
+    """Ensures that a licensed delivery keeps its provenance beside its access-log record (the
+    posts the licence took for the first time that day), like every other read."""
+    yes, _no, _undecided = _authors()
+    allowed = PostFactory.create_batch(2, author=yes)
+    licensee.client.get(URL)
+    licensee.client.get(URL)  # the same posts again the same day: nothing new to record
+    entry = AccessLogEntry.objects.filter(principal=f"licence:{licensee.licence.pk}").order_by(
+        "pk"
+    )[0]
+    provenance = DeliveryProvenance.objects.get(principal=f"licence:{licensee.licence.pk}")
+    assert provenance.record_id == entry.record_id
+    assert sorted(provenance.post_ids) == sorted(p.pk for p in allowed)
 
 
 def call_command_output(receipt: str, *args) -> str:
