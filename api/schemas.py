@@ -359,11 +359,13 @@ class UpdateCredentialsSerializer(serializers.Serializer):
     """The body of PATCH /api/v1/accounts/update_credentials (JSON or form): text fields."""
 
     # No control characters (other than tab and newline) and no lone surrogates: refused.
+    # "+", not "*": blank is the schema's other branch (allow_blank), and a oneOf whose two
+    # branches both take "" would call the empty value invalid.
     display_name = serializers.RegexField(
-        rf"^[^{_CONTROL}]*$", required=False, allow_blank=True, max_length=50
+        rf"^[^{_CONTROL}]+$", required=False, allow_blank=True, max_length=50
     )
     note = serializers.RegexField(
-        rf"^[^{_CONTROL}]*$", required=False, allow_blank=True, max_length=160
+        rf"^[^{_CONTROL}]+$", required=False, allow_blank=True, max_length=160
     )
 
 
