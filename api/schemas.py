@@ -350,9 +350,9 @@ class StatusCreateSerializer(serializers.Serializer):
 class StatusCreateFormSerializer(StatusCreateSerializer):
     """The same body as a form: every value is text, so a reply id is digits (or empty)."""
 
-    in_reply_to_id = serializers.RegexField(
-        CURSOR_SCHEMA["pattern"], required=False, allow_blank=True
-    )
+    # Digits only: empty is allow_blank's own oneOf branch (a pattern that took "" as well
+    # would make the empty value match both branches, which the schema calls invalid).
+    in_reply_to_id = serializers.RegexField(r"^[1-9][0-9]{0,17}$", required=False, allow_blank=True)
 
 
 class UpdateCredentialsSerializer(serializers.Serializer):
