@@ -384,20 +384,22 @@ class StatusCreateSerializer(serializers.Serializer):
 class StatusCreateFormSerializer(StatusCreateSerializer):
     """The same body as a form: every value is text, so a reply id is digits (or empty)."""
 
-    in_reply_to_id = serializers.RegexField(
-        CURSOR_SCHEMA["pattern"], required=False, allow_blank=True
-    )
+    # Digits only: empty is allow_blank's own oneOf branch (a pattern that took "" as well
+    # would make the empty value match both branches, which the schema calls invalid).
+    in_reply_to_id = serializers.RegexField(r"^[1-9][0-9]{0,17}$", required=False, allow_blank=True)
 
 
 class UpdateCredentialsSerializer(serializers.Serializer):
     """The body of PATCH /api/v1/accounts/update_credentials (JSON or form): text fields."""
 
     # No control characters (other than tab and newline) and no lone surrogates: refused.
+    # "+", not "*": blank is the schema's other branch (allow_blank), and a oneOf whose two
+    # branches both take "" would call the empty value invalid.
     display_name = serializers.RegexField(
-        rf"^[^{_CONTROL}]*$", required=False, allow_blank=True, max_length=50
+        rf"^[^{_CONTROL}]+$", required=False, allow_blank=True, max_length=50
     )
     note = serializers.RegexField(
-        rf"^[^{_CONTROL}]*$", required=False, allow_blank=True, max_length=160
+        rf"^[^{_CONTROL}]+$", required=False, allow_blank=True, max_length=160
     )
     ai_training = serializers.ChoiceField(
         choices=list(AI_TRAINING_CHOICES),
