@@ -4,7 +4,7 @@ from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db import transaction
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema
-from rest_framework.exceptions import NotFound, ValidationError
+from rest_framework.exceptions import NotFound, ParseError, ValidationError
 from rest_framework.response import Response
 
 from access.reading_policy import PROFILES
@@ -290,7 +290,10 @@ class UpdateCredentialsView(ApiView):
     def patch(self, request):
         data = request.data
         if not hasattr(data, "get"):
-            raise Unprocessable("Send an object with display_name, note, avatar or header.")
+            raise ParseError(
+                "Send the fields as a JSON object or a form: display_name, note, avatar, "
+                "header or ai_training."
+            )
         fields = {}
         for name, target in (("display_name", "display_name"), ("note", "bio")):
             if name in data:

@@ -57,6 +57,7 @@ class LicensedStatusesView(ApiView):
     """GET /api/v1/licensed/statuses: licensable posts for a data licensee."""
 
     permission_classes = [IsAuthenticatedMastodon, TokenHasScope]
+    required_scopes = {"GET": "read:statuses"}
     renderer_classes = [JSONRenderer, JSONLinesRenderer]
 
     @extend_schema(
