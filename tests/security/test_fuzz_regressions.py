@@ -173,3 +173,19 @@ def test_form_with_repeated_garbage_reply_ids_is_422(api, world):
         headers={"Idempotency-Key": "fuzz-1"},
     )
     assert response.status_code == 422
+
+
+@pytest.mark.parametrize("path", ["/oauth/token", "/oauth/revoke"])
+def test_oauth_client_id_with_a_nul_byte_is_not_a_server_error(db, path):
+    """Ensures that a ``client_id`` with a NUL byte is refused like any unknown client (it was
+    a 500 on PostgreSQL, which refuses NUL bytes in text; found by the fuzzer)."""
+    body = {
+        "grant_type": "authorization_code",
+        "code": "x",
+        "redirect_uri": "urn:ietf:wg:oauth:2.0:oob",
+        "client_id": "ab\x00cd",
+        "client_secret": "s",
+    }
+    response = Client().post(path, json.dumps(body), content_type="application/json")
+    assert 400 <= response.status_code < 500
+    assert Client().get("/oauth/authorize", {"client_id": "a\x00b"}).status_code == 400
