@@ -34,6 +34,8 @@ from django.conf import settings
 from django.db import close_old_connections, connections
 from django.utils.module_loading import import_string
 
+from .celery import app as celery_app
+
 logger = logging.getLogger(__name__)
 
 TICK_SECONDS = 1.0
@@ -82,9 +84,18 @@ def schedule_entries(beat_schedule: dict) -> list[ScheduleEntry]:
     return entries
 
 
+def task_resolve(name: str):
+    """The task a beat entry names. Beat names a task by its Celery name, which is not always
+    its import path (a task that moved app keeps its name: ``accounts.tasks.
+    subscriptions_expire_task`` lives in verification/), so ask Celery's registry first."""
+    celery_app.loader.import_default_modules()  # every app's tasks module (autodiscovery)
+    task = celery_app.tasks.get(name)
+    return task if task is not None else import_string(name)
+
+
 def _task_call(entry: ScheduleEntry) -> None:
     """Call the task's function in this thread (a Celery task object is callable)."""
-    import_string(entry.task)(*entry.args, **entry.kwargs)
+    task_resolve(entry.task)(*entry.args, **entry.kwargs)
 
 
 class EmbeddedScheduler:

@@ -208,3 +208,16 @@ def test_a_live_runserver_flags_a_scraper_by_itself(tmp_path):
     started = [line for line in log.read_text().splitlines() if "embedded schedule started" in line]
     assert len(started) == 1, log.read_text()
     assert database.with_name(database.name + ".schedule.json").exists()
+
+
+def test_every_beat_entry_names_a_task_the_embedded_schedule_can_call():
+    """Ensures that each entry of the beat schedule resolves to a callable task in-process,
+    including tasks that moved app but kept their Celery name (verification's expiry)."""
+    from django.conf import settings
+
+    from microblog.embedded_schedule import schedule_entries, task_resolve
+
+    entries = schedule_entries(settings.CELERY_BEAT_SCHEDULE)
+    assert entries
+    for entry in entries:
+        assert callable(task_resolve(entry.task)), entry.task
