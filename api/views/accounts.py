@@ -279,10 +279,12 @@ class UpdateCredentialsView(ApiView):
 
     @extend_schema(
         operation_id="accounts_update_credentials",
+        # Forms are accepted too (Mastodon clients send them) but not documented: schemathesis's
+        # in-process transport drops form fields sent as lists and then judges the answer by
+        # fields the server never received (the same reason multipart is not fuzzed).
         request={
             "application/json": UpdateCredentialsSerializer,
             "multipart/form-data": UpdateCredentialsFormSerializer,
-            "application/x-www-form-urlencoded": UpdateCredentialsSerializer,
         },
         responses={200: CredentialAccountSerializer, **errors(400, 401, 403, 413, 422)},
         tags=TAGS,
