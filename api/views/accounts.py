@@ -11,7 +11,7 @@ from access.reading_policy import PROFILES
 from accounts.ai_training import user_ai_training_set
 from accounts.directory import account_get, account_ids_existing
 from accounts.images import ImageRefused
-from accounts.profiles import profile_update, text_is_clean
+from accounts.profiles import profile_update
 from accounts.selectors import user_get_by_username
 from feeds import selectors as feeds
 from feeds import services
@@ -302,10 +302,6 @@ class UpdateCredentialsView(ApiView):
                 value = data.get(name)
                 if not isinstance(value, str):
                     raise Unprocessable(f"{name}: must be a string.")
-                if not text_is_clean(value):
-                    raise Unprocessable(
-                        f"{name}: control characters (such as NUL) cannot be saved."
-                    )
                 fields[target] = value
         for name in ("avatar", "header"):
             upload = request.FILES.get(name)
