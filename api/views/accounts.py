@@ -8,7 +8,7 @@ from rest_framework.exceptions import NotFound, ParseError, ValidationError
 from rest_framework.response import Response
 
 from access.reading_policy import PROFILES
-from accounts.ai_training import user_ai_training_set
+from accounts.ai_training import ai_training_choice_validate, user_ai_training_set
 from accounts.directory import account_get, account_ids_existing
 from accounts.images import ImageRefused
 from accounts.profiles import profile_update
@@ -313,6 +313,8 @@ class UpdateCredentialsView(ApiView):
         if "ai_training" in data:
             choice = str(data.get("ai_training", "")).strip().lower()
         try:
+            if choice is not None:  # before profile_update stores any image
+                ai_training_choice_validate(choice=choice)
             with transaction.atomic():  # the profile and the AI-training choice, or neither
                 user = profile_update(user=request.user, **fields)
                 if choice is not None:

@@ -225,3 +225,18 @@ def test_update_credentials_refuses_control_characters(escaped):
     assert response.status_code == 422, response.content
     assert response.json()["error"].startswith("display_name: Control characters")
     assert User.objects.get(pk=caller.user.pk).display_name == "Same"
+
+
+def test_update_credentials_with_a_bad_ai_training_stores_no_image(media_root):
+    """Ensures that an unknown ai_training word is refused before the avatar sent with it is
+    stored: a 422 with the choice's message and no file left behind."""
+    caller = make_caller(username="api_me")
+    response = caller.client.patch(
+        "/api/v1/accounts/update_credentials",
+        {"avatar": upload(), "ai_training": "sometimes"},
+        format="multipart",
+    )
+    assert response.status_code == 422
+    assert 'ai_training must be one of "allow"' in response.json()["error"]
+    assert User.objects.get(pk=caller.user.pk).avatar == ""
+    assert stored_files(media_root) == []
