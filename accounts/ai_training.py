@@ -35,13 +35,19 @@ def ai_training_choice(user) -> str:
     return ALLOW if choice else DISALLOW
 
 
-def user_ai_training_set(*, user: User, choice: str) -> User:
-    """Record the author's choice ("allow", "disallow" or "default" for the site's)."""
+def ai_training_choice_validate(*, choice: str) -> None:
+    """Refuse a word that is not one of ``CHOICES``; callers that change more than the choice
+    ask first, so nothing else is stored for a request that will be refused."""
     if choice not in CHOICES:
         raise ValidationError(
             f'ai_training must be one of "{ALLOW}", "{DISALLOW}" or "{DEFAULT}".',
             code="invalid",
         )
+
+
+def user_ai_training_set(*, user: User, choice: str) -> User:
+    """Record the author's choice ("allow", "disallow" or "default" for the site's)."""
+    ai_training_choice_validate(choice=choice)
     user.ai_training_allowed = {ALLOW: True, DISALLOW: False, DEFAULT: None}[choice]
     user.save(update_fields=["ai_training_allowed"])
     return user

@@ -2,6 +2,7 @@
 
 import unicodedata
 
+from django.core.exceptions import ValidationError
 from django.db import transaction
 
 from .images import ImageRefused, profile_image_delete, profile_image_store
@@ -9,8 +10,8 @@ from .models import User
 
 
 def text_is_clean(value: str) -> bool:
-    """False for control characters other than newline and tab (NUL, which PostgreSQL
-    refuses) and lone surrogates: the web form refuses them too."""
+    """False for control characters other than newline, tab and carriage return (NUL, which
+    PostgreSQL refuses) and lone surrogates: no profile or post may hold them."""
     return not any(unicodedata.category(ch) in ("Cc", "Cs") and ch not in "\n\t\r" for ch in value)
 
 
@@ -30,6 +31,13 @@ def profile_update(
     changed: list[str] = []
     stored: list[str] = []
     replaced: list[str] = []
+    unclean = {
+        field: ["Control characters (such as NUL) cannot be saved; remove them and try again."]
+        for field, value in (("display_name", display_name), ("bio", bio))
+        if value is not None and not text_is_clean(value)
+    }
+    if unclean:  # before anything is stored, for the page and the API alike
+        raise ValidationError(unclean)
     try:
         if display_name is not None:
             user.display_name = display_name.strip()

@@ -16,14 +16,15 @@ the username or anywhere in the display name; hashtags on the start of their nam
 """
 
 import re
-import unicodedata
 
 from django.contrib.postgres.search import SearchQuery, SearchVector
+from django.core.exceptions import ValidationError
 from django.db import connection
 from django.db.models import Q
 from django.db.models.expressions import RawSQL
 
 from accounts.models import User
+from accounts.profiles import text_is_clean
 
 from .models import Post, Tag
 from .references import tag_normalize
@@ -36,10 +37,23 @@ WORD_RE = re.compile(r"\w+", re.UNICODE)
 ACCOUNTS_OFFSET_MAX = 200  # Mastodon pages account search by offset; deeper is refused
 
 
-def query_is_text(q: str) -> bool:
-    """False for control characters (NUL, which PostgreSQL refuses outright) or lone
-    surrogates: no post can contain them, so such a query is refused, not run."""
-    return not any(unicodedata.category(ch) in ("Cc", "Cs") and ch not in "\t\n\r" for ch in q)
+def query_clean(q: str) -> str:
+    """The query stripped, for the page and the API alike; a ValidationError (one sentence)
+    when it is longer than ``QUERY_MAX_LENGTH`` or holds control characters (NUL, which
+    PostgreSQL refuses outright, or lone surrogates: no post can contain them, so such a
+    query is refused, not run). An empty query is each caller's to judge."""
+    q = q.strip()
+    if len(q) > QUERY_MAX_LENGTH:
+        raise ValidationError(
+            f"Search for at most {QUERY_MAX_LENGTH} characters; this query has {len(q)}.",
+            code="max_length",
+        )
+    if not text_is_clean(q):
+        raise ValidationError(
+            "A search cannot hold control characters (such as NUL); remove them and try again.",
+            code="invalid",
+        )
+    return q
 
 
 def query_words(q: str) -> list[str]:

@@ -7,6 +7,7 @@ budget cannot cover.
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
+from django.core.exceptions import ValidationError
 from django.http import Http404
 from django.shortcuts import render
 from django.urls import reverse
@@ -138,14 +139,11 @@ SEARCH_TAGS_SHOWN = 8
 @reader_page(reading_policy.PUBLIC_TIMELINE)
 def search_page(request):
     """People, hashtags and posts matching ``?q=``; the posts pass the read gate like a
-    timeline page. A query longer than ``QUERY_MAX_LENGTH`` is a 400."""
-    q = request.GET.get("q", "").strip()
-    if len(q) > search.QUERY_MAX_LENGTH:
-        raise BadPageRequest(
-            f"Search for at most {search.QUERY_MAX_LENGTH} characters; this query has {len(q)}."
-        )
-    if not search.query_is_text(q):
-        raise BadPageRequest("Control characters (such as NUL) cannot be searched for.")
+    timeline page. A query ``search.query_clean`` refuses is a 400."""
+    try:
+        q = search.query_clean(request.GET.get("q", ""))
+    except ValidationError as exc:
+        raise BadPageRequest(" ".join(exc.messages)) from exc
     page = _page_request(request)
     context = {"q": q, "people": [], "tags": [], "posts": [], "next_max_id": None}
     if q:

@@ -8,10 +8,10 @@ from rest_framework.exceptions import NotFound, ParseError, ValidationError
 from rest_framework.response import Response
 
 from access.reading_policy import PROFILES
-from accounts.ai_training import user_ai_training_set
+from accounts.ai_training import ai_training_choice_validate, user_ai_training_set
 from accounts.directory import account_get, account_ids_existing
 from accounts.images import ImageRefused
-from accounts.profiles import profile_update, text_is_clean
+from accounts.profiles import profile_update
 from accounts.selectors import user_get_by_username
 from feeds import selectors as feeds
 from feeds import services
@@ -302,10 +302,6 @@ class UpdateCredentialsView(ApiView):
                 value = data.get(name)
                 if not isinstance(value, str):
                     raise Unprocessable(f"{name}: must be a string.")
-                if not text_is_clean(value):
-                    raise Unprocessable(
-                        f"{name}: control characters (such as NUL) cannot be saved."
-                    )
                 fields[target] = value
         for name in ("avatar", "header"):
             upload = request.FILES.get(name)
@@ -317,6 +313,8 @@ class UpdateCredentialsView(ApiView):
         if "ai_training" in data:
             choice = str(data.get("ai_training", "")).strip().lower()
         try:
+            if choice is not None:  # before profile_update stores any image
+                ai_training_choice_validate(choice=choice)
             with transaction.atomic():  # the profile and the AI-training choice, or neither
                 user = profile_update(user=request.user, **fields)
                 if choice is not None:

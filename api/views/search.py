@@ -3,6 +3,7 @@
 search is logged through it (with its query) for the query-enumeration detector, and counts
 against its own request-rate group, "search"."""
 
+from django.core.exceptions import ValidationError as DjangoValidationError
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework.exceptions import ValidationError
@@ -34,13 +35,12 @@ OFFSET_PARAMETER = OpenApiParameter(
 
 def _query(params) -> str:
     q = params.get("q", "")
-    q = q.strip() if isinstance(q, str) else ""
+    try:
+        q = search.query_clean(q if isinstance(q, str) else "")
+    except DjangoValidationError as exc:
+        raise ValidationError(f"q: {' '.join(exc.messages)}") from exc
     if not q:
         raise ValidationError("q: say what to search for, e.g. ?q=coffee")
-    if len(q) > search.QUERY_MAX_LENGTH:
-        raise ValidationError(f"q: at most {search.QUERY_MAX_LENGTH} characters.")
-    if not search.query_is_text(q):
-        raise ValidationError("q: control characters (such as NUL) cannot be searched for.")
     return q
 
 

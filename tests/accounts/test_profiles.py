@@ -93,6 +93,23 @@ def test_settings_refuse_non_images_and_store_nothing(client, media_root, data, 
     assert stored_files(media_root) == []
 
 
+@pytest.mark.parametrize("field", ["display_name", "bio"])
+def test_settings_refuse_control_characters_and_store_nothing(client, media_root, field):
+    """Ensures that the settings page refuses a control character (a BEL, which the form's
+    own NUL check lets through) in the name or bio, as the API does: a 400 naming the
+    problem, no field changed and no image stored."""
+    me = UserFactory(username="me", display_name="Before", bio="Old")
+    client.force_login(me)
+    data = {"display_name": "After", "bio": "New", "avatar": upload()}
+    data[field] = "ring\x07bell"
+    response = client.post(reverse("accounts:settings"), data)
+    assert response.status_code == 400
+    assert "Control characters (such as NUL) cannot be saved" in response.content.decode()
+    me.refresh_from_db()
+    assert (me.display_name, me.bio, me.avatar) == ("Before", "Old", "")
+    assert stored_files(media_root) == []
+
+
 def test_too_large_and_decompression_bombs_are_refused(settings, media_root):
     """Ensures that files over the byte limit and images over the pixel limit are refused
     with 413 through the API, and nothing is stored."""
@@ -206,4 +223,20 @@ def test_update_credentials_refuses_control_characters(escaped):
         content_type="application/json",
     )
     assert response.status_code == 422, response.content
+    assert response.json()["error"].startswith("display_name: Control characters")
     assert User.objects.get(pk=caller.user.pk).display_name == "Same"
+
+
+def test_update_credentials_with_a_bad_ai_training_stores_no_image(media_root):
+    """Ensures that an unknown ai_training word is refused before the avatar sent with it is
+    stored: a 422 with the choice's message and no file left behind."""
+    caller = make_caller(username="api_me")
+    response = caller.client.patch(
+        "/api/v1/accounts/update_credentials",
+        {"avatar": upload(), "ai_training": "sometimes"},
+        format="multipart",
+    )
+    assert response.status_code == 422
+    assert 'ai_training must be one of "allow"' in response.json()["error"]
+    assert User.objects.get(pk=caller.user.pk).avatar == ""
+    assert stored_files(media_root) == []

@@ -6,6 +6,7 @@ from datetime import timedelta
 
 import pytest
 import time_machine
+from django.core.exceptions import ValidationError
 from django.db import connection
 from django.urls import reverse
 
@@ -188,3 +189,17 @@ def test_control_characters_in_queries_are_a_400(client, corpus):
         response = caller.client.get(path, {"q": "milk\x00"})
         assert response.status_code == 400 and "control characters" in response.json()["error"]
     assert client.get(reverse("feeds:search"), {"q": "a\x00b"}).status_code == 400
+
+
+def test_page_and_api_refuse_a_query_in_the_same_words(client, corpus):
+    """Ensures that ``search.query_clean`` is the one check: it strips the query, and the page
+    and the API refuse an over-long one with the same sentence (the API naming ``q``)."""
+    assert search.query_clean("  coffee \n") == "coffee"
+    long_query = "x" * (search.QUERY_MAX_LENGTH + 1)
+    with pytest.raises(ValidationError) as refused:
+        search.query_clean(long_query)
+    sentence = " ".join(refused.value.messages)
+    page = client.get(reverse("feeds:search"), {"q": long_query})
+    assert page.status_code == 400 and sentence in page.content.decode()
+    response = make_caller(username="searcher").client.get("/api/v2/search", {"q": long_query})
+    assert response.status_code == 400 and response.json()["error"] == f"q: {sentence}"
