@@ -20,6 +20,7 @@ from django.conf import settings
 from django.db import transaction
 from django.db.models import F
 
+from access.gate import window_day
 from access.ledgers import LedgerUnavailable
 
 from .models import LicenceCharge, LicenceMonth, LicenceUsageDay
@@ -120,6 +121,20 @@ class DatabaseQuotaLedger:
             .first()
         )
         return used or 0
+
+
+def quota_charges_purge(*, today: date | None = None) -> int:
+    """Delete the database ledger's ``LicenceCharge`` rows of months before ``today``'s (by
+    default the current UTC day's).
+
+    The month's total is the ``LicenceMonth`` counter, and a charge reads only its own day's
+    rows (the once-per-day dedup), so no past day's row is ever read again; the current
+    month's are kept all the same (what the month was charged for). Returns how many went.
+    Idempotent. (The Redis ledger's day sets expire by themselves.)
+    """
+    cutoff = month_start(today or window_day())
+    deleted, _ = LicenceCharge.objects.filter(day__lt=cutoff).delete()
+    return deleted
 
 
 # KEYS[1]: the licence-day set of charged ids; KEYS[2]: the licence-month counter.
