@@ -16,6 +16,7 @@ from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework.exceptions import PermissionDenied
 from rest_framework.response import Response
 
+from access.content_usage import content_usage_for, content_usage_headers
 from access.responses import reset_at_iso
 from feeds import selectors as feeds
 from licensing.quota import month_window_seconds
@@ -109,15 +110,16 @@ class LicensedStatusesView(ApiView):
         )
         if header:
             response["Link"] = header
-        self._headers(response, delivery)
+        self._headers(request, response, delivery)
         return response
 
-    def _headers(self, response, delivery: LicensedDelivery) -> None:
+    def _headers(self, request, response, delivery: LicensedDelivery) -> None:
         headers = licence_quota_headers(
             quota=delivery.quota, used=delivery.used, reset_at=delivery.reset_at
         )
-        # Everything here was licensed by authors who allow it: say so in the standard forms.
-        headers.update({"Content-Usage": "train-ai=y", "tdm-reservation": "0"})
+        # What the page carries says so in the standard forms, as the gate's pages do (the
+        # authors here allow it; an empty page or a refusal states the site default).
+        headers.update(content_usage_headers(content_usage_for(delivery.posts), request=request))
         if delivery.receipt:
             headers["Licence-Receipt"] = delivery.receipt
             headers["Licence-Receipt-Id"] = delivery.receipt_id
@@ -141,6 +143,6 @@ class LicensedStatusesView(ApiView):
             "upgrade_url": request.build_absolute_uri(reverse("licensing:plans")),
         }
         response = Response(payload, status=429)
-        self._headers(response, delivery)
+        self._headers(request, response, delivery)
         response["Retry-After"] = str(seconds)
         return response
