@@ -209,6 +209,17 @@ def test_json_lines_and_keyset_paging(licensee):
     ]
 
 
+def test_limit_defaults_to_the_page_size_and_is_clamped_to_the_page_max(licensee, settings):
+    """Ensures that the page size is LICENSING_PAGE_SIZE by default and a limit may go up to
+    LICENSING_PAGE_MAX (not Mastodon's twice the default), clamped there."""
+    settings.LICENSING_PAGE_SIZE, settings.LICENSING_PAGE_MAX = 1, 4
+    yes, _no, _undecided = _authors()
+    PostFactory.create_batch(6, author=yes)
+    assert len(licensee.client.get(URL).json()) == 1
+    assert len(licensee.client.get(URL, {"limit": 3}).json()) == 3
+    assert len(licensee.client.get(URL, {"limit": 9}).json()) == 4
+
+
 @pytest.mark.parametrize("query", [{"limit": "abc"}, {"max_id": "x"}])
 def test_bad_paging_is_a_400(licensee, query):
     """Ensures that malformed paging is a 400 with a message, not a 500."""
