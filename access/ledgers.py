@@ -77,7 +77,7 @@ class DatabaseLedger:
             already = self._already_read(principal, day, post_ids)
             used = row.used
             first_ids = record.first_post_ids if record is not None else 1
-            delivered, charged = _walk(post_ids, already, used, limit, first_ids=first_ids)
+            delivered, charged = charge_walk(post_ids, already, used, limit, first_ids=first_ids)
             if charged:
                 ReadReceipt.objects.using(self.using).bulk_create(
                     [ReadReceipt(principal=principal, day=day, post_id=pid) for pid in charged]
@@ -243,7 +243,7 @@ class RedisLedger:
 
             client = get_redis_connection("default")
         self.client = client
-        self.key_prefix = key_prefix if key_prefix is not None else _default_key_prefix()
+        self.key_prefix = key_prefix if key_prefix is not None else redis_key_prefix()
         # redis-py's Script sends EVALSHA and loads the script itself on NOSCRIPT.
         self._script = client.register_script(_CHARGE_LUA)
 
@@ -300,10 +300,12 @@ class RedisLedger:
             raise LedgerUnavailable(str(exc)) from exc
 
 
-def _walk(
+def charge_walk(
     post_ids: list[int], already: set[int], used: int, limit: int | None, *, first_ids: int = 1
 ) -> tuple[list[int], list[int]]:
     """The gate's rule on one page: deliver read ones, charge new ones while budget lasts.
+
+    The licence quota ledger (``licensing/quota.py``) walks a page by the same rule.
 
     The first post goes out whole or not at all (``first_ids``: 2 for a repost and its
     original): a refused page charges nothing.
@@ -352,7 +354,8 @@ def _dry_run_would_deliver(
     return would_deliver_count(post_ids, charged, used, record.limit)
 
 
-def _default_key_prefix() -> str:
+def redis_key_prefix() -> str:
+    """The prefix of the ledgers' Redis keys: ``ACCESS_REDIS_KEY_PREFIX``, else the cache's."""
     if settings.ACCESS_REDIS_KEY_PREFIX:
         return settings.ACCESS_REDIS_KEY_PREFIX
     return settings.CACHES.get("default", {}).get("KEY_PREFIX") or "microblog"
@@ -372,10 +375,14 @@ def redis_ledger() -> RedisLedger:
 _redis_ledger = redis_ledger  # the name bench/ uses
 
 
+def ledger_uses_redis() -> bool:
+    """Whether the configured ledgers are Redis: ``ACCESS_LEDGER`` "redis", or "auto" with
+    ``REDIS_URL`` set (else the database). The licence quota ledger follows the same choice."""
+    choice = settings.ACCESS_LEDGER
+    return choice == "redis" or (choice == "auto" and bool(settings.REDIS_URL))
+
+
 def ledger_get() -> DatabaseLedger | RedisLedger:
     """The configured ledger: ``ACCESS_LEDGER`` "redis"/"database", or "auto" (Redis when
     ``REDIS_URL`` is set)."""
-    choice = settings.ACCESS_LEDGER
-    if choice == "redis" or (choice == "auto" and settings.REDIS_URL):
-        return redis_ledger()
-    return database_ledger()
+    return redis_ledger() if ledger_uses_redis() else database_ledger()

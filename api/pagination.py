@@ -17,14 +17,17 @@ ACCOUNTS_LIMIT = 40  # Mastodon's DEFAULT_ACCOUNTS_LIMIT; at most twice that
 _CURSORS = ("max_id", "since_id", "min_id")
 
 
-def page_request(request, *, default: int = STATUSES_LIMIT) -> PageRequest:
-    """The page a request asks for, refusing malformed ids or limits with a 400."""
+def page_request(
+    request, *, default: int = STATUSES_LIMIT, maximum: int | None = None
+) -> PageRequest:
+    """The page a request asks for, refusing malformed ids or limits with a 400. ``limit`` is
+    at most ``maximum`` (by default twice ``default``, as Mastodon)."""
     params = request.query_params
     return PageRequest(
         max_id=query_id(params, "max_id"),
         since_id=query_id(params, "since_id"),
         min_id=query_id(params, "min_id"),
-        limit=query_limit(params, default=default, maximum=default * 2),
+        limit=query_limit(params, default=default, maximum=maximum or default * 2),
     )
 
 

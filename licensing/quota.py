@@ -16,15 +16,19 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from functools import cache
 
-from django.conf import settings
 from django.db import transaction
 from django.db.models import F
 
-from access.ledgers import LedgerUnavailable
+from access.gate import window_day
+from access.ledgers import (
+    REDIS_TTL_MARGIN_SECONDS,
+    LedgerUnavailable,
+    charge_walk,
+    ledger_uses_redis,
+    redis_key_prefix,
+)
 
 from .models import LicenceCharge, LicenceMonth, LicenceUsageDay
-
-TTL_MARGIN_SECONDS = 3600
 
 
 def month_start(day: date) -> date:
@@ -53,20 +57,6 @@ class QuotaCharge:
     charged_ids: list[int]
 
 
-def _walk(post_ids, already, used, quota):
-    delivered, charged = [], []
-    for pid in post_ids:
-        if pid in already:
-            delivered.append(pid)
-        elif used + len(charged) < quota:
-            delivered.append(pid)
-            charged.append(pid)
-            already.add(pid)
-        else:
-            break
-    return delivered, charged
-
-
 def _usage_add(licence_id: int, day: date, count: int) -> None:
     """Add ``count`` to the day's usage row (for the chart)."""
     if not count:
@@ -93,7 +83,7 @@ class DatabaseQuotaLedger:
                     licence_id=licence_id, day=day, post_id__in=post_ids
                 ).values_list("post_id", flat=True)
             )
-            delivered, charged = _walk(post_ids, already, row.used, quota)
+            delivered, charged = charge_walk(post_ids, already, row.used, quota, first_ids=1)
             used = row.used + len(charged)
             if charged:
                 LicenceCharge.objects.bulk_create(
@@ -120,6 +110,20 @@ class DatabaseQuotaLedger:
             .first()
         )
         return used or 0
+
+
+def quota_charges_purge(*, today: date | None = None) -> int:
+    """Delete the database ledger's ``LicenceCharge`` rows of months before ``today``'s (by
+    default the current UTC day's).
+
+    The month's total is the ``LicenceMonth`` counter, and a charge reads only its own day's
+    rows (the once-per-day dedup), so no past day's row is ever read again; the current
+    month's are kept all the same (what the month was charged for). Returns how many went.
+    Idempotent. (The Redis ledger's day sets expire by themselves.)
+    """
+    cutoff = month_start(today or window_day())
+    deleted, _ = LicenceCharge.objects.filter(day__lt=cutoff).delete()
+    return deleted
 
 
 # KEYS[1]: the licence-day set of charged ids; KEYS[2]: the licence-month counter.
@@ -164,7 +168,7 @@ class RedisQuotaLedger:
 
             client = get_redis_connection("default")
         self.client = client
-        self.key_prefix = key_prefix if key_prefix is not None else _default_key_prefix()
+        self.key_prefix = key_prefix if key_prefix is not None else redis_key_prefix()
         self.usage_rows = usage_rows  # off only in tests that measure the script alone
         self._script = client.register_script(_QUOTA_LUA)
 
@@ -177,8 +181,10 @@ class RedisQuotaLedger:
 
         now = datetime.now(UTC)
         day_end = datetime.combine(day + timedelta(days=1), time.min, tzinfo=UTC)
-        day_ttl = max(int((day_end - now).total_seconds()), 0) + TTL_MARGIN_SECONDS
-        month_ttl = max(int((month_reset_at(day) - now).total_seconds()), 0) + TTL_MARGIN_SECONDS
+        day_ttl = max(int((day_end - now).total_seconds()), 0) + REDIS_TTL_MARGIN_SECONDS
+        month_ttl = (
+            max(int((month_reset_at(day) - now).total_seconds()), 0) + REDIS_TTL_MARGIN_SECONDS
+        )
         args = [int(quota), day_ttl, month_ttl, *(int(pid) for pid in post_ids)]
         try:
             used, delivered, charged = self._script(keys=self.keys(licence_id, day), args=args)
@@ -200,12 +206,6 @@ class RedisQuotaLedger:
             raise LedgerUnavailable(str(exc)) from exc
 
 
-def _default_key_prefix() -> str:
-    if settings.ACCESS_REDIS_KEY_PREFIX:
-        return settings.ACCESS_REDIS_KEY_PREFIX
-    return settings.CACHES.get("default", {}).get("KEY_PREFIX") or "microblog"
-
-
 @cache
 def _database() -> DatabaseQuotaLedger:
     return DatabaseQuotaLedger()
@@ -218,7 +218,4 @@ def _redis() -> RedisQuotaLedger:
 
 def quota_ledger_get() -> DatabaseQuotaLedger | RedisQuotaLedger:
     """The same choice as the read ledger: ``ACCESS_LEDGER`` (Redis when configured)."""
-    choice = settings.ACCESS_LEDGER
-    if choice == "redis" or (choice == "auto" and settings.REDIS_URL):
-        return _redis()
-    return _database()
+    return _redis() if ledger_uses_redis() else _database()

@@ -642,3 +642,8 @@ if LICENSING_SIGNING_KEY:
 # Posts per page at GET /api/v1/licensed/statuses (default and most a caller may ask for).
 LICENSING_PAGE_SIZE = env_int("LICENSING_PAGE_SIZE", 100)
 LICENSING_PAGE_MAX = env_int("LICENSING_PAGE_MAX", 1000)
+# The database quota ledger's per-day charge rows (the once-a-day dedup) of past months go.
+CELERY_BEAT_SCHEDULE["licensing-purge-quota-charges"] = {
+    "task": "licensing.tasks.quota_charges_purge_task",
+    "schedule": 24 * 60 * 60.0,
+}

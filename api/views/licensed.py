@@ -16,14 +16,14 @@ from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework.exceptions import PermissionDenied
 from rest_framework.response import Response
 
-from access.responses import reset_at_iso
+from access.content_usage import content_usage_for, content_usage_headers
+from core.waits import reset_at_iso
 from feeds import selectors as feeds
 from licensing.quota import month_window_seconds
 from licensing.selectors import licence_for_token
 from licensing.services import LicenceQuotaExhausted, LicensedDelivery, licensed_deliver
 
-from ..pagination import link_header
-from ..params import query_id, query_limit
+from ..pagination import page_request, paginated
 from ..permissions import IsAuthenticatedMastodon, TokenHasScope
 from ..renderers import JSONLinesRenderer, JSONRenderer
 from ..schemas import PAGE_PARAMETERS, StatusSerializer, errors
@@ -36,20 +36,18 @@ NOT_LICENSED = (
 )
 
 
-def licence_quota_headers(*, quota: int, used: int, reset_at) -> dict[str, str]:
+def licence_quota_headers(delivery: LicensedDelivery) -> dict[str, str]:
     """The rate-limit headers for a licence's monthly quota (IETF draft and Mastodon's)."""
     now = timezone.now()
-    seconds = max(math.ceil((reset_at - now).total_seconds()), 0)
+    seconds = max(math.ceil((delivery.reset_at - now).total_seconds()), 0)
     window = month_window_seconds(now.date())
-    remaining = max(quota - used, 0)
+    remaining = max(delivery.quota - delivery.used, 0)
     return {
-        "RateLimit-Policy": f'"{POLICY}";q={quota};w={window}',
+        "RateLimit-Policy": f'"{POLICY}";q={delivery.quota};w={window}',
         "RateLimit": f'"{POLICY}";r={remaining};t={seconds}',
-        "X-RateLimit-Limit": str(quota),
+        "X-RateLimit-Limit": str(delivery.quota),
         "X-RateLimit-Remaining": str(remaining),
-        "X-RateLimit-Reset": reset_at.astimezone(timezone.get_fixed_timezone(0)).strftime(
-            "%Y-%m-%dT%H:%M:%S.000Z"
-        ),
+        "X-RateLimit-Reset": reset_at_iso(delivery),
     }
 
 
@@ -85,14 +83,8 @@ class LicensedStatusesView(ApiView):
             raise PermissionDenied(
                 "This data licence is not active. Renew it under Settings → Data licences."
             )
-        params = request.query_params
-        page = feeds.PageRequest(
-            max_id=query_id(params, "max_id"),
-            since_id=query_id(params, "since_id"),
-            min_id=query_id(params, "min_id"),
-            limit=query_limit(
-                params, default=settings.LICENSING_PAGE_SIZE, maximum=settings.LICENSING_PAGE_MAX
-            ),
+        page = page_request(
+            request, default=settings.LICENSING_PAGE_SIZE, maximum=settings.LICENSING_PAGE_MAX
         )
         posts = feeds.timeline_licensable(page=page)
         try:
@@ -101,23 +93,15 @@ class LicensedStatusesView(ApiView):
             return self._refused(request, licence, exc.delivery)
         response = Response(self.entities().statuses(delivery.posts))
         ids = [post.pk for post in delivery.posts]
-        header = link_header(
-            request,
-            first_id=ids[0] if ids else None,
-            last_id=ids[-1] if ids else None,
-            full=len(posts) >= page.limit or len(ids) < len(posts),
-        )
-        if header:
-            response["Link"] = header
-        self._headers(response, delivery)
+        paginated(response, request, ids=ids, page=page, fetched=len(posts))
+        self._headers(request, response, delivery)
         return response
 
-    def _headers(self, response, delivery: LicensedDelivery) -> None:
-        headers = licence_quota_headers(
-            quota=delivery.quota, used=delivery.used, reset_at=delivery.reset_at
-        )
-        # Everything here was licensed by authors who allow it: say so in the standard forms.
-        headers.update({"Content-Usage": "train-ai=y", "tdm-reservation": "0"})
+    def _headers(self, request, response, delivery: LicensedDelivery) -> None:
+        headers = licence_quota_headers(delivery)
+        # What the page carries says so in the standard forms, as the gate's pages do (the
+        # authors here allow it; an empty page or a refusal states the site default).
+        headers.update(content_usage_headers(content_usage_for(delivery.posts), request=request))
         if delivery.receipt:
             headers["Licence-Receipt"] = delivery.receipt
             headers["Licence-Receipt-Id"] = delivery.receipt_id
@@ -141,6 +125,6 @@ class LicensedStatusesView(ApiView):
             "upgrade_url": request.build_absolute_uri(reverse("licensing:plans")),
         }
         response = Response(payload, status=429)
-        self._headers(response, delivery)
+        self._headers(request, response, delivery)
         response["Retry-After"] = str(seconds)
         return response

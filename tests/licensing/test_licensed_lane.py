@@ -209,6 +209,17 @@ def test_json_lines_and_keyset_paging(licensee):
     ]
 
 
+def test_limit_defaults_to_the_page_size_and_is_clamped_to_the_page_max(licensee, settings):
+    """Ensures that the page size is LICENSING_PAGE_SIZE by default and a limit may go up to
+    LICENSING_PAGE_MAX (not Mastodon's twice the default), clamped there."""
+    settings.LICENSING_PAGE_SIZE, settings.LICENSING_PAGE_MAX = 1, 4
+    yes, _no, _undecided = _authors()
+    PostFactory.create_batch(6, author=yes)
+    assert len(licensee.client.get(URL).json()) == 1
+    assert len(licensee.client.get(URL, {"limit": 3}).json()) == 3
+    assert len(licensee.client.get(URL, {"limit": 9}).json()) == 4
+
+
 @pytest.mark.parametrize("query", [{"limit": "abc"}, {"max_id": "x"}])
 def test_bad_paging_is_a_400(licensee, query):
     """Ensures that malformed paging is a 400 with a message, not a 500."""
@@ -258,3 +269,23 @@ def test_usage_by_day_for_the_licensee_and_every_plan_for_reviewers(licensee):
     reviewer.force_login(UserFactory(is_staff=True, is_superuser=True))
     review = reviewer.get("/licensing/review/").content.decode()
     assert "Basic" in review and "3 posts charged this month" in review
+
+
+@pytest.mark.parametrize("default", ["allow", "disallow"])
+def test_an_empty_page_states_the_site_default_and_the_tdm_policy(licensee, settings, default):
+    """Ensures that a page with no posts says the site default's training preference (not a
+    fixed yes), with tdm-policy, and that a page of posts says yes, as the gate's pages do."""
+    settings.AI_TRAINING_DEFAULT = default
+    allowed = default == "allow"
+    empty = licensee.client.get(URL)
+    assert empty.status_code == 200 and empty.json() == []
+    assert empty["Content-Usage"] == ("train-ai=y" if allowed else "train-ai=n")
+    assert empty["tdm-reservation"] == ("0" if allowed else "1")
+    assert empty["tdm-policy"].endswith("/licensing/tdm-policy.json")
+    assert empty.get("X-Robots-Tag") == (None if allowed else "noai, noimageai")
+    PostFactory(author=UserFactory(ai_training_allowed=True))
+    full = licensee.client.get(URL)
+    assert len(full.json()) == 1
+    assert (full["Content-Usage"], full["tdm-reservation"]) == ("train-ai=y", "0")
+    assert full["tdm-policy"].endswith("/licensing/tdm-policy.json")
+    assert "X-Robots-Tag" not in full

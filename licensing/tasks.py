@@ -1,0 +1,11 @@
+"""Celery shells for the licensed lane's housekeeping."""
+
+from celery import shared_task
+
+from .quota import quota_charges_purge
+
+
+@shared_task
+def quota_charges_purge_task() -> int:
+    """Daily: drop past months' per-day charge rows of the database quota ledger (idempotent)."""
+    return quota_charges_purge()
