@@ -11,7 +11,7 @@ CACHE_SECONDS = 60
 
 def crawler_agents() -> list[dict]:
     """The active rows as dicts (token, operator, purpose, in_robots_txt), cached briefly:
-    the detector asks once per principal it judges. Saving a row clears the cache."""
+    the detector asks once per window it judges. Saving a row clears the cache."""
     agents = cache.get(CACHE_KEY)
     if agents is None:
         agents = list(
@@ -28,10 +28,11 @@ def crawler_agents_changed() -> None:
     cache.delete(CACHE_KEY)
 
 
-def user_agent_match(user_agent: str) -> str | None:
-    """The token (lower case) of the first known crawler named in ``user_agent``, if any."""
+def user_agent_match(user_agent: str, *, agents: list[dict] | None = None) -> str | None:
+    """The token (lower case) of the first known crawler named in ``user_agent``, if any.
+    ``agents`` is ``crawler_agents()`` already read, for a caller matching many rows."""
     lowered = (user_agent or "").lower()
-    for agent in crawler_agents():
+    for agent in crawler_agents() if agents is None else agents:
         needle = agent["token"].lower()
         if needle and needle in lowered:
             return needle

@@ -26,7 +26,7 @@ from django.utils import timezone
 
 from core.client_ip import review_prefix
 
-from .crawlers import user_agent_match
+from .crawlers import crawler_agents, user_agent_match
 from .models import AccessLogEntry, DetectorCursor, Flag
 
 logger = logging.getLogger(__name__)
@@ -117,11 +117,6 @@ def _conf(rule: str) -> dict:
 def _score(value: float, threshold: float) -> float:
     """50 at the threshold, 100 at twice it."""
     return round(min(100.0, 50.0 * value / max(threshold, 1)), 1)
-
-
-def _user_agent_match(user_agent: str) -> str | None:
-    # The same rows robots.txt names (access/crawlers.py): one list, not two.
-    return user_agent_match(user_agent)
 
 
 def _post_id(row: Row) -> int | None:
@@ -273,11 +268,18 @@ def rule_sequential_ids(principal: str, rows: list[Row]) -> Finding | None:
 def rule_scraper_user_agent(principal: str, rows: list[Row]) -> Finding | None:
     """Requests whose User-Agent names a scraping library or an AI crawler."""
     conf = _conf(SCRAPER_USER_AGENT)
-    matched = [row for row in rows if _user_agent_match(row["user_agent"])]
+    # The rows robots.txt names (access/crawlers.py), read once, and each row matched once.
+    known = crawler_agents()
+    matches = [
+        (row, name)
+        for row in rows
+        if (name := user_agent_match(row["user_agent"], agents=known)) is not None
+    ]
+    matched = [row for row, _name in matches]
     if len(matched) < conf["min_requests"]:
         return None
     agents = Counter(row["user_agent"][:120] for row in matched)
-    names = sorted({_user_agent_match(row["user_agent"]) for row in matched})
+    names = sorted({name for _row, name in matches})
     delivered = sum(row["delivered"] for row in matched)
     return _finding(
         SCRAPER_USER_AGENT,

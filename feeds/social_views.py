@@ -65,14 +65,6 @@ def notifications_read(request):
     return _redirect_back(request, reverse("feeds:notifications"))
 
 
-def _list_context(request, listing, page) -> dict:
-    delivered = posts_deliver(request=request, posts=listing.posts)
-    keys = bookmark_lists.keys_delivered(listing, delivered)
-    cut = len(delivered) < len(listing.posts)
-    more = listing.fetched >= page.limit and not cut and bool(keys)
-    return {"posts": delivered, "cut_by_budget": cut, "next_max_id": keys[-1] if more else None}
-
-
 @login_required
 @require_GET
 @reader_page()
@@ -80,7 +72,10 @@ def bookmarks(request):
     """The posts the reader bookmarked, newest bookmark first."""
     page = _page_request(request)
     listing = bookmark_lists.bookmarks_page(user=request.user, page=page)
-    return render(request, "feeds/bookmarks.html", _list_context(request, listing, page))
+    context = _deliver_page(
+        request, listing.posts, page, keys=listing.keys, fetched=listing.fetched
+    )
+    return render(request, "feeds/bookmarks.html", context)
 
 
 @login_required
@@ -90,7 +85,10 @@ def favourites(request):
     """The posts the reader liked, newest like first."""
     page = _page_request(request)
     listing = bookmark_lists.favourites_page(user=request.user, page=page)
-    return render(request, "feeds/favourites.html", _list_context(request, listing, page))
+    context = _deliver_page(
+        request, listing.posts, page, keys=listing.keys, fetched=listing.fetched
+    )
+    return render(request, "feeds/favourites.html", context)
 
 
 @require_GET

@@ -80,16 +80,24 @@ def _page_request(request) -> PageRequest:
     return form.page_request()
 
 
-def _deliver_page(request, posts: list[Post], page: PageRequest) -> dict:
-    """Pass a timeline page through the read gate; say whether and where "Load more" goes."""
+def _deliver_page(
+    request,
+    posts: list[Post],
+    page: PageRequest,
+    keys: list[int] | None = None,
+    fetched: int | None = None,
+) -> dict:
+    """Pass a timeline page through the read gate; say whether and where "Load more" goes.
+
+    A page keyed by other rows (bookmarks, likes: a ``ListPage``) gives their ids as ``keys``
+    (``keys[i]`` for ``posts[i]``) and how many rows it read as ``fetched``; by default the
+    page is keyed by the posts' own ids and read ``len(posts)`` rows."""
     delivered = posts_deliver(request=request, posts=posts)
     cut = len(delivered) < len(posts)
-    more = len(posts) >= page.limit and not cut and bool(delivered)
-    return {
-        "posts": delivered,
-        "cut_by_budget": cut,
-        "next_max_id": delivered[-1].pk if more else None,
-    }
+    keys = [post.pk for post in delivered] if keys is None else keys[: len(delivered)]
+    fetched = len(posts) if fetched is None else fetched
+    more = fetched >= page.limit and not cut and bool(keys)
+    return {"posts": delivered, "cut_by_budget": cut, "next_max_id": keys[-1] if more else None}
 
 
 def _answer_deliver(request, post: Post) -> Post:

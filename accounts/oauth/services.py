@@ -69,6 +69,22 @@ def _pkce_s256(verifier: str) -> str:
     return base64.urlsafe_b64encode(digest).rstrip(b"=").decode("ascii")
 
 
+def _refuse_if_suspended(application: OAuthApplication) -> None:
+    if application.is_suspended:
+        raise oauth_errors.InvalidClientError(description="This app is suspended on this server.")
+
+
+def authorization_check(*, application: OAuthApplication, scopes: list[str]) -> None:
+    """Refuse to authorize ``application`` for ``scopes``: InvalidClientError when it is
+    suspended, InvalidScopeError when ``scopes`` is empty or beyond its registered ones. The
+    consent page calls this before asking; issuing a code or token checks again."""
+    _refuse_if_suspended(application)
+    if not scopes or not scopes_within(scopes, application.scope_list):
+        raise oauth_errors.InvalidScopeError(
+            description="The requested scope is not among the app's registered scopes."
+        )
+
+
 def authorization_code_issue(
     *,
     application: OAuthApplication,
@@ -78,7 +94,9 @@ def authorization_code_issue(
     code_challenge: str = "",
 ) -> str:
     """Issue a one-time code for ``user``'s consent; returns the raw code (only its hash is
-    kept). The caller has checked the redirect URI and scopes against the app."""
+    kept). The caller has checked the redirect URI against the app; a suspended app or
+    scopes beyond its own are refused (see ``authorization_check``)."""
+    authorization_check(application=application, scopes=scopes)
     raw = secrets.token_urlsafe(TOKEN_BYTES)
     OAuthAuthorizationCode.objects.create(
         code_hash=secret_hash(raw),
@@ -95,6 +113,7 @@ def authorization_code_issue(
 def _token_issue(
     *, application: OAuthApplication, user: User | None, scopes: list[str]
 ) -> tuple[ApiToken, str]:
+    _refuse_if_suspended(application)
     raw = secrets.token_urlsafe(TOKEN_BYTES)
     token = ApiToken.objects.create(
         user=user,
@@ -116,6 +135,7 @@ def token_exchange_code(
     and match its PKCE challenge when one was sent (a verifier without a challenge is refused:
     a downgrade). A code presented twice revokes the token it was first exchanged for.
     """
+    _refuse_if_suspended(application)  # before the code is touched: a suspended app burns none
     if not isinstance(code, str) or not code:
         raise oauth_errors.InvalidRequestError(description="code: give the authorization code.")
     invalid = oauth_errors.InvalidGrantError(
@@ -183,10 +203,7 @@ def token_issue_client_credentials(
 ) -> tuple[ApiToken, str]:
     """A token for the app itself, acting for nobody (RFC 6749 §4.4): it reads as a
     logged-out caller and can verify the app's credentials."""
-    if not scopes_within(scopes, application.scope_list):
-        raise oauth_errors.InvalidScopeError(
-            description="The requested scope is not among the app's registered scopes."
-        )
+    authorization_check(application=application, scopes=scopes)
     return _token_issue(application=application, user=None, scopes=scopes)
 
 

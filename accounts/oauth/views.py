@@ -19,14 +19,16 @@ from django.shortcuts import render
 from django.views.decorators.cache import never_cache
 from django.views.decorators.clickjacking import xframe_options_deny
 from django.views.decorators.http import require_http_methods
+from oauthlib.oauth2.rfc6749 import errors as oauth_errors
 
 from .models import OAuthApplication
-from .scopes import scope_describe, scopes_parse, scopes_within
+from .scopes import scope_describe, scopes_parse
 from .selectors import application_by_client_id
-from .services import OOB_REDIRECT_URI, authorization_code_issue
+from .services import OOB_REDIRECT_URI, authorization_check, authorization_code_issue
 
 # RFC 7636 §4.2: BASE64URL(SHA256(verifier)) is 43 characters of the unreserved set.
 CODE_CHALLENGE_RE = re.compile(r"[A-Za-z0-9\-._~]{43,128}")
+SUSPENDED = "This app is suspended on this server and cannot be authorized."
 
 
 def opener_policy_allows_popups(view):
@@ -80,8 +82,6 @@ def _app_and_redirect(params) -> tuple[OAuthApplication, str] | str:
     application = application_by_client_id(client_id=params.get("client_id"))
     if application is None:
         return "This app is not registered here (unknown client_id). Ask its makers."
-    if application.is_suspended:
-        return "This app is suspended on this server and cannot be authorized."
     registered = application.redirect_uri_list
     redirect_uri = params.get("redirect_uri") or (registered[0] if len(registered) == 1 else "")
     if redirect_uri not in registered:
@@ -93,15 +93,16 @@ def _app_and_redirect(params) -> tuple[OAuthApplication, str] | str:
 
 
 def _authorization_request(application, redirect_uri, params) -> AuthorizationRequest:
+    """The checked request; a suspended app raises the services' InvalidClientError."""
     # A literal "None" is what some clients send for "no state"; it is echoed as given.
     state = params.get("state") or None
+    scopes = scopes_parse(params.get("scope") or "read")
+    try:
+        authorization_check(application=application, scopes=scopes)
+    except oauth_errors.InvalidScopeError as error:
+        raise AuthorizationRefused(error.error, error.description) from None
     if params.get("response_type") != "code":
         raise AuthorizationRefused("unsupported_response_type", "response_type must be code.")
-    scopes = scopes_parse(params.get("scope") or "read")
-    if not scopes or not scopes_within(scopes, application.scope_list):
-        raise AuthorizationRefused(
-            "invalid_scope", "The requested scope is not among the app's registered scopes."
-        )
     challenge = params.get("code_challenge") or ""
     method = params.get("code_challenge_method") or ("S256" if challenge else "")
     if method and method != "S256":
@@ -142,6 +143,8 @@ def authorize(request):
     application, redirect_uri = found
     try:
         auth = _authorization_request(application, redirect_uri, params)
+    except oauth_errors.InvalidClientError:
+        return _page_error(request, SUSPENDED)
     except AuthorizationRefused as refused:
         fake = AuthorizationRequest(application, redirect_uri, [], params.get("state"), "")
         if redirect_uri == OOB_REDIRECT_URI:
@@ -158,13 +161,16 @@ def authorize(request):
                 auth,
                 {"error": "access_denied", "error_description": "The person declined."},
             )
-        code = authorization_code_issue(
-            application=application,
-            user=request.user,
-            redirect_uri=redirect_uri,
-            scopes=auth.scopes,
-            code_challenge=auth.code_challenge,
-        )
+        try:
+            code = authorization_code_issue(
+                application=application,
+                user=request.user,
+                redirect_uri=redirect_uri,
+                scopes=auth.scopes,
+                code_challenge=auth.code_challenge,
+            )
+        except oauth_errors.InvalidClientError:  # suspended since the request was checked
+            return _page_error(request, SUSPENDED)
         return _answer(request, auth, {"code": code})
     context = {
         "application": application,

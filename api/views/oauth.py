@@ -270,14 +270,12 @@ class TokenView(ApiView):
             )
         client_id, client_secret, basic = _client_credentials(request, data)
         application = application_authenticate(client_id=client_id, client_secret=client_secret)
-        if application is None or application.is_suspended:
+        if application is None:
             return _no_store(
                 _oauth_error(
                     oauth_errors.InvalidClientError(
                         description="Client authentication failed: check client_id and "
                         "client_secret, or register the app again."
-                        if application is None
-                        else "This app is suspended on this server."
                     ),
                     basic=basic,
                 )
@@ -295,8 +293,8 @@ class TokenView(ApiView):
                 if not scopes:
                     raise oauth_errors.InvalidScopeError(description="scope: unknown scope.")
                 token, raw = token_issue_client_credentials(application=application, scopes=scopes)
-        except oauth_errors.OAuth2Error as error:
-            return _no_store(_oauth_error(error))
+        except oauth_errors.OAuth2Error as error:  # a suspended app is InvalidClientError
+            return _no_store(_oauth_error(error, basic=basic))
         return _no_store(
             Response(
                 {

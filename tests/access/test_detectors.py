@@ -218,6 +218,20 @@ def test_scraper_user_agents_fire(agent):
     assert flag.evidence["figures"]["user_agents"] == [agent[:120]]
 
 
+def test_scraper_user_agent_reads_the_crawler_list_once_per_window(monkeypatch):
+    """Ensures that judging a window reads the crawler list once, not once per row."""
+    from access import crawlers
+
+    for n in range(5):
+        log_entry(at=T0 + timedelta(seconds=n), ip="20.171.206.5", user_agent="curl/8.5.0")
+    reads = []
+    real = crawlers.crawler_agents
+    monkeypatch.setattr(detectors, "crawler_agents", lambda: reads.append(1) or real())
+    detect_bulk_access()
+    assert Flag.objects.filter(rule=detectors.SCRAPER_USER_AGENT).count() == 1
+    assert len(reads) == 1  # one window (one minute), five rows
+
+
 def test_browser_user_agents_do_not_fire():
     """Ensures that ordinary browsers (Firefox, Safari, Chrome) are not scraper agents."""
     browsers = [

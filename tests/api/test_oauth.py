@@ -481,3 +481,37 @@ def test_suspended_app_tokens_stop_working(browser):
     assert browser.get(authorize_url(app)).status_code == 400
     application_unsuspend(application=row, actor=None)
     assert bearer(raw).get("/api/v1/accounts/verify_credentials").status_code == 200
+
+
+def test_services_refuse_a_suspended_app_and_scopes_beyond_it(browser):
+    """Ensures that the services themselves, not only the pages, refuse a suspended app a
+    code or token (invalid_client, a 401 at the token endpoint) and a code for scopes beyond
+    the app's registered ones."""
+    from oauthlib.oauth2.rfc6749 import errors as oauth_errors
+
+    from accounts.oauth.services import (
+        application_suspend,
+        authorization_code_issue,
+        token_issue_client_credentials,
+    )
+
+    app = register(scopes="read")
+    row = OAuthApplication.objects.get(client_id=app["client_id"])
+    person = UserFactory()
+    with pytest.raises(oauth_errors.InvalidScopeError):
+        authorization_code_issue(
+            application=row, user=person, redirect_uri=OOB, scopes=["read", "write"]
+        )
+    code = authorization_code_issue(application=row, user=person, redirect_uri=OOB, scopes=["read"])
+    application_suspend(application=row, actor=None, reason="scraping")
+    row.refresh_from_db()
+    with pytest.raises(oauth_errors.InvalidClientError):
+        authorization_code_issue(application=row, user=person, redirect_uri=OOB, scopes=["read"])
+    with pytest.raises(oauth_errors.InvalidClientError):
+        token_issue_client_credentials(application=row, scopes=["read"])
+    refused = exchange(app, code)
+    assert refused.status_code == 401 and refused.json()["error"] == "invalid_client"
+    body = {"grant_type": "client_credentials", "scope": "read"}
+    body |= {"client_id": app["client_id"], "client_secret": app["client_secret"]}
+    response = Client().post("/oauth/token", body)
+    assert response.status_code == 401 and response.json()["error"] == "invalid_client"
