@@ -11,6 +11,7 @@ form (NFKC, casefolded), as Mastodon's ``Tag.normalize`` does.
 
 import re
 import unicodedata
+from functools import lru_cache
 
 from django.db.models.functions import Lower
 
@@ -67,6 +68,13 @@ def mentioned_usernames(text: str) -> list[str]:
 def hashtag_names(text: str) -> list[str]:
     """The normalised hashtags of ``text``, in order of first appearance, at most
     ``TAG_MAX_LENGTH`` characters each (longer ones are not tags)."""
+    return list(_hashtag_names(text))
+
+
+# Every status entity asks for its tags: memoised like render_post_html, whose regex passes
+# were the costliest part of building a status.
+@lru_cache(maxsize=20_000)
+def _hashtag_names(text: str) -> tuple[str, ...]:
     seen: dict[str, None] = {}
     for segment, is_url in text_segments(text):
         if is_url:
@@ -74,7 +82,7 @@ def hashtag_names(text: str) -> list[str]:
         for match in HASHTAG_RE.finditer(segment):
             if len(match.group(1)) <= TAG_MAX_LENGTH:
                 seen.setdefault(tag_normalize(match.group(1)), None)
-    return list(seen)
+    return tuple(seen)
 
 
 def post_references_store(*, post: Post) -> list[User]:

@@ -102,5 +102,5 @@ def search_posts(*, q: str, viewer: User | None, page: PageRequest | None = None
     words = query_words(q)
     if not words:
         return []
-    queryset = _matching(Post.objects.visible().filter(repost_of__isnull=True), words)
+    queryset = _matching(Post.objects.visible(reposts=False), words)
     return posts_decorate(keyset_page(queryset, page or PageRequest()), viewer)

@@ -142,7 +142,7 @@ def timeline_licensable(*, page: PageRequest = PageRequest()) -> list[Post]:
     allows = Q(author__ai_training_allowed=True)
     if site_default_allowed():
         allows |= Q(author__ai_training_allowed__isnull=True)
-    queryset = Post.objects.visible().filter(allows, repost_of__isnull=True)
+    queryset = Post.objects.visible(reposts=False).filter(allows)
     return _load(keyset_page(queryset, page), None)
 
 
@@ -156,7 +156,7 @@ def timeline_home(*, viewer: User, page: PageRequest = PageRequest()) -> list[Po
 def timeline_public(*, viewer: User | None, page: PageRequest = PageRequest()) -> list[Post]:
     """Everyone's posts and replies. Reposts are left out, as on Mastodon: they would
     only repeat posts already on this timeline."""
-    queryset = Post.objects.visible().filter(repost_of__isnull=True)
+    queryset = Post.objects.visible(reposts=False)
     return _load(keyset_page(queryset, page), viewer)
 
 

@@ -10,16 +10,10 @@ register = template.Library()
 
 
 @register.filter
-def post_html(text: str) -> str:
-    """A post's text as HTML. ``render_post_html`` escapes everything and only adds the
-    paragraph, line-break and link markup itself, so its output is safe to mark as such."""
-    return mark_safe(render_post_html(text))  # noqa: S308 - escaped by render_post_html
-
-
-@register.filter
 def post_content(post) -> str:
-    """A post's text as HTML with its hashtags and resolved mentions linked (see
-    ``post_html`` for why this is safe)."""
+    """A post's text as HTML with its hashtags and resolved mentions linked.
+    ``render_post_html`` escapes everything and only adds the paragraph, line-break and link
+    markup itself, so its output is safe to mark as such."""
     mentions = getattr(post, "mention_names", frozenset())
     return mark_safe(render_post_html(post.text, mentions))  # noqa: S308 - escaped by render_post_html
 
