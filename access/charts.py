@@ -32,14 +32,8 @@ def _nice_max(value: int) -> int:
     return value
 
 
-def stacked_bars_svg(chart: HourlyChart, *, title: str, label_every: int) -> SafeString:
-    """Posts per hour as bars stacked by tier, with a y axis, hour labels and a <title> per bar."""
-    hours = len(chart.hours)
-    totals = [sum(series.values[i] for series in chart.series) for i in range(hours)]
-    top = _nice_max(max(totals, default=0))
-    plot_w, plot_h = WIDTH - LEFT - RIGHT, HEIGHT - TOP - BOTTOM
-    slot = plot_w / max(hours, 1)
-    bar = max(slot * 0.8, 1)
+def _axes(title: str, top: int, plot_w: float, plot_h: float) -> list[str]:
+    """The opening of a chart: the <svg> with its title, grid lines and y-axis labels."""
     parts = [
         f'<svg class="chart" role="img" viewBox="0 0 {WIDTH} {HEIGHT}" '
         f'xmlns="http://www.w3.org/2000/svg" aria-label="{escape(title)}">',
@@ -52,6 +46,18 @@ def stacked_bars_svg(chart: HourlyChart, *, title: str, label_every: int) -> Saf
             f'<line x1="{LEFT}" x2="{WIDTH - RIGHT}" y1="{y:.1f}" y2="{y:.1f}" class="grid"/>'
             f'<text x="{LEFT - 6}" y="{y + 4:.1f}" class="axis" text-anchor="end">{value:g}</text>'
         )
+    return parts
+
+
+def stacked_bars_svg(chart: HourlyChart, *, title: str, label_every: int) -> SafeString:
+    """Posts per hour as bars stacked by tier, with a y axis, hour labels and a <title> per bar."""
+    hours = len(chart.hours)
+    totals = [sum(series.values[i] for series in chart.series) for i in range(hours)]
+    top = _nice_max(max(totals, default=0))
+    plot_w, plot_h = WIDTH - LEFT - RIGHT, HEIGHT - TOP - BOTTOM
+    slot = plot_w / max(hours, 1)
+    bar = max(slot * 0.8, 1)
+    parts = _axes(title, top, plot_w, plot_h)
     for i, hour in enumerate(chart.hours):
         x = LEFT + i * slot + (slot - bar) / 2
         y = TOP + plot_h
@@ -72,6 +78,35 @@ def stacked_bars_svg(chart: HourlyChart, *, title: str, label_every: int) -> Saf
             parts.append(
                 f'<text x="{x + bar / 2:.1f}" y="{HEIGHT - BOTTOM + 16}" class="axis" '
                 f'text-anchor="middle">{escape(text)}</text>'
+            )
+    parts.append(
+        f'<line x1="{LEFT}" x2="{WIDTH - RIGHT}" y1="{TOP + plot_h}" y2="{TOP + plot_h}" '
+        'class="baseline"/></svg>'
+    )
+    return mark_safe("".join(parts))  # noqa: S308 - every text above is escaped
+
+
+def daily_bars_svg(days: list[dict], *, title: str) -> SafeString:
+    """One bar per UTC day (``{"day", "posts"}``), a label every seventh day: the licensed
+    lane's usage charts (licensees' and reviewers')."""
+    top = _nice_max(max((day["posts"] for day in days), default=0))
+    plot_w, plot_h = WIDTH - LEFT - RIGHT, HEIGHT - TOP - BOTTOM
+    slot = plot_w / max(len(days), 1)
+    bar = max(slot * 0.8, 1)
+    parts = _axes(title, top, plot_w, plot_h)
+    for i, day in enumerate(days):
+        height = plot_h * day["posts"] / top
+        x = LEFT + i * slot + (slot - bar) / 2
+        label = f"{day['day']:%Y-%m-%d}: {day['posts']:,} posts"
+        parts.append(
+            f'<rect x="{x:.1f}" y="{TOP + plot_h - height:.1f}" width="{bar:.1f}" '
+            f'height="{height:.1f}" fill="{TIER_COLOURS["unverified"]}">'
+            f"<title>{escape(label)}</title></rect>"
+        )
+        if i % 7 == 0:
+            parts.append(
+                f'<text x="{x + bar / 2:.1f}" y="{HEIGHT - BOTTOM + 16}" class="axis" '
+                f'text-anchor="middle">{day["day"]:%m-%d}</text>'
             )
     parts.append(
         f'<line x1="{LEFT}" x2="{WIDTH - RIGHT}" y1="{TOP + plot_h}" y2="{TOP + plot_h}" '

@@ -1,9 +1,14 @@
 """The licensed lane: data plans, the licences bought on them, their tokens, the monthly quota
 ledger and the signed receipts of what was delivered (docs/licensing.md)."""
 
+from datetime import UTC, datetime, timedelta
+
+from django.conf import settings
 from django.db import models
+from django.utils import timezone
 
 from accounts.models import ApiToken, User
+from core.money import price_text
 
 
 class DataPlan(models.Model):
@@ -32,20 +37,29 @@ class DataPlan(models.Model):
 
     @property
     def price_display(self) -> str:
-        amount = f"{self.price_minor // 100:,}.{self.price_minor % 100:02d}"
-        if self.currency.lower() == "usd":
-            return f"${amount} / month"
-        return f"{amount} {self.currency.upper()} / month"
+        """The monthly price as a person reads it ("$5,000.00 / month"), as verification's."""
+        return price_text(price_minor=self.price_minor, currency=self.currency, interval="month")
 
 
 class Licence(models.Model):
-    """One account's purchase of a data plan, from checkout to its end."""
+    """One account's purchase of a data plan, from checkout to its end.
+
+    Bought monthly: each paid renewal moves ``current_period_end`` on; a failed payment makes
+    it past due, still usable until ``grace_until``; a cancellation stops renewals and the
+    licence ends when its paid period does. Whether its tokens work *now* is
+    ``access_ends_at`` / ``is_usable`` (checked on every request, so no beat task has to
+    run first); ``licences_expire`` only moves the status along for the pages.
+    """
 
     class Status(models.TextChoices):
         PENDING = "pending", "Checkout started"
         ACTIVE = "active", "Active"
+        PAST_DUE = "past_due", "Payment failed (in grace period)"
+        LAPSED = "lapsed", "Lapsed (payment not received)"
         CHECKOUT_CANCELED = "checkout_canceled", "Checkout cancelled"
         ENDED = "ended", "Ended"
+
+    LIVE_STATUSES = (Status.ACTIVE, Status.PAST_DUE)
 
     PROVIDER_DEV = "dev"
     PROVIDER_STRIPE = "stripe"
@@ -57,8 +71,14 @@ class Licence(models.Model):
     status = models.CharField(max_length=20, choices=Status.choices, default=Status.PENDING)
     checkout_ref = models.CharField(max_length=64, unique=True)
     provider_checkout_id = models.CharField(max_length=255, blank=True)
+    provider_customer_id = models.CharField(max_length=255, blank=True)
+    provider_subscription_id = models.CharField(max_length=255, blank=True, db_index=True)
     created_at = models.DateTimeField(auto_now_add=True)
     activated_at = models.DateTimeField(null=True, blank=True)
+    # Paid up to here. None: no end (a licence made by hand in the admin or a test).
+    current_period_end = models.DateTimeField(null=True, blank=True)
+    cancel_at_period_end = models.BooleanField(default=False)
+    grace_until = models.DateTimeField(null=True, blank=True)
     ended_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
@@ -69,7 +89,36 @@ class Licence(models.Model):
 
     @property
     def is_active(self) -> bool:
-        return self.status == self.Status.ACTIVE
+        """Bought and not over (its tokens may still be refused once the period is past:
+        ``is_usable``)."""
+        return self.status in self.LIVE_STATUSES
+
+    def access_ends_at(self) -> datetime | None:
+        """Until when the licence's tokens work (None: no end), from its status and dates.
+
+        Active: the paid period's end — plus the grace period when it renews (the renewal's
+        webhook may be late) but not when it was cancelled. Past due: the grace period's end.
+        Anything else: already over.
+        """
+        if self.status == self.Status.ACTIVE:
+            if self.current_period_end is None:
+                return None
+            if self.cancel_at_period_end:
+                return self.current_period_end
+            return self.current_period_end + timedelta(days=settings.LICENSING_GRACE_DAYS)
+        if self.status == self.Status.PAST_DUE:
+            return self.grace_until or self.current_period_end or self.ended_at or _EPOCH
+        return self.ended_at or _EPOCH
+
+    def is_usable(self, now: datetime | None = None) -> bool:
+        """Whether the licence's tokens may take posts at ``now``."""
+        if self.status not in self.LIVE_STATUSES:
+            return False
+        ends = self.access_ends_at()
+        return ends is None or (now or timezone.now()) < ends
+
+
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
 
 class LicenceToken(models.Model):

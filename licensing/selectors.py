@@ -37,6 +37,23 @@ def licence_for_token(token) -> Licence | None:
     return link.licence if link else None
 
 
+def licence_refusal(licence: Licence) -> str:
+    """Why a licence's token is refused now, and what to do, for the 403's ``error``."""
+    ends = licence.access_ends_at()
+    when = f" on {ends:%Y-%m-%d %H:%M} UTC" if ends and ends.year > 1970 else ""
+    where = "Buy a data plan under Settings → Data licences to get a new one."
+    if licence.status == Licence.Status.PENDING:
+        return "This data licence has not been paid for yet: finish the checkout first."
+    if licence.status in (Licence.Status.PAST_DUE, Licence.Status.LAPSED) or (
+        licence.status == Licence.Status.ACTIVE and not licence.cancel_at_period_end
+    ):
+        return (
+            f"This data licence lapsed{when}: its renewal was not paid. Update the payment "
+            "method with the payment provider, or " + where[0].lower() + where[1:]
+        )
+    return f"This data licence ended{when} and its tokens no longer work. {where}"
+
+
 def licence_tokens(*, licence: Licence):
     return LicenceToken.objects.filter(licence=licence).select_related("token")
 

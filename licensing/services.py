@@ -1,8 +1,8 @@
-"""Writes for the licensed lane: buying a data plan, binding tokens to it, and delivering
-licensed posts against its monthly quota with a signed receipt."""
+"""Writes for the licensed lane: binding tokens to a licence, and delivering licensed posts
+against its monthly quota with a signed receipt. Buying and keeping a licence (checkout,
+renewals, cancellation) is ``licensing/billing.py``."""
 
 import json
-import secrets
 import uuid
 from dataclasses import dataclass
 from datetime import datetime
@@ -16,14 +16,12 @@ from access.access_log import access_log_write, access_record_build, record_outc
 from access.delivered import delivered_ids_add
 from access.gate import MODE_ENFORCE, window_day
 from accounts.ai_training import ai_training_allowed
-from accounts.models import ApiToken, User
+from accounts.models import ApiToken
 from accounts.services import token_create
-from verification.payments import PaymentProviderError, payment_provider
 
-from .models import DataPlan, Licence, LicenceToken, Receipt
+from .models import Licence, LicenceToken, Receipt
 from .quota import month_reset_at, quota_ledger_get
 from .receipts import receipt_sign
-from .stripe_checkout import licence_stripe_checkout_start, licence_stripe_session_paid
 
 LICENCE_TOKEN_SCOPES = ["read"]
 
@@ -52,96 +50,10 @@ class LicenceQuotaExhausted(Exception):
         self.delivery = delivery
 
 
-def licence_checkout_start(*, user: User, plan: DataPlan, request=None) -> tuple[Licence, str]:
-    """Start buying ``plan``: open a pending licence and return the provider URL.
-
-    The dev provider's TEST MODE page, or a Stripe Checkout Session (``request`` makes its
-    return URLs absolute).
-    """
-    if not plan.is_active:
-        raise ValidationError("This data plan is not on sale.", code="plan_inactive")
-    provider = payment_provider()
-    # Only the newest checkout can be paid: a second tab or a double click must not buy twice.
-    Licence.objects.filter(user=user, status=Licence.Status.PENDING).update(
-        status=Licence.Status.CHECKOUT_CANCELED, ended_at=timezone.now()
-    )
-    licence = Licence.objects.create(
-        user=user, plan=plan, provider=provider.name, checkout_ref=secrets.token_urlsafe(24)
-    )
-    if provider.name == Licence.PROVIDER_DEV:
-        return licence, reverse("licensing:dev_checkout", kwargs={"ref": licence.checkout_ref})
-    if provider.name != Licence.PROVIDER_STRIPE:
-        raise ValidationError("Data plans cannot be bought right now.", code="no_provider")
-
-    def absolute(path: str) -> str:
-        return request.build_absolute_uri(path) if request is not None else path
-
-    return_path = reverse("licensing:stripe_return", kwargs={"ref": licence.checkout_ref})
-    try:
-        url = licence_stripe_checkout_start(
-            licence=licence,
-            success_url=absolute(return_path) + "?session_id={CHECKOUT_SESSION_ID}",
-            cancel_url=absolute(reverse("licensing:plans")) + "?checkout=cancelled",
-        )
-    except PaymentProviderError as exc:
-        licence.status = Licence.Status.CHECKOUT_CANCELED
-        licence.save(update_fields=["status"])
-        raise ValidationError(str(exc), code="provider_error") from exc
-    return licence, url
-
-
-def licence_stripe_return(*, licence: Licence, session_id: str) -> Licence:
-    """The buyer is back from Stripe Checkout: activate the licence once Stripe says paid."""
-    if licence.is_active:
-        return licence  # a reload of the return page
-    if licence.status != Licence.Status.PENDING:
-        raise ValidationError("This checkout is no longer open.", code="not_pending")
-    try:
-        paid = licence_stripe_session_paid(licence=licence, session_id=session_id)
-    except PaymentProviderError as exc:
-        raise ValidationError(str(exc), code="provider_error") from exc
-    if not paid:
-        raise ValidationError(
-            "The payment has not been confirmed. If you paid, reload this page in a minute.",
-            code="not_paid",
-        )
-    return licence_activate(licence=licence)
-
-
-def licence_dev_checkout_complete(*, licence: Licence, outcome: str) -> Licence:
-    """The TEST MODE checkout's buttons: "pay" activates the licence, "cancel" drops it."""
-    if licence.status != Licence.Status.PENDING:
-        raise ValidationError("This checkout is no longer open.", code="not_pending")
-    if outcome == "pay":
-        return licence_activate(licence=licence)
-    if outcome == "cancel":
-        licence.status = Licence.Status.CHECKOUT_CANCELED
-        licence.ended_at = timezone.now()
-        licence.save(update_fields=["status", "ended_at"])
-        return licence
-    raise ValidationError('outcome must be "pay" or "cancel".', code="invalid")
-
-
-def licence_activate(*, licence: Licence) -> Licence:
-    """The payment went through: the licence may be used from now on."""
-    licence.status = Licence.Status.ACTIVE
-    licence.activated_at = timezone.now()
-    licence.save(update_fields=["status", "activated_at"])
-    return licence
-
-
-def licence_end(*, licence: Licence) -> Licence:
-    """End a licence: its tokens stop working at the licensed endpoint; receipts stay valid."""
-    licence.status = Licence.Status.ENDED
-    licence.ended_at = timezone.now()
-    licence.save(update_fields=["status", "ended_at"])
-    return licence
-
-
 @transaction.atomic
 def licence_token_create(*, licence: Licence, name: str) -> tuple[ApiToken, str]:
     """A read-only API token bound to ``licence`` (the raw secret is shown once)."""
-    if not licence.is_active:
+    if not licence.is_usable():
         raise ValidationError("Tokens can only be created for an active licence.", code="inactive")
     token, raw = token_create(user=licence.user, name=name, scopes=LICENCE_TOKEN_SCOPES)
     LicenceToken.objects.create(licence=licence, token=token)

@@ -12,6 +12,8 @@ urlpatterns = [
     path("checkout/<str:ref>/", views.dev_checkout, name="dev_checkout"),
     path("checkout/<str:ref>/return/", views.stripe_return, name="stripe_return"),
     path("<int:licence_id>/tokens/", views.token_create, name="token_create"),
+    path("<int:licence_id>/cancel/", views.cancel, name="cancel"),
+    path("<int:licence_id>/dev/simulate/", views.dev_simulate, name="dev_simulate"),
     path("receipt-key.json", views.receipt_key, name="receipt_key"),
     path("review/", views.review, name="review"),
 ]

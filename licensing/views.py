@@ -2,17 +2,17 @@
 TEST MODE checkout, the receipts' public key, and the reviewers' view of every plan."""
 
 from django.conf import settings
-from django.contrib import messages
+from django.contrib import admin, messages
 from django.contrib.auth.decorators import login_required
-from django.core.exceptions import PermissionDenied, ValidationError
+from django.core.exceptions import ValidationError
 from django.http import Http404, JsonResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
-from access.selectors_review import can_review
+from access.charts import daily_bars_svg
+from access.views_review import review_view
 
-from . import selectors, services
-from .charts import daily_bars_svg
+from . import billing, selectors, services
 from .models import DataPlan, Licence
 from .receipts import key_id, public_key_b64
 
@@ -32,13 +32,18 @@ def plans(request):
         rows.append(
             {
                 "licence": licence,
+                "usable": licence.is_usable(),
+                "ends_at": licence.access_ends_at() if licence.is_active else None,
                 "used": selectors.month_used(licence=licence),
                 "tokens": selectors.licence_tokens(licence=licence),
                 "receipts": selectors.receipts_recent(licence=licence, limit=10),
             }
         )
     usage = selectors.usage_by_day(licences=licences)
+    if request.GET.get("checkout") == "cancelled":
+        messages.info(request, "Checkout cancelled. You have not been charged.")
     context = {
+        "dev_events": billing.DEV_EVENTS if settings.PAYMENTS_PROVIDER == "dev" else {},
         "plans": selectors.plans_on_sale(),
         "rows": rows,
         "chart": daily_bars_svg(usage, title="Posts licensed per UTC day, last 31 days")
@@ -56,7 +61,7 @@ def buy(request, slug: str):
     """Start the checkout for a data plan."""
     plan = get_object_or_404(DataPlan, slug=slug, is_active=True)
     try:
-        _licence, url = services.licence_checkout_start(
+        _licence, url = billing.licence_checkout_start(
             user=request.user, plan=plan, request=request
         )
     except ValidationError as exc:
@@ -78,7 +83,7 @@ def dev_checkout(request, ref: str):
         return render(request, "licensing/dev_checkout.html", {"licence": licence})
     outcome = request.POST.get("outcome", "")
     try:
-        licence = services.licence_dev_checkout_complete(licence=licence, outcome=outcome)
+        licence = billing.licence_dev_checkout_complete(licence=licence, outcome=outcome)
     except ValidationError as exc:
         _errors(request, exc)
         return redirect("licensing:plans")
@@ -99,13 +104,51 @@ def stripe_return(request, ref: str):
     if licence is None:
         raise Http404("No such checkout.")
     try:
-        licence = services.licence_stripe_return(
+        licence = billing.licence_stripe_return(
             licence=licence, session_id=request.GET.get("session_id", "")
         )
     except ValidationError as exc:
         _errors(request, exc)
     else:
         messages.success(request, f"Payment received. Your {licence.plan} licence is active.")
+    return redirect("licensing:plans")
+
+
+@login_required
+@require_POST
+def cancel(request, licence_id: int):
+    """Stop renewing a licence: it works until its paid period ends."""
+    licence = get_object_or_404(Licence, pk=licence_id, user=request.user)
+    try:
+        licence = billing.licence_cancel(licence=licence)
+    except ValidationError as exc:
+        _errors(request, exc)
+        return redirect("licensing:plans")
+    until = licence.access_ends_at()
+    when = f" It works until {until:%Y-%m-%d %H:%M} UTC." if until else ""
+    messages.success(request, f"Renewal cancelled.{when}")
+    return redirect("licensing:plans")
+
+
+@login_required
+@require_POST
+def dev_simulate(request, licence_id: int):
+    """TEST MODE: pretend the provider reported a renewal, a failed payment, the end of the
+    subscription or the end of the period, so every lifecycle path works on ``make run``."""
+    if settings.PAYMENTS_PROVIDER != "dev":
+        raise Http404("Simulation is only available with PAYMENTS_PROVIDER=dev.")
+    licence = get_object_or_404(Licence, pk=licence_id, user=request.user)
+    event = request.POST.get("event", "")
+    try:
+        licence = billing.licence_dev_simulate(licence=licence, event=event)
+    except ValidationError as exc:
+        _errors(request, exc)
+    else:
+        messages.info(
+            request,
+            f"Simulated (test mode): {billing.DEV_EVENTS[event]}. "
+            f"The licence is {licence.get_status_display().lower()}.",
+        )
     return redirect("licensing:plans")
 
 
@@ -141,13 +184,13 @@ def receipt_key(request):
     return response
 
 
-@login_required
 @require_GET
+@review_view
 def review(request):
-    """Every data plan's licences and usage by day, for reviewers only."""
-    if not can_review(request.user):
-        raise PermissionDenied("Only reviewers may see the licensed lane's usage.")
+    """Every data plan's licences and usage by day, for reviewers only (the same check and
+    admin frame as the bulk-access review pages)."""
     plans_usage = selectors.plans_usage()
     for row in plans_usage:
         row["chart"] = daily_bars_svg(row["by_day"], title=f"{row['plan']}: posts per UTC day")
-    return render(request, "licensing/review.html", {"plans_usage": plans_usage})
+    context = {**admin.site.each_context(request), "plans_usage": plans_usage}
+    return render(request, "licensing/review.html", context)

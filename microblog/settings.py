@@ -647,3 +647,12 @@ CELERY_BEAT_SCHEDULE["licensing-purge-quota-charges"] = {
     "task": "licensing.tasks.quota_charges_purge_task",
     "schedule": 24 * 60 * 60.0,
 }
+# A data licence whose renewal failed stays usable this many days (past due), then lapses;
+# a renewal whose webhook is late is covered for as long. docs/licensing.md.
+LICENSING_GRACE_DAYS = env_int("LICENSING_GRACE_DAYS", 3)
+# Licences past their period or grace move to ended / lapsed (their tokens already stop at
+# the deadline itself: the endpoint checks the dates on every request).
+CELERY_BEAT_SCHEDULE["licensing-expire-licences"] = {
+    "task": "licensing.tasks.licences_expire_task",
+    "schedule": 60 * 60.0,
+}

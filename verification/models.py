@@ -8,6 +8,7 @@ moved here (``db_table``), so no row was lost.
 from django.db import models
 
 from accounts.models import User
+from core.money import price_text
 
 
 class Plan(models.Model):
@@ -41,9 +42,9 @@ class Plan(models.Model):
     @property
     def price_display(self) -> str:
         """The price as a person reads it: "$8.00 / month" (other currencies: "8.00 EUR")."""
-        amount = f"{self.price_minor // 100}.{self.price_minor % 100:02d}"
-        money = f"${amount}" if self.currency.lower() == "usd" else f"{amount} {self.currency}"
-        return f"{money} / {self.interval}"
+        return price_text(
+            price_minor=self.price_minor, currency=self.currency, interval=self.interval
+        )
 
 
 class Subscription(models.Model):

@@ -20,7 +20,7 @@ from access.content_usage import content_usage_for, content_usage_headers
 from core.waits import reset_at_iso
 from feeds import selectors as feeds
 from licensing.quota import month_window_seconds
-from licensing.selectors import licence_for_token
+from licensing.selectors import licence_for_token, licence_refusal
 from licensing.services import LicenceQuotaExhausted, LicensedDelivery, licensed_deliver
 
 from ..pagination import page_request, paginated
@@ -79,10 +79,8 @@ class LicensedStatusesView(ApiView):
         licence = licence_for_token(request.auth)
         if licence is None:
             raise PermissionDenied(NOT_LICENSED)
-        if not licence.is_active:
-            raise PermissionDenied(
-                "This data licence is not active. Renew it under Settings → Data licences."
-            )
+        if not licence.is_usable():
+            raise PermissionDenied(licence_refusal(licence))
         page = page_request(
             request, default=settings.LICENSING_PAGE_SIZE, maximum=settings.LICENSING_PAGE_MAX
         )

@@ -5,8 +5,9 @@ from dataclasses import dataclass
 import pytest
 from rest_framework.test import APIClient
 
+from licensing.billing import licence_activate, licence_checkout_start
 from licensing.models import DataPlan
-from licensing.services import licence_activate, licence_checkout_start, licence_token_create
+from licensing.services import licence_token_create
 from tests.factories import UserFactory
 
 

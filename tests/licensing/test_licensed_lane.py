@@ -13,10 +13,10 @@ from rest_framework.test import APIClient
 from access.models import AccessLogEntry, DeliveryProvenance
 from accounts.ai_training import user_ai_training_set
 from accounts.services import token_create
+from licensing.billing import licence_end
 from licensing.models import Licence
 from licensing.quota import quota_ledger_get
 from licensing.receipts import b64url_decode
-from licensing.services import licence_end
 from tests.api.conftest import assert_schema
 from tests.factories import PostFactory, UserFactory
 from tests.licensing.conftest import make_licensee
@@ -264,7 +264,12 @@ def test_usage_by_day_for_the_licensee_and_every_plan_for_reviewers(licensee):
     web.force_login(licensee.user)
     page = web.get("/licensing/").content.decode()
     assert "2026-11-26: 3 posts" in page and "<svg" in page
-    assert web.get("/licensing/review/").status_code == 403
+    # The review pages' own check (access.views_review.review_view): a non-staff account is
+    # sent to the admin login, staff without the review permission are refused.
+    assert web.get("/licensing/review/")["Location"].startswith("/admin/login/")
+    staff = Client()
+    staff.force_login(UserFactory(is_staff=True))
+    assert staff.get("/licensing/review/").status_code == 403
     reviewer = Client()
     reviewer.force_login(UserFactory(is_staff=True, is_superuser=True))
     review = reviewer.get("/licensing/review/").content.decode()

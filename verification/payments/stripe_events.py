@@ -1,11 +1,17 @@
 """Stripe webhooks: verify the signature, then apply each event once.
 
-Handled: checkout.session.completed, invoice.paid, invoice.payment_failed and
-customer.subscription.deleted. Every processed event id is stored in the same transaction as
-its effect, so a replayed (or concurrently redelivered) event changes nothing.
+One endpoint for everything sold through Stripe. Handled: checkout.session.completed,
+invoice.paid (and invoice.payment_succeeded, its older twin), invoice.payment_failed and
+customer.subscription.deleted. Each event goes to the *owners* of Stripe sales in turn —
+verification's subscriptions first, then any an app above registers
+(``stripe_event_owner_register``: the licensed lane's data plans) — until one recognises the
+object as its own (by the metadata it put on the sale, or the Stripe subscription id). Every
+processed event id is stored in the same transaction as its effect, so a replayed (or
+concurrently redelivered) event changes nothing, whoever owns it.
 """
 
 import logging
+from collections.abc import Callable
 from datetime import UTC, datetime
 
 import stripe
@@ -20,9 +26,13 @@ logger = logging.getLogger(__name__)
 HANDLED_EVENTS = (
     "checkout.session.completed",
     "invoice.paid",
+    "invoice.payment_succeeded",
     "invoice.payment_failed",
     "customer.subscription.deleted",
 )
+
+# An owner's handler gets the event's object and says whether the object was its own.
+StripeEventHandler = Callable[[dict], bool]
 
 
 class WebhookRejected(Exception):
@@ -48,8 +58,13 @@ def _timestamp(value) -> datetime | None:
     return datetime.fromtimestamp(int(value), tz=UTC) if value else None
 
 
-def _invoice_subscription_ref(invoice: dict) -> tuple[str, str]:
-    """(Stripe subscription id, our subscription id from metadata) of an invoice, across API
+def stripe_timestamp(value) -> datetime | None:
+    """A Stripe Unix timestamp as an aware UTC datetime (None for none)."""
+    return _timestamp(value)
+
+
+def invoice_subscription(invoice: dict) -> tuple[str, dict]:
+    """(Stripe subscription id, the subscription's metadata) of an invoice, across API
     versions (``invoice.subscription`` before 2025-03, ``invoice.parent`` since)."""
     details = (invoice.get("parent") or {}).get("subscription_details") or {}
     stripe_id = details.get("subscription") or invoice.get("subscription") or ""
@@ -58,7 +73,13 @@ def _invoice_subscription_ref(invoice: dict) -> tuple[str, str]:
     metadata = details.get("metadata") or invoice.get("subscription_details", {}).get(
         "metadata", {}
     )
-    return stripe_id, (metadata or {}).get("subscription_id", "")
+    return stripe_id, metadata or {}
+
+
+def _invoice_subscription_ref(invoice: dict) -> tuple[str, str]:
+    """(Stripe subscription id, our subscription id from metadata) of an invoice."""
+    stripe_id, metadata = invoice_subscription(invoice)
+    return stripe_id, metadata.get("subscription_id", "")
 
 
 def _find_subscription(
@@ -76,14 +97,14 @@ def _find_subscription(
     return None
 
 
-def _invoice_period_end(invoice: dict) -> datetime | None:
+def invoice_period_end(invoice: dict) -> datetime | None:
     """The end of the period an invoice pays for: its subscription line's period end."""
     lines = (invoice.get("lines") or {}).get("data") or []
     ends = [line.get("period", {}).get("end") for line in lines if line.get("period")]
     return _timestamp(max(ends)) if ends else None
 
 
-def _on_checkout_completed(session: dict) -> None:
+def _on_checkout_completed(session: dict) -> bool:
     our_id = (session.get("metadata") or {}).get("subscription_id", "")
     subscription = _find_subscription(our_id=our_id)
     if subscription is None:
@@ -96,24 +117,23 @@ def _on_checkout_completed(session: dict) -> None:
             .first()
         )
     if subscription is None:
-        logger.warning("checkout.session.completed for unknown subscription %r", our_id)
-        return
+        return False
     if session.get("payment_status") not in ("paid", "no_payment_required"):
-        return  # asynchronous payment methods: invoice.paid activates it later
+        return True  # asynchronous payment methods: invoice.paid activates it later
     services.subscription_activate(
         subscription=subscription,
         provider_customer_id=session.get("customer") or "",
         provider_subscription_id=session.get("subscription") or "",
     )
+    return True
 
 
-def _on_invoice_paid(invoice: dict) -> None:
+def _on_invoice_paid(invoice: dict) -> bool:
     stripe_id, our_id = _invoice_subscription_ref(invoice)
     subscription = _find_subscription(stripe_subscription_id=stripe_id, our_id=our_id)
     if subscription is None:
-        logger.warning("invoice.paid for unknown subscription %r / %r", stripe_id, our_id)
-        return
-    period_end = _invoice_period_end(invoice)
+        return False
+    period_end = invoice_period_end(invoice)
     if subscription.status == Subscription.Status.PENDING:
         services.subscription_activate(
             subscription=subscription,
@@ -123,34 +143,63 @@ def _on_invoice_paid(invoice: dict) -> None:
         )
     elif period_end is not None:
         services.subscription_renew(subscription=subscription, period_end=period_end)
+    return True
 
 
-def _on_invoice_payment_failed(invoice: dict) -> None:
+def _on_invoice_payment_failed(invoice: dict) -> bool:
     stripe_id, our_id = _invoice_subscription_ref(invoice)
     subscription = _find_subscription(stripe_subscription_id=stripe_id, our_id=our_id)
     if subscription is None:
-        logger.warning("invoice.payment_failed for unknown subscription %r", stripe_id)
-        return
+        return False
     services.subscription_payment_fail(subscription=subscription)
+    return True
 
 
-def _on_subscription_deleted(stripe_subscription: dict) -> None:
+def _on_subscription_deleted(stripe_subscription: dict) -> bool:
     our_id = (stripe_subscription.get("metadata") or {}).get("subscription_id", "")
     subscription = _find_subscription(
         stripe_subscription_id=stripe_subscription.get("id", ""), our_id=our_id
     )
     if subscription is None:
-        logger.warning("subscription.deleted for unknown %r", stripe_subscription.get("id"))
-        return
+        return False
     services.subscription_end(subscription=subscription)
+    return True
 
 
-_HANDLERS = {
-    "checkout.session.completed": _on_checkout_completed,
-    "invoice.paid": _on_invoice_paid,
-    "invoice.payment_failed": _on_invoice_payment_failed,
-    "customer.subscription.deleted": _on_subscription_deleted,
+# The owners of Stripe sales, in the order they are asked: verification's own first.
+_OWNERS: dict[str, dict[str, StripeEventHandler]] = {
+    "verification": {
+        "checkout.session.completed": _on_checkout_completed,
+        "invoice.paid": _on_invoice_paid,
+        "invoice.payment_succeeded": _on_invoice_paid,
+        "invoice.payment_failed": _on_invoice_payment_failed,
+        "customer.subscription.deleted": _on_subscription_deleted,
+    }
 }
+
+
+def stripe_event_owner_register(*, name: str, handlers: dict[str, StripeEventHandler]) -> None:
+    """Let an app above verification apply the events of what it sells through Stripe.
+
+    Each handler returns whether the object was its own; one that is not is passed on to the
+    next owner. Called from the app's ``ready()``; registering the same name again replaces
+    it (idempotent).
+    """
+    unknown = set(handlers) - set(HANDLED_EVENTS)
+    if unknown:
+        raise ValueError(f"Stripe events not routed by the webhook: {sorted(unknown)}")
+    _OWNERS[name] = dict(handlers)
+
+
+def _dispatch(event_type: str, obj: dict) -> None:
+    """Hand the event's object to each owner until one recognises it."""
+    for owner, handlers in _OWNERS.items():
+        handler = handlers.get(event_type)
+        if handler is not None and handler(obj):
+            logger.info("Stripe %s applied by %s", event_type, owner)
+            return
+    if event_type in HANDLED_EVENTS:
+        logger.warning("Stripe %s for nothing we sold (%r)", event_type, obj.get("id"))
 
 
 def stripe_event_handle(*, event: dict) -> bool:
@@ -172,8 +221,6 @@ def stripe_event_handle(*, event: dict) -> bool:
             # the second insert waits for the first to commit): nothing more to do.
             logger.info("Ignoring replayed Stripe event %s (%s)", event_id, event_type)
             return False
-        handler = _HANDLERS.get(event_type)
-        if handler is not None:
-            # The effect commits together with the event id, or neither does (Stripe retries).
-            handler((event.get("data") or {}).get("object") or {})
+        # The effect commits together with the event id, or neither does (Stripe retries).
+        _dispatch(event_type, (event.get("data") or {}).get("object") or {})
     return True

@@ -14,14 +14,10 @@ from accounts.ai_training import user_ai_training_set
 from accounts.models import User
 from feeds.models import Post
 from feeds.services import post_create
+from licensing.billing import licence_activate, licence_checkout_start, licence_end
 from licensing.models import DataPlan, Licence
 from licensing.receipts import receipt_verify
-from licensing.services import (
-    licence_activate,
-    licence_checkout_start,
-    licence_end,
-    licence_token_create,
-)
+from licensing.services import licence_token_create
 
 GPTBOT = "Mozilla/5.0 AppleWebKit/537.36 (KHTML, like Gecko; compatible; GPTBot/1.2)"
 BUYER_AGENT = "simlic-bulk-client/1.0"
