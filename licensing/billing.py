@@ -161,7 +161,8 @@ def licence_activate(
     provider_subscription_id: str = "",
 ) -> Licence:
     """The first payment went through: the licence may be used from now on, for its first
-    period (``period_end``, or a month from now until Stripe's invoice says). Idempotent."""
+    period: ``period_end`` (the first invoice's, which replaces any guess), or a month from
+    now until Stripe's first invoice says. Idempotent."""
     with transaction.atomic():
         original, licence = licence, _locked(licence)
         if licence.status in FINISHED:
@@ -172,7 +173,7 @@ def licence_activate(
             licence.status = Licence.Status.ACTIVE
             licence.activated_at = now
         if period_end is not None:
-            licence.current_period_end = max(licence.current_period_end or period_end, period_end)
+            licence.current_period_end = period_end  # the first invoice's: exact
         elif licence.current_period_end is None:
             licence.current_period_end = now + PERIOD
         licence.provider_customer_id = provider_customer_id or licence.provider_customer_id

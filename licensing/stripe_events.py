@@ -46,7 +46,10 @@ def _on_invoice_paid(invoice: dict) -> bool:
     if licence is None:
         return False
     period_end = invoice_period_end(invoice)
-    if licence.status == Licence.Status.PENDING:
+    # The subscription's first invoice sets the first period exactly (activation by the
+    # checkout event or the buyer's return only guessed it); later ones move it forward.
+    first = invoice.get("billing_reason") == "subscription_create"
+    if licence.status == Licence.Status.PENDING or (first and licence.is_active):
         billing.licence_activate(
             licence=licence,
             period_end=period_end,

@@ -8,6 +8,7 @@ from rest_framework.test import APIClient
 from licensing.billing import licence_activate, licence_checkout_start
 from licensing.models import DataPlan
 from licensing.services import licence_token_create
+from tests.accounts.conftest import eligible_user  # noqa: F401 - a pytest fixture
 from tests.factories import UserFactory
 
 
