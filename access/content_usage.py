@@ -64,6 +64,17 @@ def content_usage_for(posts: Iterable) -> ContentUsage:
     )
 
 
+def content_usage_state(*, request, posts: Iterable = ()) -> ContentUsage:
+    """Record on ``request`` what its response says about AI training: the strictest of
+    ``posts`` (none yet: the site default). The one place that sets it — the read gate's
+    pages and the admin's post pages alike; the headers middleware and the page head
+    (``access/_content_usage_meta.html``) state it."""
+    usage = content_usage_for(posts)
+    # On the Django request itself (DRF's wrapper proxies reads to it).
+    getattr(request, "_request", request).content_usage = usage
+    return usage
+
+
 def content_usage_headers(usage: ContentUsage, *, request=None) -> dict[str, str]:
     """The response headers stating ``usage`` (``tdm-policy`` absolute when a request is given)."""
     policy = tdm_policy_path()

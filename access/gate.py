@@ -30,7 +30,7 @@ from accounts.selectors import effective_tier
 from core.client_ip import reader_principal
 
 from .access_log import AccessRecord, access_log_write, access_record_build, record_outcome
-from .content_usage import content_usage_for
+from .content_usage import content_usage_state
 from .delivered import delivered_ids_add
 from .ledgers import (
     ChargeResult,
@@ -272,7 +272,7 @@ def posts_deliver(
     # middleware and the access log look for it.
     target = getattr(request, "_request", request)
     target.read_grant = grant
-    target.content_usage = content_usage_for(())  # until posts go out: the site default
+    content_usage_state(request=request)  # until posts go out: the site default
     if grant.refused:
         raise ReadBudgetExhausted(grant)
     allowed = set(grant.delivered_ids)
@@ -290,5 +290,5 @@ def posts_deliver(
         raise ReadBudgetExhausted(grant)
     delivered_ids_add(request, delivered_post_ids(delivered))
     # What the response says about AI training: the strictest of what it carries.
-    target.content_usage = content_usage_for(delivered)
+    content_usage_state(request=request, posts=delivered)
     return delivered

@@ -1,4 +1,6 @@
-"""Staff reading posts in the admin pass the read gate like every other reader.
+"""Staff reading posts in the admin pass the read gate like every other reader, and their
+pages say what the posts' authors decided about AI training, as every page carrying posts
+does (``access.content_usage``: headers, and the ``noai`` meta in the admin's head).
 
 Staff are the unlimited tier, so nothing is refused, but each changelist page and each post
 opened in the admin is charged (counted) and leaves one access-log record, as every read
@@ -11,6 +13,7 @@ to that budget here too: the page is cut where it runs out.
 from django.contrib import messages
 from django.contrib.admin.views.main import ChangeList
 
+from access.content_usage import content_usage_state
 from access.gate import read_gate
 
 from .models import Post
@@ -40,6 +43,13 @@ def admin_posts_deliver(*, request, posts: list[Post]) -> list[Post]:
             messages.warning(request, BUDGET_SPENT)
             break
         delivered.append(post)
+    # Every post whose text the page shows, with its author, in one query: the strictest
+    # of their authors' choices is what the page says.
+    shown = [pk for post in delivered for pk in _shown_ids(post)]
+    content_usage_state(
+        request=request,
+        posts=Post.objects.filter(pk__in=shown).select_related("author", "repost_of__author"),
+    )
     return delivered
 
 

@@ -121,3 +121,62 @@ def test_every_route_that_shows_posts_states_the_strictest_preference(kind, logg
         assert {"/", "/api/v1/timelines/home"} <= checked
     if kind == "mixed":
         assert mixed_pages >= 4  # public, profile and thread pages, API timelines and context
+
+
+def _admin_post_paths(post_id: int) -> dict[str, str]:
+    """Every GET page of the post admin, from its own URL patterns (not a list): the
+    changelist and each page of one post (change, delete, history, …)."""
+    from django.contrib import admin
+    from django.urls import reverse
+
+    from feeds.models import Post
+
+    paths = {}
+    for pattern in admin.site._registry[Post].urls:
+        name = pattern.name or ""
+        if not name or name.endswith("_add"):
+            continue  # the add form shows no post
+        kwargs = {"object_id": post_id} if "object_id" in str(pattern.pattern) else {}
+        paths[name] = reverse(f"admin:{name}", kwargs=kwargs)
+    return paths
+
+
+@pytest.mark.parametrize("kind", ["allowed", "disallowed", "mixed"])
+def test_the_admin_post_pages_state_the_strictest_preference(kind):
+    """Ensures that the staff-only post pages in the admin — the changelist and every page of
+    one post — carry Content-Usage, tdm-reservation and (when disallowed) the noai header
+    and meta, the strictest of the posts' authors they show, as every other page does."""
+    scenario = _scenario(kind)
+    client = Client()
+    client.force_login(UserFactory(username="staff", is_staff=True, is_superuser=True))
+    # What the admin shows of each post: its text (a row or a label, up to 40 characters).
+    texts = {text[:40]: allowed for text, allowed in scenario["texts"].items()}
+    target, parent_allows = scenario["post"], True
+    if kind == "mixed":
+        # A post whose pages carry a disallowing author's post too: a reply to one by "other"
+        # (its parent is charged with it and shown in its form; one strict author is enough).
+        parent = next(p for p in scenario["other"].posts.all() if not p.repost_of_id)
+        target = post_create(author=scenario["main"], text="main answers other", reply_to=parent)
+        texts[target.text], parent_allows = True, False
+    checked = set()
+    for name, path in _admin_post_paths(target.pk).items():
+        response = client.get(path)
+        assert response.status_code == 200, path
+        shown = _shown(response, texts)
+        if not shown:
+            continue
+        checked.add(name)
+        allowed = all(shown) and (name.endswith("_changelist") or parent_allows)
+        assert response.get("Content-Usage") == ("train-ai=y" if allowed else "train-ai=n"), path
+        assert response.get("tdm-reservation") == ("0" if allowed else "1"), path
+        assert ("X-Robots-Tag" in response) is not allowed, path
+        html = response.content.decode()
+        assert bool(NOAI_META.search(html)) is not allowed, path
+        assert f'<meta name="tdm-reservation" content="{0 if allowed else 1}">' in html, path
+    expected = {
+        "feeds_post_changelist",
+        "feeds_post_change",
+        "feeds_post_delete",
+        "feeds_post_history",
+    }
+    assert expected <= checked, f"admin post pages without signals: {expected - checked}"
