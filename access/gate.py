@@ -132,23 +132,68 @@ def read_gate(*, request: HttpRequest, post_ids: list[int], first_post_ids: int 
     Writes the pass's access-log record with the charge. ``first_post_ids``: how many ids the
     page's first post needs (2 for a repost); fewer delivered makes the response a 429.
     """
-    mode = settings.ACCESS_ENFORCEMENT
     now = timezone.now()
-    reset_at = window_reset_at(now)
     tier = effective_tier(getattr(request, "user", None))
-    limit = tier.daily_read_budget
-    ids = list(dict.fromkeys(int(pid) for pid in post_ids))  # a page's duplicates count once
-    grant = {"limit": limit, "reset_at": reset_at, "tier": tier.slug, "mode": mode}
-    if mode == MODE_OFF:
-        return ReadGrant(delivered_ids=ids, refused_count=0, newly_charged=0, used=0, **grant)
-
     principal = reader_principal(request)
-    grant["principal"] = principal
     day = window_day(now)
-    record = access_record_build(
+
+    def charge(*, ids: list[int], limit: int | None, record: AccessRecord) -> ChargeResult:
+        return _ledger_charge(
+            principal=principal, day=day, limit=limit, ids=ids, tier_slug=tier.slug, record=record
+        )
+
+    return metered_charge(
         request=request,
         principal=principal,
         tier=tier.slug,
+        limit=tier.daily_read_budget,
+        post_ids=post_ids,
+        charge=charge,
+        now=now,
+        reset_at=window_reset_at(now),
+        first_post_ids=first_post_ids,
+    )
+
+
+class MeteredCharge(Protocol):
+    """A ledger's charge, as ``metered_charge`` calls it: ``limit`` None charges unlimited
+    (still counted); the ledger writes ``record`` with the charge, in the same transaction or
+    script. Raises ``LedgerUnavailable`` when it cannot be reached."""
+
+    def __call__(
+        self, *, ids: list[int], limit: int | None, record: AccessRecord
+    ) -> ChargeResult: ...
+
+
+def metered_charge(
+    *,
+    request: HttpRequest,
+    principal: str,
+    tier: str,
+    limit: int | None,
+    post_ids: list[int],
+    charge: MeteredCharge,
+    now: datetime,
+    reset_at: datetime,
+    first_post_ids: int = 1,
+) -> ReadGrant:
+    """The gate's machinery for any metered lane: honour ``ACCESS_ENFORCEMENT``, build the
+    access-log record and have ``charge`` write it with the charge, work out what dry-run
+    would have refused, and fail closed (the record written on its own) when the ledger is
+    unreachable. The read budget (``read_gate``) and the licence quota (licensing/) both
+    charge through here, so both are recorded and enforced the same way.
+    """
+    mode = settings.ACCESS_ENFORCEMENT
+    ids = list(dict.fromkeys(int(pid) for pid in post_ids))  # a page's duplicates count once
+    grant = {"limit": limit, "reset_at": reset_at, "tier": tier, "mode": mode}
+    if mode == MODE_OFF:
+        return ReadGrant(delivered_ids=ids, refused_count=0, newly_charged=0, used=0, **grant)
+
+    grant["principal"] = principal
+    record = access_record_build(
+        request=request,
+        principal=principal,
+        tier=tier,
         mode=mode,
         limit=limit,
         now=now,
@@ -158,16 +203,9 @@ def read_gate(*, request: HttpRequest, post_ids: list[int], first_post_ids: int 
     # Dry-run charges everything (as an unlimited reader) and works out what enforce would do.
     charge_limit = None if mode == MODE_DRY_RUN else limit
     try:
-        result = _ledger_charge(
-            principal=principal,
-            day=day,
-            limit=charge_limit,
-            ids=ids,
-            tier_slug=tier.slug,
-            record=record,
-        )
+        result = charge(ids=ids, limit=charge_limit, record=record)
     except LedgerUnavailable as exc:
-        logger.warning("read ledger unavailable, failing closed for %s: %s", principal, exc)
+        logger.warning("ledger unavailable, failing closed for %s: %s", principal, exc)
         delivered = ids if mode == MODE_DRY_RUN else []
         # No ledger took the record: write it to the database on its own.
         outcome = record_outcome(
@@ -187,11 +225,11 @@ def read_gate(*, request: HttpRequest, post_ids: list[int], first_post_ids: int 
         would_refuse = len(ids) - _would_deliver(ids, result, limit)
         if would_refuse:
             logger.warning(
-                "read budget dry-run: would refuse %d of %d posts for %s (tier %s, %d/%s used)",
+                "dry-run: would refuse %d of %d posts for %s (tier %s, %d/%s used)",
                 would_refuse,
                 len(ids),
                 principal,
-                tier.slug,
+                tier,
                 result.used,
                 limit,
             )

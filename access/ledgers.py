@@ -148,6 +148,35 @@ class DatabaseLedger:
         return used or 0
 
 
+# The access-log entry of a charge, appended by the charging script itself (one round trip,
+# all or nothing). Expects the script's locals: record ('' = none), limit (-1 = unlimited),
+# tier_limit, first_ids, used, delivered, charged, would (what enforce would deliver, for
+# dry-run), requested and stream (the stream's key). The read ledger's script and the licence
+# quota's (licensing/quota.py) both end with it.
+RECORD_XADD_LUA = """
+if record ~= '' then
+  local status = 200
+  local shown = #delivered
+  local refused = requested - #delivered
+  local provenance = table.concat(charged, ',')
+  if requested > 0 and #delivered < first_ids then
+    status = 429
+    shown = 0
+    refused = requested
+    provenance = ''
+  end
+  if limit < 0 and tier_limit >= 0 then
+    refused = requested - would
+  end
+  local remaining = ''
+  if tier_limit >= 0 then
+    remaining = math.max(tier_limit - used, 0)
+  end
+  redis.call('XADD', stream, '*', 'r', record, 'status', status, 'delivered', shown,
+    'charged', #charged, 'refused', refused, 'remaining', remaining, 'p', provenance)
+end
+"""
+
 # KEYS[1]: the reader's day set; KEYS[2]: the access-log stream.
 # ARGV: limit (-1 = unlimited), TTL in seconds, the access record as JSON ('' = none), the
 # record's tier limit (-1 = unlimited; differs from ARGV[1] in dry-run, which charges
@@ -157,13 +186,16 @@ class DatabaseLedger:
 # other call for this reader can interleave between SCARD and the SADDs, and the charge and
 # its access-log entry are written together or not at all. The outcome fields are computed
 # exactly as access.access_log.record_outcome does.
-_CHARGE_LUA = """
+_CHARGE_LUA = (
+    """
 local key = KEYS[1]
 local limit = tonumber(ARGV[1])
 local ttl = tonumber(ARGV[2])
 local record = ARGV[3]
 local tier_limit = tonumber(ARGV[4])
 local first_ids = tonumber(ARGV[5])
+local stream = KEYS[2]
+local requested = #ARGV - 5
 local used = redis.call('SCARD', key)
 local delivered = {}
 local charged = {}
@@ -202,30 +234,11 @@ end
 if #charged > 0 then
   redis.call('EXPIRE', key, ttl)
 end
-if record ~= '' then
-  local requested = #ARGV - 5
-  local status = 200
-  local shown = #delivered
-  local refused = requested - #delivered
-  local provenance = table.concat(charged, ',')
-  if requested > 0 and #delivered < first_ids then
-    status = 429
-    shown = 0
-    refused = requested
-    provenance = ''
-  end
-  if limit < 0 and tier_limit >= 0 then
-    refused = requested - would
-  end
-  local remaining = ''
-  if tier_limit >= 0 then
-    remaining = math.max(tier_limit - used, 0)
-  end
-  redis.call('XADD', KEYS[2], '*', 'r', record, 'status', status, 'delivered', shown,
-    'charged', #charged, 'refused', refused, 'remaining', remaining, 'p', provenance)
-end
-return {used, delivered, charged}
 """
+    + RECORD_XADD_LUA
+    + """return {used, delivered, charged}
+"""
+)
 
 
 class RedisLedger:

@@ -1,10 +1,13 @@
 """The licence quota ledgers: a post is charged once per UTC day, against a monthly quota.
 
-``charge(licence_id=…, day=…, quota=…, post_ids=…)`` walks the ids in order — already charged
-to this licence today: deliver free; new today and ``used < quota`` for the month: deliver and
-count; otherwise stop — atomically per licence, so concurrent calls from any number of
-processes never deliver more than the quota. The same shape as the read ledgers
-(``access/ledgers.py``), with the count kept per month and the dedup per day.
+``charge(licence_id=…, day=…, quota=…, post_ids=…, record=…)`` walks the ids in order —
+already charged to this licence today: deliver free; new today and ``used < quota`` for the
+month: deliver and count; otherwise stop — atomically per licence, so concurrent calls from
+any number of processes never deliver more than the quota. The same shape as the read
+ledgers (``access/ledgers.py``), with the count kept per month and the dedup per day; like
+them it writes the request's access-log record (``record``) with the charge, in the same
+transaction or script, and ``quota`` None charges unlimited (dry-run). The read gate's
+``metered_charge`` calls it (``licensing.services.licensed_deliver``).
 
 - ``DatabaseQuotaLedger``: a locked ``LicenceMonth`` row, ``LicenceCharge`` rows per day.
 - ``RedisQuotaLedger``: one Lua script; a set per licence-day and a counter per licence-month.
@@ -12,20 +15,23 @@ processes never deliver more than the quota. The same shape as the read ledgers
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from functools import cache
 
 from django.db import transaction
 from django.db.models import F
 
+from access.access_log import AccessRecord, access_log_stream_key, access_log_write, record_outcome
 from access.gate import window_day
 from access.ledgers import (
+    RECORD_XADD_LUA,
     REDIS_TTL_MARGIN_SECONDS,
+    ChargeResult,
     LedgerUnavailable,
     charge_walk,
     ledger_uses_redis,
     redis_key_prefix,
+    would_deliver_count,
 )
 
 from .models import LicenceCharge, LicenceMonth, LicenceUsageDay
@@ -48,13 +54,21 @@ def month_window_seconds(day: date) -> int:
     return int((month_reset_at(day) - start).total_seconds())
 
 
-@dataclass(frozen=True)
-class QuotaCharge:
-    """What one charge did: the delivered prefix, the month's total, what it newly counted."""
-
-    delivered_ids: list[int]
-    used: int
-    charged_ids: list[int]
+def _record_write(record, *, quota, post_ids, delivered, charged, used) -> None:
+    """The access-log record of a database charge, in its transaction (with provenance: the
+    posts the licence took for the first time that day)."""
+    would = None
+    if quota is None and record.limit is not None:  # dry-run: what enforce would deliver
+        would = would_deliver_count(post_ids, charged, used, record.limit)
+    outcome = record_outcome(
+        record,
+        requested=len(post_ids),
+        delivered=len(delivered),
+        charged=len(charged),
+        used=used,
+        would_deliver=would,
+    )
+    access_log_write(record=record, outcome=outcome, post_ids=list(charged))
 
 
 def _usage_add(licence_id: int, day: date, count: int) -> None:
@@ -72,18 +86,27 @@ class DatabaseQuotaLedger:
 
     name = "database"
 
-    def charge(self, *, licence_id: int, day: date, quota: int, post_ids: list[int]) -> QuotaCharge:
+    def charge(
+        self,
+        *,
+        licence_id: int,
+        day: date,
+        quota: int | None,
+        post_ids: list[int],
+        record: AccessRecord | None = None,
+    ) -> ChargeResult:
         month = month_start(day)
+        first_ids = record.first_post_ids if record is not None else 1
         with transaction.atomic():
             row = self._locked_month(licence_id, month)
-            if not post_ids:
-                return QuotaCharge(delivered_ids=[], used=row.used, charged_ids=[])
             already = set(
                 LicenceCharge.objects.filter(
                     licence_id=licence_id, day=day, post_id__in=post_ids
                 ).values_list("post_id", flat=True)
             )
-            delivered, charged = charge_walk(post_ids, already, row.used, quota, first_ids=1)
+            delivered, charged = charge_walk(
+                post_ids, already, row.used, quota, first_ids=first_ids
+            )
             used = row.used + len(charged)
             if charged:
                 LicenceCharge.objects.bulk_create(
@@ -91,7 +114,16 @@ class DatabaseQuotaLedger:
                 )
                 LicenceMonth.objects.filter(pk=row.pk).update(used=used)
                 _usage_add(licence_id, day, len(charged))
-        return QuotaCharge(delivered_ids=delivered, used=used, charged_ids=charged)
+            if record is not None:
+                _record_write(
+                    record,
+                    quota=quota,
+                    post_ids=post_ids,
+                    delivered=delivered,
+                    charged=charged,
+                    used=used,
+                )
+        return ChargeResult(delivered_ids=delivered, used=used, charged_ids=charged)
 
     def _locked_month(self, licence_id: int, month: date) -> LicenceMonth:
         rows = LicenceMonth.objects.select_for_update()
@@ -126,34 +158,66 @@ def quota_charges_purge(*, today: date | None = None) -> int:
     return deleted
 
 
-# KEYS[1]: the licence-day set of charged ids; KEYS[2]: the licence-month counter.
-# ARGV: quota, day TTL, month TTL, then the ids in order. Returns {used, delivered, charged}.
-# Redis runs the script atomically: nothing interleaves between the GET and the INCRBY.
-_QUOTA_LUA = """
-local quota = tonumber(ARGV[1])
+# KEYS[1]: the licence-day set of charged ids; KEYS[2]: the licence-month counter; KEYS[3]:
+# the access-log stream. ARGV: quota (-1 = unlimited: dry-run), day TTL, month TTL, the access
+# record as JSON ('' = none), the record's quota (-1 = none), how many ids the first post
+# needs, then the ids in order. Returns {used, delivered, charged}. The read ledger's walk,
+# with the count kept per month; Redis runs the script atomically, so nothing interleaves
+# between the GET and the INCRBY, and the charge and its access-log entry (the read ledger's
+# RECORD_XADD_LUA) are written together or not at all.
+_QUOTA_LUA = (
+    """
+local limit = tonumber(ARGV[1])
+local record = ARGV[4]
+local tier_limit = tonumber(ARGV[5])
+local first_ids = tonumber(ARGV[6])
+local stream = KEYS[3]
+local requested = #ARGV - 6
 local used = tonumber(redis.call('GET', KEYS[2]) or '0')
 local delivered = {}
 local charged = {}
-for i = 4, #ARGV do
+local would_left = tier_limit - used
+local would = 0
+local would_stopped = false
+for i = 7, #ARGV do
   local id = ARGV[i]
   if redis.call('SISMEMBER', KEYS[1], id) == 1 then
     delivered[#delivered + 1] = id
-  elseif used < quota then
+    if not would_stopped then would = would + 1 end
+  elseif limit < 0 or used < limit then
     redis.call('SADD', KEYS[1], id)
     used = used + 1
     delivered[#delivered + 1] = id
     charged[#charged + 1] = id
+    if not would_stopped then
+      if tier_limit >= 0 and would_left <= 0 then
+        would_stopped = true
+      else
+        would_left = would_left - 1
+        would = would + 1
+      end
+    end
   else
     break
   end
+end
+if requested > 0 and #delivered < first_ids then
+  -- The first post goes out whole or not at all: a refused page charges nothing.
+  for _, id in ipairs(charged) do redis.call('SREM', KEYS[1], id) end
+  used = used - #charged
+  delivered = {}
+  charged = {}
 end
 if #charged > 0 then
   redis.call('INCRBY', KEYS[2], #charged)
   redis.call('EXPIRE', KEYS[1], tonumber(ARGV[2]))
   redis.call('EXPIRE', KEYS[2], tonumber(ARGV[3]))
 end
-return {used, delivered, charged}
 """
+    + RECORD_XADD_LUA
+    + """return {used, delivered, charged}
+"""
+)
 
 
 class RedisQuotaLedger:
@@ -176,7 +240,15 @@ class RedisQuotaLedger:
         base = f"{self.key_prefix}:licence:{licence_id}"
         return [f"{base}:day:{day:%Y%m%d}", f"{base}:month:{day:%Y%m}"]
 
-    def charge(self, *, licence_id: int, day: date, quota: int, post_ids: list[int]) -> QuotaCharge:
+    def charge(
+        self,
+        *,
+        licence_id: int,
+        day: date,
+        quota: int | None,
+        post_ids: list[int],
+        record: AccessRecord | None = None,
+    ) -> ChargeResult:
         import redis
 
         now = datetime.now(UTC)
@@ -185,15 +257,24 @@ class RedisQuotaLedger:
         month_ttl = (
             max(int((month_reset_at(day) - now).total_seconds()), 0) + REDIS_TTL_MARGIN_SECONDS
         )
-        args = [int(quota), day_ttl, month_ttl, *(int(pid) for pid in post_ids)]
+        args = [
+            -1 if quota is None else int(quota),
+            day_ttl,
+            month_ttl,
+            record.to_json() if record is not None else "",
+            -1 if record is None or record.limit is None else int(record.limit),
+            record.first_post_ids if record is not None else 1,
+            *(int(pid) for pid in post_ids),
+        ]
+        keys = [*self.keys(licence_id, day), access_log_stream_key(self.key_prefix)]
         try:
-            used, delivered, charged = self._script(keys=self.keys(licence_id, day), args=args)
+            used, delivered, charged = self._script(keys=keys, args=args)
         except redis.RedisError as exc:
             raise LedgerUnavailable(str(exc)) from exc
         charged = [int(pid) for pid in charged]
         if self.usage_rows:
             _usage_add(licence_id, day, len(charged))
-        return QuotaCharge(
+        return ChargeResult(
             delivered_ids=[int(pid) for pid in delivered], used=int(used), charged_ids=charged
         )
 

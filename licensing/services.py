@@ -12,9 +12,9 @@ from django.db import transaction
 from django.urls import reverse
 from django.utils import timezone
 
-from access.access_log import access_log_write, access_record_build, record_outcome
 from access.delivered import delivered_ids_add
-from access.gate import MODE_ENFORCE, window_day
+from access.gate import metered_charge, window_day
+from access.ledgers import ChargeResult
 from accounts.ai_training import ai_training_allowed
 from accounts.models import ApiToken
 from accounts.services import token_create
@@ -36,6 +36,7 @@ class LicensedDelivery:
     reset_at: datetime
     receipt: str  # compact, "<payload>.<signature>"; "" when nothing was delivered
     receipt_id: str = ""
+    ledger_unavailable: bool = False  # refused because the quota ledger could not be reached
 
     @property
     def remaining(self) -> int:
@@ -65,19 +66,34 @@ def licensed_deliver(*, request, licence: Licence, posts: list) -> LicensedDeliv
 
     Only posts whose authors allow AI training *now* are delivered (the author's choice is
     checked again here, after the page was read); each is charged once per UTC day against
-    the plan's monthly quota, exactly, on the configured ledger. Raises
-    ``LicenceQuotaExhausted`` when the page had posts and none could go out. The delivery is
-    written to the access log like every other read.
+    the plan's monthly quota, exactly, on the configured ledger — through the read gate's
+    machinery (``access.gate.metered_charge``), which honours ``ACCESS_ENFORCEMENT`` and has
+    the ledger write the access-log record (with its provenance) in the charge's own
+    transaction or script. Raises ``LicenceQuotaExhausted`` when the page had posts and none
+    could go out (the quota is spent, or its ledger is unreachable: it fails closed).
     """
     now = timezone.now()
     day = window_day(now)
     plan = licence.plan
     posts = [post for post in posts if ai_training_allowed(post.author)]
-    ids = [post.pk for post in posts]
-    result = quota_ledger_get().charge(
-        licence_id=licence.pk, day=day, quota=plan.monthly_post_quota, post_ids=ids
+    ledger = quota_ledger_get()
+
+    def charge(*, ids: list[int], limit: int | None, record) -> ChargeResult:
+        return ledger.charge(
+            licence_id=licence.pk, day=day, quota=limit, post_ids=ids, record=record
+        )
+
+    grant = metered_charge(
+        request=request,
+        principal=f"licence:{licence.pk}",
+        tier=f"licensed:{plan.slug}"[:30],
+        limit=plan.monthly_post_quota,
+        post_ids=[post.pk for post in posts],
+        charge=charge,
+        now=now,
+        reset_at=month_reset_at(day),
     )
-    allowed = set(result.delivered_ids)
+    allowed = set(grant.delivered_ids)
     delivered = [post for post in posts if post.pk in allowed]
     # The licence's quota is this lane's gate: what it let out may be serialized, nothing else.
     delivered_ids_add(request, [post.pk for post in delivered])
@@ -104,38 +120,15 @@ def licensed_deliver(*, request, licence: Licence, posts: list) -> LicensedDeliv
             signature=signature,
             key_id=json.loads(body)["key_id"],
         )
-    _access_log(request, licence, now, requested=len(ids), result=result)
     delivery = LicensedDelivery(
         posts=delivered,
         quota=plan.monthly_post_quota,
-        used=result.used,
-        reset_at=month_reset_at(day),
+        used=grant.used,
+        reset_at=grant.reset_at,
         receipt=receipt,
         receipt_id=receipt_id,
+        ledger_unavailable=grant.ledger_unavailable,
     )
-    if ids and not delivered:
+    if grant.refused or (posts and not delivered):
         raise LicenceQuotaExhausted(delivery)
     return delivery
-
-
-def _access_log(request, licence: Licence, now, *, requested: int, result) -> None:
-    """One access-log record per licensed request, with its delivery provenance, as the read
-    gate writes for every read."""
-    record = access_record_build(
-        request=request,
-        principal=f"licence:{licence.pk}",
-        tier=f"licensed:{licence.plan.slug}"[:30],
-        mode=MODE_ENFORCE,
-        limit=licence.plan.monthly_post_quota,
-        now=now,
-    )
-    outcome = record_outcome(
-        record,
-        requested=requested,
-        delivered=len(result.delivered_ids),
-        charged=len(result.charged_ids),
-        used=result.used,
-    )
-    # With its provenance, as every read has (access/provenance.py): the posts this licence
-    # took for the first time today, so a leak trace can tell licensed copies from harvests.
-    access_log_write(record=record, outcome=outcome, post_ids=list(result.charged_ids))

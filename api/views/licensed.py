@@ -109,13 +109,23 @@ class LicensedStatusesView(ApiView):
 
     def _refused(self, request, licence, delivery: LicensedDelivery):
         seconds = max(math.ceil((delivery.reset_at - timezone.now()).total_seconds()), 1)
+        error = (
+            f"Your {licence.plan.name} data plan's {delivery.quota:,} posts for this month "
+            f"are used. The quota resets at 00:00 UTC on the 1st ({reset_at_iso(delivery)}); "
+            "a bigger plan gives more now."
+        )
+        code = "licence_quota_exhausted"
+        if delivery.ledger_unavailable:
+            # The quota's ledger could not be reached: it fails closed, briefly.
+            seconds = settings.ACCESS_LEDGER_UNAVAILABLE_RETRY_AFTER
+            error = (
+                "The licence quota cannot be checked right now, so nothing was delivered or "
+                f"charged. Please retry in {seconds} seconds."
+            )
+            code = "licence_quota_unavailable"
         payload = {
-            "error": (
-                f"Your {licence.plan.name} data plan's {delivery.quota:,} posts for this month "
-                f"are used. The quota resets at 00:00 UTC on the 1st ({reset_at_iso(delivery)}); "
-                "a bigger plan gives more now."
-            ),
-            "code": "licence_quota_exhausted",
+            "error": error,
+            "code": code,
             "limit": delivery.quota,
             "remaining": 0,
             "reset_at": reset_at_iso(delivery),

@@ -10,6 +10,7 @@ from django.test import Client
 from nacl.signing import VerifyKey
 from rest_framework.test import APIClient
 
+from access.access_log_drain import access_log_drain
 from access.models import AccessLogEntry, DeliveryProvenance
 from accounts.ai_training import user_ai_training_set
 from accounts.services import token_create
@@ -89,6 +90,7 @@ def test_only_posts_whose_authors_allow_training_are_delivered(licensee):
     payload = json.loads(out[out.index("{") :])
     assert payload["post_ids"] == [p.pk for p in reversed(allowed)]
     assert payload["licensee"] == licensee.user.username and payload["plan"] == "basic"
+    access_log_drain(max_seconds=0)  # with the Redis ledger, its stream into the database
     entry = AccessLogEntry.objects.get(principal=f"licence:{licensee.licence.pk}")
     assert (entry.delivered, entry.newly_charged, entry.remaining) == (3, 3, 9997)
 
@@ -100,6 +102,7 @@ def test_licensed_deliveries_are_in_the_provenance(licensee):
     allowed = PostFactory.create_batch(2, author=yes)
     licensee.client.get(URL)
     licensee.client.get(URL)  # the same posts again the same day: nothing new to record
+    access_log_drain(max_seconds=0)
     entry = AccessLogEntry.objects.filter(principal=f"licence:{licensee.licence.pk}").order_by(
         "pk"
     )[0]
