@@ -1,20 +1,29 @@
-"""Concurrency harness for the read ledgers: many callers, one reader, one budget.
+"""Concurrency harness for the ledgers: many callers, one reader (or licence), one limit.
 
-Imported by the tests (threads in the test process) and run as a worker process by them:
+Shared by the read-budget tests (tests/access/test_concurrency.py) and the licence-quota tests
+(tests/licensing/test_quota_concurrency.py, whose worker is tests/licensing/quota_worker.py):
+threads in the test process (``run_threads``), worker processes released together
+(``processes_run`` / ``worker_serve``), and the exactness check (``assert_exact``). The read
+ledgers' worker is this module:
 
     python -m tests.access.concurrency --ledger database --principal user:1 --budget 200 \
         --threads 8 --first-id 1 --ids-per-thread 50 --page-size 5
 
-It prints "ready", waits for a line on stdin (so that every process starts together), runs,
-and prints one JSON line: {"delivered": [...], "charged": [...], "errors": [...]}.
+A worker prints "ready", waits for a line on stdin (so that every process starts together),
+runs, and prints one JSON line: {"delivered": [...], "charged": [...], "errors": [...]}.
 """
 
 import argparse
 import json
 import os
+import subprocess
 import sys
 import threading
+from collections.abc import Callable
 from datetime import date
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[2]
 
 
 def run_threads(
@@ -68,6 +77,83 @@ def run_threads(
     return {"delivered": delivered, "charged": charged, "errors": errors}
 
 
+def assert_exact(outcome: dict, *, limit: int) -> None:
+    """Exactly ``limit`` distinct posts went out, each charged once, with no error."""
+    assert outcome["errors"] == []
+    assert len(outcome["delivered"]) == limit  # never more, and none lost either
+    assert len(set(outcome["delivered"])) == limit
+    assert sorted(outcome["charged"]) == sorted(outcome["delivered"])
+
+
+def outcome_report(tag: str, label: str, *, clients: int, processes: int, limit: int, outcome):
+    """One line for ``pytest -s``: the figures docs/read-budgets.md and licensing.md quote."""
+    delivered = outcome["delivered"]
+    print(
+        f"\n[{tag}] {label}: clients={clients} processes={processes} limit={limit} "
+        f"delivered={len(delivered)} distinct={len(set(delivered))} errors={len(outcome['errors'])}"
+    )
+
+
+def worker_env(**overrides) -> dict:
+    """The test process's environment with ``overrides`` (None removes a variable)."""
+    env = dict(os.environ)
+    for key, value in overrides.items():
+        if value is None:
+            env.pop(key, None)
+        else:
+            env[key] = value
+    return env
+
+
+def sqlite_file_migrate(path: Path) -> dict:
+    """Migrate an on-disk SQLite database at ``path`` (the test database is in memory, which
+    other processes cannot share); returns the environment that points workers at it."""
+    env = worker_env(DATABASE_URL=None, SQLITE_PATH=str(path))
+    subprocess.run(
+        [sys.executable, "manage.py", "migrate", "--noinput", "-v", "0"],
+        cwd=REPO,
+        env=env,
+        check=True,
+    )
+    return env
+
+
+def processes_run(commands: list[list[str]], *, env: dict) -> dict:
+    """Start one worker per command, release them together once all are ready, merge what
+    they delivered."""
+    procs = [
+        subprocess.Popen(
+            command, cwd=REPO, env=env, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True
+        )
+        for command in commands
+    ]
+    try:
+        for proc in procs:
+            assert proc.stdout.readline().strip() == "ready"
+        for proc in procs:  # every worker is set up; release them at once
+            proc.stdin.write("go\n")
+            proc.stdin.flush()
+        merged = {"delivered": [], "charged": [], "errors": []}
+        for proc in procs:
+            out, _ = proc.communicate(timeout=300)
+            assert proc.returncode == 0
+            result = json.loads(out.strip().splitlines()[-1])
+            for key in merged:
+                merged[key].extend(result[key])
+        return merged
+    finally:
+        for proc in procs:
+            if proc.poll() is None:
+                proc.kill()
+
+
+def worker_serve(run: Callable[[], dict]) -> None:
+    """A worker's side of ``processes_run``: say ready, wait for the go, run, print JSON."""
+    print("ready", flush=True)
+    sys.stdin.readline()
+    print(json.dumps(run()), flush=True)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--ledger", choices=["database", "redis"], required=True)
@@ -97,19 +183,18 @@ def main() -> None:
         def factory():
             return shared
 
-    print("ready", flush=True)
-    sys.stdin.readline()
-    outcome = run_threads(
-        ledger_factory=factory,
-        principal=args.principal,
-        day=date.fromisoformat(args.day),
-        budget=args.budget,
-        threads=args.threads,
-        first_id=args.first_id,
-        ids_per_thread=args.ids_per_thread,
-        page_size=args.page_size,
+    worker_serve(
+        lambda: run_threads(
+            ledger_factory=factory,
+            principal=args.principal,
+            day=date.fromisoformat(args.day),
+            budget=args.budget,
+            threads=args.threads,
+            first_id=args.first_id,
+            ids_per_thread=args.ids_per_thread,
+            page_size=args.page_size,
+        )
     )
-    print(json.dumps(outcome), flush=True)
 
 
 if __name__ == "__main__":

@@ -6,9 +6,6 @@ processes (each with threads), on the databases and Redis CI provides. Figures a
 run with ``-s`` to see them.
 """
 
-import json
-import os
-import subprocess
 import sys
 import uuid
 from datetime import date
@@ -21,7 +18,14 @@ from django.db import connection
 from access.ledgers import DatabaseLedger, RedisLedger
 from access.models import ReadDay, ReadReceipt
 
-from .concurrency import run_threads
+from .concurrency import assert_exact as assert_exact_limit
+from .concurrency import (
+    outcome_report,
+    processes_run,
+    run_threads,
+    sqlite_file_migrate,
+    worker_env,
+)
 
 REPO = Path(__file__).resolve().parents[2]
 DAY = date(2026, 11, 26)
@@ -36,18 +40,12 @@ transactional = pytest.mark.django_db(transaction=True, serialized_rollback=True
 
 
 def report(label: str, *, clients: int, processes: int, outcome: dict) -> None:
-    delivered = outcome["delivered"]
-    print(
-        f"\n[concurrency] {label}: clients={clients} processes={processes} B={BUDGET} "
-        f"delivered={len(delivered)} distinct={len(set(delivered))} errors={len(outcome['errors'])}"
-    )
+    outcome_report("concurrency", label, clients=clients, processes=processes, limit=BUDGET,
+                   outcome=outcome)  # fmt: skip
 
 
 def assert_exact(outcome: dict) -> None:
-    assert outcome["errors"] == []
-    assert len(outcome["delivered"]) == BUDGET  # never more, and no budget lost either
-    assert len(set(outcome["delivered"])) == BUDGET
-    assert sorted(outcome["charged"]) == sorted(outcome["delivered"])
+    assert_exact_limit(outcome, limit=BUDGET)
 
 
 def run_processes(
@@ -60,54 +58,33 @@ def run_processes(
     threads: int = THREADS_PER_PROCESS,
 ) -> dict:
     """Start ``processes`` workers of ``threads`` callers, release them together, merge."""
-    procs = []
-    for index in range(processes):
-        command = [
-            sys.executable, "-m", "tests.access.concurrency", "--ledger", ledger,
-            "--principal", principal, "--day", DAY.isoformat(), "--budget", str(BUDGET),
-            "--threads", str(threads),
-            "--first-id", str(1 + index * threads * IDS_PER_CALLER),
-            "--ids-per-thread", str(IDS_PER_CALLER), "--page-size", str(PAGE_SIZE),
-            "--key-prefix", key_prefix,
+    commands = [
+        [
+            sys.executable,
+            "-m",
+            "tests.access.concurrency",
+            "--ledger",
+            ledger,
+            "--principal",
+            principal,
+            "--day",
+            DAY.isoformat(),
+            "--budget",
+            str(BUDGET),
+            "--threads",
+            str(threads),
+            "--first-id",
+            str(1 + index * threads * IDS_PER_CALLER),
+            "--ids-per-thread",
+            str(IDS_PER_CALLER),
+            "--page-size",
+            str(PAGE_SIZE),
+            "--key-prefix",
+            key_prefix,
         ]  # fmt: skip
-        procs.append(
-            subprocess.Popen(
-                command,
-                cwd=REPO,
-                env=env,
-                stdin=subprocess.PIPE,
-                stdout=subprocess.PIPE,
-                text=True,
-            )
-        )
-    try:
-        for proc in procs:
-            assert proc.stdout.readline().strip() == "ready"
-        for proc in procs:  # every worker is set up; release them at once
-            proc.stdin.write("go\n")
-            proc.stdin.flush()
-        merged = {"delivered": [], "charged": [], "errors": []}
-        for proc in procs:
-            out, _ = proc.communicate(timeout=300)
-            assert proc.returncode == 0
-            result = json.loads(out.strip().splitlines()[-1])
-            for key in merged:
-                merged[key].extend(result[key])
-        return merged
-    finally:
-        for proc in procs:
-            if proc.poll() is None:
-                proc.kill()
-
-
-def worker_env(**overrides) -> dict:
-    env = dict(os.environ)
-    for key, value in overrides.items():
-        if value is None:
-            env.pop(key, None)
-        else:
-            env[key] = value
-    return env
+        for index in range(processes)
+    ]
+    return processes_run(commands, env=env)
 
 
 def postgres_url() -> str:
@@ -157,15 +134,7 @@ def test_database_ledger_processes_postgres(require_postgres):
 def sqlite_file_db(tmp_path_factory):
     """An on-disk SQLite database, migrated, with the project's WAL/IMMEDIATE settings (the
     test database is in memory, which other processes cannot share)."""
-    path = tmp_path_factory.mktemp("ledger") / "ledger.sqlite3"
-    env = worker_env(DATABASE_URL=None, SQLITE_PATH=str(path))
-    subprocess.run(
-        [sys.executable, "manage.py", "migrate", "--noinput", "-v", "0"],
-        cwd=REPO,
-        env=env,
-        check=True,
-    )
-    return env
+    return sqlite_file_migrate(tmp_path_factory.mktemp("ledger") / "ledger.sqlite3")
 
 
 def sqlite_state(env: dict, principal: str) -> tuple[int, int]:

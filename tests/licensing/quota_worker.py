@@ -4,14 +4,12 @@
         --threads 8 --first-id 1 --ids-per-thread 50 --page-size 5
     python -m tests.licensing.quota_worker --setup     # creates a licence, prints its id
 
-Like tests/access/concurrency.py (whose thread runner it reuses): prints "ready", waits for a
-line on stdin so every process starts together, runs, prints one JSON line.
+The shared harness (tests/access/concurrency.py) runs the threads and the ready/go/JSON
+protocol; this worker only adapts the quota ledger to it.
 """
 
 import argparse
-import json
 import os
-import sys
 from datetime import date
 
 
@@ -68,7 +66,7 @@ def main() -> None:
         print(licence_create(), flush=True)
         return
     from licensing.quota import DatabaseQuotaLedger, RedisQuotaLedger
-    from tests.access.concurrency import run_threads
+    from tests.access.concurrency import run_threads, worker_serve
 
     if args.ledger == "database":
 
@@ -80,19 +78,18 @@ def main() -> None:
         def factory():
             return shared
 
-    print("ready", flush=True)
-    sys.stdin.readline()
-    outcome = run_threads(
-        ledger_factory=factory,
-        principal=str(args.licence),
-        day=date.fromisoformat(args.day),
-        budget=args.quota,
-        threads=args.threads,
-        first_id=args.first_id,
-        ids_per_thread=args.ids_per_thread,
-        page_size=args.page_size,
+    worker_serve(
+        lambda: run_threads(
+            ledger_factory=factory,
+            principal=str(args.licence),
+            day=date.fromisoformat(args.day),
+            budget=args.quota,
+            threads=args.threads,
+            first_id=args.first_id,
+            ids_per_thread=args.ids_per_thread,
+            page_size=args.page_size,
+        )
     )
-    print(json.dumps(outcome), flush=True)
 
 
 if __name__ == "__main__":

@@ -2,7 +2,6 @@
 (tests/access/test_concurrency.py): many callers on one licence page through distinct post
 ids, together asking for 8x the quota; both ledgers, threads and several OS processes."""
 
-import json
 import subprocess
 import sys
 import uuid
@@ -13,13 +12,20 @@ from django.conf import settings
 
 from licensing.models import LicenceCharge, LicenceMonth
 from licensing.quota import DatabaseQuotaLedger, RedisQuotaLedger
-from tests.access.concurrency import run_threads
+from tests.access.concurrency import (
+    REPO,
+    outcome_report,
+    processes_run,
+    run_threads,
+    sqlite_file_migrate,
+    worker_env,
+)
+from tests.access.concurrency import assert_exact as assert_exact_limit
 from tests.access.conftest import private_redis  # noqa: F401 - a fixture
-from tests.access.test_concurrency import postgres_url, worker_env
+from tests.access.test_concurrency import postgres_url
 from tests.licensing.conftest import make_licensee
 from tests.licensing.quota_worker import QuotaAdapter
 
-REPO = __import__("pathlib").Path(__file__).resolve().parents[2]
 DAY = date(2026, 11, 26)
 QUOTA = 200
 THREADS = 32
@@ -32,18 +38,12 @@ transactional = pytest.mark.django_db(transaction=True, serialized_rollback=True
 
 
 def report(label: str, *, clients: int, processes: int, outcome: dict) -> None:
-    delivered = outcome["delivered"]
-    print(
-        f"\n[quota concurrency] {label}: clients={clients} processes={processes} Q={QUOTA} "
-        f"delivered={len(delivered)} distinct={len(set(delivered))} errors={len(outcome['errors'])}"
-    )
+    outcome_report("quota concurrency", label, clients=clients, processes=processes,
+                   limit=QUOTA, outcome=outcome)  # fmt: skip
 
 
 def assert_exact(outcome: dict) -> None:
-    assert outcome["errors"] == []
-    assert len(outcome["delivered"]) == QUOTA  # never more, and none lost
-    assert len(set(outcome["delivered"])) == QUOTA
-    assert sorted(outcome["charged"]) == sorted(outcome["delivered"])
+    assert_exact_limit(outcome, limit=QUOTA)
 
 
 def _threads(ledger_factory, licence_id: int) -> dict:
@@ -59,68 +59,46 @@ def _threads(ledger_factory, licence_id: int) -> dict:
     )
 
 
-def _worker(env: dict, *args: str) -> list[str]:
+def _worker(*args: str) -> list[str]:
     return [sys.executable, "-m", "tests.licensing.quota_worker", *args]
 
 
 def run_processes(*, ledger: str, env: dict, licence_id: int, key_prefix: str = "") -> dict:
     """Start the workers, release them together, merge what they delivered."""
-    procs = []
-    for index in range(PROCESSES):
-        command = _worker(
-            env, "--ledger", ledger, "--licence", str(licence_id), "--day", DAY.isoformat(),
-            "--quota", str(QUOTA), "--threads", str(THREADS_PER_PROCESS),
-            "--first-id", str(1 + index * THREADS_PER_PROCESS * IDS_PER_CALLER),
-            "--ids-per-thread", str(IDS_PER_CALLER), "--page-size", str(PAGE_SIZE),
-            "--key-prefix", key_prefix,
+    commands = [
+        _worker(
+            "--ledger",
+            ledger,
+            "--licence",
+            str(licence_id),
+            "--day",
+            DAY.isoformat(),
+            "--quota",
+            str(QUOTA),
+            "--threads",
+            str(THREADS_PER_PROCESS),
+            "--first-id",
+            str(1 + index * THREADS_PER_PROCESS * IDS_PER_CALLER),
+            "--ids-per-thread",
+            str(IDS_PER_CALLER),
+            "--page-size",
+            str(PAGE_SIZE),
+            "--key-prefix",
+            key_prefix,
         )  # fmt: skip
-        procs.append(
-            subprocess.Popen(
-                command,
-                cwd=REPO,
-                env=env,
-                stdin=subprocess.PIPE,
-                stdout=subprocess.PIPE,
-                text=True,
-            )
-        )
-    try:
-        for proc in procs:
-            assert proc.stdout.readline().strip() == "ready"
-        for proc in procs:
-            proc.stdin.write("go\n")
-            proc.stdin.flush()
-        merged = {"delivered": [], "charged": [], "errors": []}
-        for proc in procs:
-            out, _ = proc.communicate(timeout=300)
-            assert proc.returncode == 0
-            result = json.loads(out.strip().splitlines()[-1])
-            for key in merged:
-                merged[key].extend(result[key])
-        return merged
-    finally:
-        for proc in procs:
-            if proc.poll() is None:
-                proc.kill()
+        for index in range(PROCESSES)
+    ]
+    return processes_run(commands, env=env)
 
 
 @pytest.fixture(scope="module")
 def sqlite_file_db(tmp_path_factory):
-    """An on-disk SQLite database, migrated, holding one active licence (the test database is
-    in memory, which other processes cannot share)."""
-    path = tmp_path_factory.mktemp("quota") / "quota.sqlite3"
-    env = worker_env(DATABASE_URL=None, SQLITE_PATH=str(path))
-    subprocess.run(
-        [sys.executable, "manage.py", "migrate", "--noinput", "-v", "0"],
-        cwd=REPO,
-        env=env,
-        check=True,
-    )
-    return env
+    """An on-disk SQLite database, migrated (the workers create their licences in it)."""
+    return sqlite_file_migrate(tmp_path_factory.mktemp("quota") / "quota.sqlite3")
 
 
 def _sqlite_licence(env: dict) -> int:
-    out = subprocess.run(_worker(env, "--setup"), cwd=REPO, env=env, capture_output=True, text=True)
+    out = subprocess.run(_worker("--setup"), cwd=REPO, env=env, capture_output=True, text=True)
     assert out.returncode == 0, out.stderr[-2000:]
     return int(out.stdout.strip().splitlines()[-1])
 
