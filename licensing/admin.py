@@ -16,10 +16,24 @@ class DataPlanAdmin(admin.ModelAdmin):
 
 @admin.register(Licence)
 class LicenceAdmin(admin.ModelAdmin):
-    list_display = ["user", "plan", "status", "provider", "created_at", "activated_at"]
-    list_filter = ["plan", "status"]
-    search_fields = ["user__username"]
-    readonly_fields = ["checkout_ref", "created_at"]
+    list_display = [
+        "user",
+        "plan",
+        "status",
+        "provider",
+        "activated_at",
+        "current_period_end",
+        "cancel_at_period_end",
+    ]
+    list_filter = ["plan", "status", "provider", "cancel_at_period_end"]
+    search_fields = ["user__username", "provider_subscription_id"]
+    readonly_fields = [
+        "checkout_ref",
+        "created_at",
+        "provider_checkout_id",
+        "provider_customer_id",
+        "provider_subscription_id",
+    ]
 
 
 @admin.register(Receipt)

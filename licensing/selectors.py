@@ -98,7 +98,7 @@ def plans_usage(*, today: date | None = None) -> list[dict]:
         result.append(
             {
                 "plan": plan,
-                "active_licences": licences.filter(status=Licence.Status.ACTIVE).count(),
+                "active_licences": licences.filter(status__in=Licence.LIVE_STATUSES).count(),
                 "used_this_month": used or 0,
                 "by_day": usage_by_day(licences=licences, today=today),
             }

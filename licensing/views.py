@@ -147,7 +147,7 @@ def dev_simulate(request, licence_id: int):
         messages.info(
             request,
             f"Simulated (test mode): {billing.DEV_EVENTS[event]}. "
-            f"The licence is {licence.get_status_display().lower()}.",
+            f"The licence is now: {licence.get_status_display()}.",
         )
     return redirect("licensing:plans")
 
