@@ -13,7 +13,9 @@ budget is the reader's tier's ``daily_read_budget`` (``effective_tier``), read o
 so a tier change applies to the next request while the day's count carries over.
 
 Every pass (except in ``off`` mode) also writes one access-log record, in the same database
-transaction or the same Redis script as the charge (``access/access_log.py``).
+transaction or the same Redis script as the charge (``access/access_log.py``). That machinery
+— the enforcement mode, the record, dry-run, failing closed — is ``metered_charge``, which the
+licensed lane's monthly quota (licensing/) charges through too, on its own ledgers.
 """
 
 import logging
