@@ -96,7 +96,7 @@ def fingerprints_rebuild(*, post_model=None, fingerprint_model=None, using="defa
     posts = post_model.objects.using(using).filter(repost_of__isnull=True).order_by("id")
     written = 0
     last = 0
-    with connection.cursor() as cursor:
+    with transaction.atomic(using=using), connection.cursor() as cursor:
         cursor.execute(f"DELETE FROM {table}")  # noqa: S608 - our table's name
         while True:
             batch = list(posts.filter(id__gt=last).values_list("id", "text")[:20_000])

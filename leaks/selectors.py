@@ -27,7 +27,14 @@ def window_volumes(*, days: list[date], readers: set[str]) -> WindowVolumes:
     if not days:
         return WindowVolumes(readers=0, total=0, volumes={})
     rows = ReaderDayVolume.objects.filter(day__in=days)
-    totals = rows.aggregate(readers=Count("reader", distinct=True), posts=Sum("posts"))
+    # Grouped by reader, then counted: a hash aggregate over the window's reader-days (a
+    # COUNT(DISTINCT) would sort them all).
+    totals = (
+        rows.values("reader")
+        .annotate(volume=Sum("posts"))
+        .order_by()
+        .aggregate(readers=Count("reader"), posts=Sum("volume"))
+    )
     volumes: dict[str, int] = {}
     wanted = sorted(readers)
     for start in range(0, len(wanted), 5000):

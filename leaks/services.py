@@ -84,10 +84,13 @@ class TraceResult:
         return asdict(self)
 
 
-def items_match(items: list[DumpItem]) -> tuple[list[Match], list[Miss]]:
+def items_match(
+    items: list[DumpItem], *, text_index: bool | None = None
+) -> tuple[list[Match], list[Miss]]:
     """Match every item: first against the posts the dump names by id or URL (cheap), then
-    whatever is left by its text — on PostgreSQL against the candidates the fingerprint index
-    finds (``leaks/fingerprints.py``), elsewhere (SQLite, the demo) against every post."""
+    whatever is left by its text — against the candidates the fingerprint index finds
+    (``leaks/fingerprints.py``), or against every post. ``text_index`` None: the index on
+    PostgreSQL, every post elsewhere (SQLite, the demo, whose bulk-loaded posts may have none)."""
     claimed = set()
     for item in items:
         for value in (item.post_id, item.url.rstrip("/").rsplit("/", 1)[-1] if item.url else ""):
@@ -104,14 +107,18 @@ def items_match(items: list[DumpItem]) -> tuple[list[Match], list[Miss]]:
             pending.append((index, item))
     misses: list[Miss] = []
     if pending:
-        misses = _text_match(pending, matches)
+        if text_index is None:
+            text_index = connections[Post.objects.db].vendor == "postgresql"
+        misses = _text_match(pending, matches, text_index=text_index)
     matches.sort(key=lambda m: m.item_index)
     return matches, misses
 
 
-def _text_match(pending: list[tuple[int, DumpItem]], matches: list[Match]) -> list[Miss]:
+def _text_match(
+    pending: list[tuple[int, DumpItem]], matches: list[Match], *, text_index: bool
+) -> list[Miss]:
     misses: list[Miss] = []
-    if connections[Post.objects.db].vendor != "postgresql":
+    if not text_index:
         everything = PostMatcher(_post_texts())
         for index, item in pending:
             found = everything.match(index, item)
