@@ -192,3 +192,28 @@ def test_the_roll_up_always_equals_the_raw_provenance(settings):
         f"user:{readers[2].pk}": volumes[f"user:{readers[2].pk}"],
         "ip:192.0.2.0/24": volumes["ip:192.0.2.0/24"],
     }
+
+
+def test_leak_index_rebuild_restores_both_indexes(corpus, settings):
+    """Ensures that leak_index_rebuild rebuilds the fingerprint index of posts bulk-loaded
+    without signals, and the roll-up, to what the signals and triggers would have written."""
+    from io import StringIO
+
+    from django.core.management import call_command
+
+    settings.ACCESS_LEDGER = "database"
+    read(UserFactory(), "10.0.0.1", [corpus[1], corpus[2]])
+    (loaded,) = Post.objects.bulk_create(
+        [Post(author=UserFactory(), text="Bulk loaded, no signal.")]
+    )
+    assert not PostFingerprint.objects.filter(post_id=loaded.pk).exists()
+    fingerprints_before = set(PostFingerprint.objects.values_list("key", "post_id"))
+    rollup_before = rollup()
+    out = StringIO()
+    call_command("leak_index_rebuild", stdout=out)
+    assert "fingerprints:" in out.getvalue() and "roll-up:" in out.getvalue()
+    after = set(PostFingerprint.objects.values_list("key", "post_id"))
+    assert after == fingerprints_before | {
+        (key, loaded.pk) for key in post_keys(text_normalize(loaded.text))
+    }
+    assert rollup() == rollup_before == raw()
