@@ -82,7 +82,9 @@ def deliveries_of_posts(*, post_ids: list[int]) -> list[Delivery]:
 
 
 def reader_volumes(*, days: list[date]) -> dict[str, int]:
-    """Posts delivered to each reader on ``days`` (every reader who read anything then)."""
+    """Posts delivered to each reader on ``days`` (every reader who read anything then), from
+    the raw rows. The tracer reads the same figures from the reader-day roll-up
+    (``leaks.selectors.window_volumes``); this is what the roll-up is checked against."""
     rows = DeliveryProvenance.objects.filter(day__in=days)
     volumes: dict[str, int] = {}
     for user_id, total in (

@@ -6,3 +6,6 @@ class LeaksConfig(AppConfig):
 
     name = "leaks"
     default_auto_field = "django.db.models.BigAutoField"
+
+    def ready(self) -> None:
+        from . import signals  # noqa: F401 - connects the fingerprint index to post saves

@@ -13,20 +13,22 @@ import math
 from collections import defaultdict
 from dataclasses import asdict, dataclass, field
 
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, connections, transaction
 from django.utils import timezone
 
 from access.detectors import LEAK_TRACE
 from access.models import Flag
-from access.selectors_provenance import deliveries_of_posts, reader_volumes
+from access.selectors_provenance import deliveries_of_posts
 from accounts.models import ApiToken, User
 from core.audit import admin_action_log
 from core.models import AdminActionLog
 from feeds.models import Post
 
 from .dumps import DumpItem, dump_parse
-from .matching import Match, Miss, PostMatcher
-from .significance import MIN_POSTS, NAMING_THRESHOLD, Suspect, cover_greedy, suspects_rank
+from .fingerprints import candidates_find
+from .matching import Match, Miss, PostMatcher, html_strip, text_normalize
+from .selectors import window_volumes
+from .significance import MIN_POSTS, NAMING_THRESHOLD, Suspect, cover_greedy, suspects_name
 
 TRACE_ACTION = AdminActionLog.Action.LEAK_TRACE
 FLAG_ACTION = AdminActionLog.Action.LEAK_FLAG_OPEN
@@ -49,6 +51,8 @@ class ReaderReport:
     expected: float
     significance: float
     named: bool
+    round: int = 1  # 1: on the whole dump; k > 1: on the posts no reader named before covered
+    residual_posts: int = 0  # how many of its posts were under test in that round
     in_cover: bool = False
     first_at: str = ""
     last_at: str = ""
@@ -80,9 +84,13 @@ class TraceResult:
         return asdict(self)
 
 
-def items_match(items: list[DumpItem]) -> tuple[list[Match], list[Miss]]:
+def items_match(
+    items: list[DumpItem], *, text_index: bool | None = None
+) -> tuple[list[Match], list[Miss]]:
     """Match every item: first against the posts the dump names by id or URL (cheap), then
-    whatever is left against every post's text."""
+    whatever is left by its text — against the candidates the fingerprint index finds
+    (``leaks/fingerprints.py``), or against every post. ``text_index`` None: the index on
+    PostgreSQL, every post elsewhere (SQLite, the demo, whose bulk-loaded posts may have none)."""
     claimed = set()
     for item in items:
         for value in (item.post_id, item.url.rstrip("/").rsplit("/", 1)[-1] if item.url else ""):
@@ -99,12 +107,35 @@ def items_match(items: list[DumpItem]) -> tuple[list[Match], list[Miss]]:
             pending.append((index, item))
     misses: list[Miss] = []
     if pending:
+        if text_index is None:
+            text_index = connections[Post.objects.db].vendor == "postgresql"
+        misses = _text_match(pending, matches, text_index=text_index)
+    matches.sort(key=lambda m: m.item_index)
+    return matches, misses
+
+
+def _text_match(
+    pending: list[tuple[int, DumpItem]], matches: list[Match], *, text_index: bool
+) -> list[Miss]:
+    misses: list[Miss] = []
+    if not text_index:
         everything = PostMatcher(_post_texts())
         for index, item in pending:
             found = everything.match(index, item)
             (matches if isinstance(found, Match) else misses).append(found)
-    matches.sort(key=lambda m: m.item_index)
-    return matches, misses
+        return misses
+    normals = [text_normalize(html_strip(item.text)) if item.text else "" for _, item in pending]
+    candidates, crowded = candidates_find(normals)
+    matcher = PostMatcher(_post_texts(ids={pid for found in candidates for pid in found}))
+    for (index, item), is_crowded in zip(pending, crowded, strict=True):
+        found = matcher.match(index, item)
+        if isinstance(found, Match):
+            matches.append(found)
+        elif is_crowded:
+            misses.append(Miss(index, "ambiguous: many posts have this text"))
+        else:
+            misses.append(found)
+    return misses
 
 
 def _post_texts(ids: set[int] | None = None):
@@ -133,10 +164,16 @@ def leak_trace(
         for pid in delivery.post_ids:
             reach_sets[pid].add(delivery.reader)
     days = sorted({d.day for d in deliveries})
-    volumes = reader_volumes(days=days) if days else {}
-    readers = len(volumes)
-    suspects = suspects_rank(
-        received=received, volumes=volumes, groups=_evidence_groups(reach_sets), readers=readers
+    window = window_volumes(
+        days=days, readers={unit for unit, got in received.items() if len(got) >= MIN_POSTS}
+    )
+    readers = window.readers
+    suspects = suspects_name(
+        received=received,
+        volumes=window.volumes,
+        groups=_evidence_groups(reach_sets),
+        readers=readers,
+        total_volume=window.total,
     )
     cover = {s.unit for s in cover_greedy(suspects)}
     shown = [s for s in suspects if s.named] + [s for s in suspects if not s.named]
@@ -224,6 +261,8 @@ def _reports(suspects: list[Suspect], by_reader) -> list[ReaderReport]:
                 expected=round(suspect.expected, 2),
                 significance=round(suspect.significance, 2),
                 named=suspect.named,
+                round=suspect.round,
+                residual_posts=len(suspect.tested),
                 first_at=rows[0].created_at.isoformat() if rows else "",
                 last_at=rows[-1].created_at.isoformat() if rows else "",
                 days=sorted({d.day.isoformat() for d in rows}),

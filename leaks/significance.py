@@ -5,21 +5,27 @@ readers (accounts; logged-out readers grouped by IP prefix), and reader r receiv
 The matched posts are grouped by author and by how widely they were delivered (the order of
 magnitude of their readers): ordinary readers receive an author's posts together (a follower's
 home timeline, a visit to the profile), so such a group is one piece of evidence, not one per
-post, while a popular post cannot mask the rare posts of the same author. Reader r received
-V_r posts in the window and posts of x_r of the K groups; n_a readers received a post of group
-a. An ordinary reader with r's reading volume would have received a post of group a with
-probability
+post. n_a readers received a post of group a. An ordinary reader with r's reading volume
+would have received a post of group a with probability
 
     p_ra = 1 - (1 - pi_a) ** (V_r / mean V of the others),
     pi_a = (n_a - [r received one] + 1/2) / (R + 1)
 
-— the share of the *other* readers who received one (Jeffreys-smoothed, so a post only r
-received is rare, not impossible), raised to r's volume relative to the others'. A post
-everybody read has pi_a near 1, so p_ra is near 1 and receiving it proves nothing; a post
-nobody else read is strong evidence. The tail P(X >= x_r) of the Poisson-binomial sum of the
-p_ra is multiplied by R (Bonferroni: every reader was a suspect) and reported as
-significance = -log10 of it. A reader is named when significance >= ``NAMING_THRESHOLD`` and
-they received at least ``MIN_POSTS`` of the posts.
+— the share of the *other* readers who received one (Jeffreys-smoothed), scaled to r's volume.
+What r received is scored by its surprise, s_r = sum over the groups r received of
+-log10 p_ra: a post everybody read adds nothing, a post nobody else read adds about log10 R.
+The tail P(S >= s_r) of the same score for an ordinary reader (each group received
+independently with p_ra) is computed exactly (``weighted_tail``), multiplied by R (Bonferroni:
+every reader was a suspect) and reported as significance = -log10 of it. A reader is named
+when significance >= ``NAMING_THRESHOLD`` and they received at least ``MIN_POSTS`` of the posts
+under test.
+
+Several harvesters (``suspects_name``): after round 1 has named the readers who stand out on
+the whole dump, round k tests every other reader again on the *residual* — the matched posts
+no named reader received — at k x R. The residual is fixed by the named readers' deliveries,
+not by the reader under test, so for an ordinary reader the test is as valid as round 1, and
+the k in k x R keeps the whole family's error under alpha x (1 + 1/2 + ... + 1/8) < 2.72 alpha.
+A dump nobody stands out in (round 1 names nobody) never gets a second round.
 """
 
 from __future__ import annotations
@@ -32,7 +38,11 @@ import numpy as np
 NAMING_THRESHOLD = 5.0
 MIN_POSTS = 3
 SIGNIFICANCE_CAP = 300.0  # -log10 of the smallest tail float64 can hold, about
-EXACT_TAIL_MAX_POSTS = 400  # above this many matched posts, a Chernoff bound (an upper bound)
+SURPRISE_CAP = 12.0  # no probability below 10^-12 (the smoothing floor is far above it)
+SCORE_STEP = 0.05  # the grid of the exact tail, in log10 units
+MAX_ROUNDS = 8  # rounds of the conditional procedure: the family error is at most 2.72 x alpha
+EXACT_TAIL_MAX_CELLS = 20_000_000  # past this, the Chernoff bound (an upper bound) instead
+EXACT_FOR_SHOWN = 30  # readers whose exact tail is computed even when they cannot be named
 
 
 @dataclass(frozen=True)
@@ -41,41 +51,67 @@ class Suspect:
 
     unit: str
     received: frozenset[int]  # the matched posts this reader received
-    groups: int  # from how many evidence groups (authors)
+    tested: frozenset[int]  # ... of which under test in its round (all, or the residual)
+    groups: int  # from how many evidence groups (authors) among the posts tested
     volume: int  # posts this reader received over the window
     expected: float  # from how many groups an ordinary reader like it would get posts
-    tail: float  # P(an ordinary reader with this volume gets >= len(received))
-    significance: float  # -log10(min(1, tail * readers))
+    score: float  # the surprise of what it received: sum of -log10 p over its groups
+    tail: float  # P(an ordinary reader with this volume scores >= score)
+    significance: float  # -log10(min(1, tail * readers * round))
+    round: int = 1  # the round of the conditional procedure this figure comes from
 
     @property
     def named(self) -> bool:
-        return self.significance >= NAMING_THRESHOLD and len(self.received) >= MIN_POSTS
+        return self.significance >= NAMING_THRESHOLD and len(self.tested) >= MIN_POSTS
 
 
-def poisson_binomial_tail(probabilities: np.ndarray, counts: np.ndarray) -> np.ndarray:
-    """P(X_r >= counts[r]) for X_r a sum of independent Bernoulli(probabilities[r, j]).
+def weighted_tail(probabilities: np.ndarray, received: np.ndarray) -> tuple[float, float]:
+    """(P(S >= s), s) for one reader: S = sum of w_j over the groups an ordinary reader would
+    receive (each independently, with probability p_j), w_j = -log10 p_j its surprise, and s
+    the same sum over the groups this reader did receive.
 
-    Exact dynamic programme over the posts, vectorised over readers: O(readers x K^2).
+    Exact dynamic programme over a grid of ``SCORE_STEP``; every w_j of the null is rounded
+    *up* to the grid, which can only make the tail larger (spare, never accuse).
     """
-    readers, posts = probabilities.shape
-    dist = np.zeros((readers, posts + 1))
-    dist[:, 0] = 1.0
-    for j in range(posts):
-        p = probabilities[:, j : j + 1]
-        shifted = np.zeros_like(dist)
-        shifted[:, 1:] = dist[:, :-1] * p
-        dist = dist * (1.0 - p) + shifted
-    cumulative = np.cumsum(dist[:, ::-1], axis=1)[:, ::-1]  # cumulative[r, k] = P(X >= k)
-    return cumulative[np.arange(readers), np.minimum(counts, posts)]
+    p = np.clip(probabilities, 10.0**-SURPRISE_CAP, 1.0)
+    surprise = -np.log10(p)
+    score = float((surprise * received).sum())
+    if score <= 0.0:
+        return 1.0, score
+    if len(p) * score / SCORE_STEP > EXACT_TAIL_MAX_CELLS:  # a huge dump: the bound
+        return float(weighted_tail_bound(p[None, :], received[None, :])[0]), score
+    steps = np.ceil(surprise / SCORE_STEP - 1e-9).astype(int)
+    top = int(math.ceil(score / SCORE_STEP - 1e-9))
+    dist = np.zeros(top + 1)  # dist[k] = P(S = k steps) for k < top; dist[top] = P(S >= top)
+    dist[0] = 1.0
+    for pj, step in zip(p, steps, strict=True):
+        if step == 0:
+            continue
+        moved = dist * pj
+        dist = dist * (1.0 - pj)
+        if step >= top:
+            dist[top] += moved.sum()
+        else:
+            dist[step:top] += moved[: top - step]
+            dist[top] += moved[top - step :].sum()
+    return float(dist[top]), score
 
 
-def chernoff_tail(means: np.ndarray, counts: np.ndarray) -> np.ndarray:
-    """An upper bound on P(X >= count) for a sum of Bernoullis with mean ``means``: too
-    large, never too small, so a bound can only spare a reader, never accuse one."""
-    x = counts.astype(float)
-    with np.errstate(divide="ignore", invalid="ignore"):
-        bound = np.exp(-means + x - x * np.log(np.maximum(x, 1e-300) / np.maximum(means, 1e-300)))
-    return np.where(x > means, np.minimum(bound, 1.0), 1.0)
+def weighted_tail_bound(probabilities: np.ndarray, received: np.ndarray) -> np.ndarray:
+    """A Chernoff upper bound on ``weighted_tail`` for every row at once (readers x groups):
+    P(S >= s) <= prod_j (1 - p_j + p_j^(1 - t)) x 10^(-t s), the best t of a grid in (0, 1]."""
+    p = np.clip(probabilities, 10.0**-SURPRISE_CAP, 1.0)
+    score = (-np.log10(p) * received).sum(axis=1)
+    best = np.ones(len(p))
+    for t in (0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9, 1.0):
+        log_bound = np.log10(1.0 - p + p ** (1.0 - t)).sum(axis=1) - t * score
+        best = np.minimum(best, np.power(10.0, np.minimum(log_bound, 0.0)))
+    return best
+
+
+def _significance(tail: float, factor: float) -> float:
+    corrected = min(1.0, tail * factor)
+    return SIGNIFICANCE_CAP if corrected <= 0 else min(-math.log10(corrected), SIGNIFICANCE_CAP)
 
 
 def suspects_rank(
@@ -84,59 +120,109 @@ def suspects_rank(
     volumes: dict[str, int],
     groups: dict[int, object],
     readers: int,
+    total_volume: float | None = None,
     min_posts: int = MIN_POSTS,
+    round_number: int = 1,
 ) -> list[Suspect]:
-    """Every reader who received at least ``min_posts`` matched posts, most significant first.
+    """Every reader who received at least ``min_posts`` of the posts in ``groups``, most
+    significant first, tested on those posts alone (one round of ``suspects_name``).
 
-    ``received``: reader -> matched posts received; ``volumes``: reader -> posts received over
-    the window (every reader of the window); ``groups``: matched post -> its evidence group
-    (author, order of magnitude of its readers); ``readers``: R, how many readers read
-    anything in the window.
+    ``received``: reader -> matched posts received (every reader who received any);
+    ``volumes``: reader -> posts received over the window (at least every candidate);
+    ``groups``: post -> its evidence group (author, order of magnitude of its readers), for the
+    posts under test; ``readers``: R, how many readers read anything in the window;
+    ``total_volume``: posts delivered to all of them (default: the sum of ``volumes``);
+    ``round_number``: k, the round of the conditional procedure (the tail is multiplied by
+    k x R).
     """
-    received = {unit: {p for p in got if p in groups} for unit, got in received.items()}
+    under_test = {unit: {p for p in got if p in groups} for unit, got in received.items()}
     keys = sorted(set(groups.values()), key=str)
-    candidates = [unit for unit, got in received.items() if len(got) >= min_posts]
+    candidates = [unit for unit, got in under_test.items() if len(got) >= min_posts]
     if not candidates or readers < 2 or not keys:
         return []
     column = {key: index for index, key in enumerate(keys)}
     reach = np.zeros(len(keys))
-    for got in received.values():
+    for got in under_test.values():
         for key in {groups[post] for post in got}:
             reach[column[key]] += 1
-    total = float(sum(volumes.values()))
+    total = float(sum(volumes.values()) if total_volume is None else total_volume)
     got = np.zeros((len(candidates), len(keys)))
     for row, unit in enumerate(candidates):
-        for post in received[unit]:
+        for post in under_test[unit]:
             got[row, column[groups[post]]] = 1.0
     pi = np.clip((reach[None, :] - got + 0.5) / (readers + 1.0), 0.0, 1.0)
     volume = np.array([max(volumes.get(unit, 0), len(received[unit])) for unit in candidates])
     others_mean = np.maximum((total - volume) / (readers - 1), 1.0)
-    ratio = volume / others_mean
-    p = 1.0 - np.power(1.0 - pi, ratio[:, None])
-    counts = got.sum(axis=1).astype(int)
-    if len(keys) <= EXACT_TAIL_MAX_POSTS:
-        tails = poisson_binomial_tail(p, counts)
-    else:
-        tails = chernoff_tail(p.sum(axis=1), counts)
+    p = 1.0 - np.power(1.0 - pi, (volume / others_mean)[:, None])
+    factor = float(readers) * round_number
+    bounds = weighted_tail_bound(p, got)
+    scores = (-np.log10(np.clip(p, 10.0**-SURPRISE_CAP, 1.0)) * got).sum(axis=1)
+    # The exact tail where it could matter: a reader whose bound already names it, or whose
+    # score could reach the threshold (the tail is at least 10^-score: receiving these very
+    # posts), or one of the few shown first. The others keep the bound (it can only spare).
+    possible = scores - math.log10(factor) >= NAMING_THRESHOLD - 1.0
+    shown = np.argsort(bounds)[:EXACT_FOR_SHOWN]
+    exact = set(np.flatnonzero(possible | (bounds * factor < 1.0)).tolist()) | set(shown.tolist())
     expected = p.sum(axis=1)
     result = []
     for row, unit in enumerate(candidates):
-        tail = float(tails[row])
-        corrected = min(1.0, tail * readers)
-        significance = SIGNIFICANCE_CAP if corrected <= 0 else -math.log10(corrected)
+        tail = weighted_tail(p[row], got[row])[0] if row in exact else float(bounds[row])
         result.append(
             Suspect(
                 unit=unit,
                 received=frozenset(received[unit]),
-                groups=int(counts[row]),
+                tested=frozenset(under_test[unit]),
+                groups=int(got[row].sum()),
                 volume=int(volume[row]),
                 expected=float(expected[row]),
+                score=float(scores[row]),
                 tail=tail,
-                significance=min(significance, SIGNIFICANCE_CAP),
+                significance=_significance(tail, factor),
+                round=round_number,
             )
         )
     result.sort(key=lambda s: (-s.significance, -len(s.received), s.unit))
     return result
+
+
+def suspects_name(
+    *,
+    received: dict[str, set[int]],
+    volumes: dict[str, int],
+    groups: dict[int, object],
+    readers: int,
+    total_volume: float | None = None,
+    max_rounds: int = MAX_ROUNDS,
+) -> list[Suspect]:
+    """The conditional procedure: round 1 tests every reader on all the matched posts; each
+    later round k tests every reader not yet named on the *residual* posts (those no named
+    reader received), at k x R. Stops when a round names nobody new or nothing is left. Each
+    reader keeps its most significant round; returns them most significant first."""
+    best: dict[str, Suspect] = {}
+    named: set[str] = set()
+    residual = dict(groups)
+    for round_number in range(1, max_rounds + 1):
+        found = suspects_rank(
+            received={u: got for u, got in received.items() if u not in named},
+            volumes=volumes,
+            groups=residual,
+            readers=readers,
+            total_volume=total_volume,
+            round_number=round_number,
+        )
+        for suspect in found:
+            kept = best.get(suspect.unit)
+            if kept is None or suspect.significance > kept.significance:
+                best[suspect.unit] = suspect
+        new = [s for s in found if s.named]
+        if not new:
+            break
+        named.update(s.unit for s in new)
+        covered = set().union(*(s.received for s in new))
+        residual = {post: group for post, group in residual.items() if post not in covered}
+        if not residual:
+            break
+    return sorted(best.values(), key=lambda s: (-s.significance, -len(s.received), s.unit))
 
 
 def cover_greedy(suspects: list[Suspect]) -> list[Suspect]:

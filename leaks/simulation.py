@@ -32,6 +32,7 @@ from access.gate import read_gate
 from accounts.models import ApiToken, User
 from feeds.models import Follow, Post
 
+from .fingerprints import fingerprints_write
 from .services import leak_trace
 
 AUTHORS = 1000
@@ -146,6 +147,7 @@ class LeakSimulation:
         ]
         Post.objects.bulk_create(posts, batch_size=2000)
         rows = Post.objects.filter(author__in=self.authors).order_by("-id")
+        fingerprints_write(posts=rows.values_list("id", "text"))  # bulk_create sends no signal
         self.archive = list(rows.values_list("id", "author_id"))  # newest first
         self.pop.texts = dict(rows.values_list("id", "text"))
         self.by_author: dict[int, list[int]] = {}

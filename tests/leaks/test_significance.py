@@ -4,24 +4,38 @@ rare posts received in bulk do, and several harvesters are named as the set cove
 import random
 
 import numpy as np
-import pytest
 
 from leaks.significance import (
     NAMING_THRESHOLD,
+    SCORE_STEP,
     cover_greedy,
-    poisson_binomial_tail,
+    suspects_name,
     suspects_rank,
+    weighted_tail,
+    weighted_tail_bound,
 )
 
 
-def test_poisson_binomial_tail_is_exact():
-    """Ensures that the tail equals the binomial tail when all probabilities are equal."""
-    from math import comb
+def test_weighted_tail_is_exact_up_to_the_grid_and_never_smaller():
+    """Ensures that the tail of the surprise score matches a brute force over every subset of
+    groups: never below it (rounding can only spare), and within the grid's slack above it."""
+    from itertools import product
 
-    p, n = 0.3, 10
-    tails = poisson_binomial_tail(np.full((1, n), p), np.array([4]))
-    expected = sum(comb(n, k) * p**k * (1 - p) ** (n - k) for k in range(4, n + 1))
-    assert tails[0] == pytest.approx(expected)
+    chance = random.Random(5)  # noqa: S311 - test data
+    for _ in range(20):
+        p = np.array([10 ** -chance.uniform(0.05, 4) for _ in range(9)])
+        got = np.array([float(chance.random() < 0.4) for _ in range(9)])
+        tail, score = weighted_tail(p, got)
+        surprise = -np.log10(p)
+        exact = slack = 0.0
+        for pattern in product([0, 1], repeat=9):
+            x = np.array(pattern)
+            chance_of = float(np.prod(np.where(x == 1, p, 1 - p)))
+            total = float((surprise * x).sum())
+            exact += chance_of if total >= score - 1e-12 else 0.0
+            slack += chance_of if total >= score - 9 * SCORE_STEP else 0.0
+        assert exact - 1e-12 <= tail <= slack + 1e-12
+        assert weighted_tail_bound(p[None, :], got[None, :])[0] >= tail - 1e-12
 
 
 def population(readers: int = 1000, popular: int = 50, volume: int = 60):
@@ -93,3 +107,37 @@ def test_set_cover_names_the_farm_that_covers_the_dump():
     cover = [s.unit for s in cover_greedy(suspects)]
     assert sorted(cover) == sorted(slices)
     assert "user:copy" in {s.unit for s in suspects if s.named}
+
+
+def test_residual_rounds_name_a_farm_account_too_small_to_stand_alone():
+    """Ensures that the conditional procedure names a farm account with 5 posts of the dump
+    that round 1 alone does not name, once the accounts covering the rest are named, and that
+    an innocent with 3 of the residual posts is not named."""
+    received, volumes = population(readers=4000)
+    chance = random.Random(11)  # noqa: S311 - test data
+    dump = list(range(6000, 6050))
+    # Posts read by some ordinary readers too: each by a few percent of them.
+    for n in range(4000):
+        received[f"user:{n}"] |= {pid for pid in dump if chance.random() < 0.004}
+    slices = [dump[0:12], dump[12:24], dump[24:36], dump[36:45], dump[45:50]]
+    for n, part in enumerate(slices):
+        received[f"user:farm{n}"] = set(part)
+        volumes[f"user:farm{n}"] = 120
+    received["user:1"] |= set(dump[45:48])
+    groups = {pid: ("author", pid) for pid in dump}
+    alone = suspects_rank(received=received, volumes=volumes, groups=groups, readers=4005)
+    assert "user:farm4" not in {s.unit for s in alone if s.named}
+    suspects = suspects_name(received=received, volumes=volumes, groups=groups, readers=4005)
+    named = {s.unit for s in suspects if s.named}
+    assert named == {f"user:farm{n}" for n in range(5)}
+    farm4 = next(s for s in suspects if s.unit == "user:farm4")
+    assert farm4.round > 1 and farm4.tested == frozenset(dump[45:50])
+
+
+def test_a_dump_nobody_stands_out_in_gets_no_second_round():
+    """Ensures that when round 1 names nobody the procedure stops there (posts everybody read
+    accuse nobody, in any round)."""
+    received, volumes = population()
+    groups = {pid: ("author", pid) for pid in range(1, 51)}
+    suspects = suspects_name(received=received, volumes=volumes, groups=groups, readers=1000)
+    assert suspects and all(s.round == 1 and not s.named for s in suspects)

@@ -15,6 +15,7 @@ from access.gate import read_gate
 from accounts.services import token_create
 from core.models import AdminActionLog
 from feeds.models import Post
+from leaks.fingerprints import fingerprints_write
 from leaks.services import leak_trace
 from tests.factories import UserFactory
 
@@ -37,6 +38,7 @@ def world(settings):
     posts = Post.objects.bulk_create(
         [Post(author=authors[n % 12], text=sentence(n)) for n in range(400)]
     )
+    fingerprints_write(posts=[(p.pk, p.text) for p in posts])  # bulk_create sends no signal
     ids = [p.pk for p in sorted(posts, key=lambda p: -p.pk)]
     factory = RequestFactory()
 
