@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 import blurhash
+import numpy
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.core.files.base import ContentFile
@@ -61,10 +62,10 @@ def _scaled(image: Image.Image, side: int) -> Image.Image:
 def _blurhash(image: Image.Image) -> str:
     sample = _scaled(image, BLURHASH_SAMPLE).convert("RGB")
     width, height = sample.size
-    pixels = list(sample.getdata())
-    rows = [pixels[row * width : (row + 1) * width] for row in range(height)]
-    x_components = 4 if width >= height else 3
-    return blurhash.encode(rows, components_x=x_components, components_y=7 - x_components)
+    x_components = 4 if width >= height else 3  # more terms along the longer side
+    return blurhash.encode(
+        numpy.asarray(sample), components_x=x_components, components_y=7 - x_components
+    )
 
 
 def media_image_prepare(*, upload) -> PreparedImage:

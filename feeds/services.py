@@ -17,7 +17,13 @@ from django.db.models import F
 from accounts.models import User
 
 from . import notifications
-from .media import media_attach, media_files_delete, media_files_of_posts
+from .media import (
+    PreparedImage,
+    media_attach,
+    media_files_delete,
+    media_files_of_posts,
+    media_store,
+)
 from .models import Follow, Like, Notification, Post
 from .references import post_references_store
 from .text import post_text_clean
@@ -56,6 +62,30 @@ def post_create(
             lambda: notifications.notifications_for_post(post_id=post.pk), robust=True
         )
     return post
+
+
+def post_create_with_images(
+    *,
+    author: User,
+    text: str,
+    reply_to: Post | None = None,
+    images: Sequence[tuple[PreparedImage, str]] = (),
+) -> Post:
+    """The web composer's post: images already validated in memory (``media_image_prepare``,
+    with clean alt texts) are stored and attached in the post's own transaction. If anything
+    is refused, the files stored so far are deleted again and nothing is posted."""
+    stored: list[str] = []
+    try:
+        with transaction.atomic():
+            media_ids = []
+            for prepared, description in images:
+                media = media_store(owner=author, prepared=prepared, description=description)
+                stored += [media.file, media.thumbnail]
+                media_ids.append(media.pk)
+            return post_create(author=author, text=text, reply_to=reply_to, media_ids=media_ids)
+    except Exception:
+        media_files_delete(stored)
+        raise
 
 
 def post_delete(*, post: Post, actor: User) -> None:
