@@ -199,7 +199,7 @@ class EntityBuilder:
                 "width": width,
                 "height": height,
                 "size": f"{width}x{height}",
-                "aspect": round(width / height, 6),
+                "aspect": width / height,
             }
 
         return {

@@ -229,6 +229,7 @@ class MediaCreateSerializer(serializers.Serializer):
     focus = serializers.RegexField(
         r"^-?[01](\.[0-9]+)?,-?[01](\.[0-9]+)?$",
         required=False,
+        allow_blank=True,  # empty: the centre, as when absent
         help_text='Focal point "x,y", each from -1.0 to 1.0',
     )
 
@@ -237,7 +238,9 @@ class MediaUpdateSerializer(serializers.Serializer):
     """The body of PUT /api/v1/media/:id (before the image is posted)."""
 
     description = serializers.CharField(required=False, allow_blank=True, max_length=1500)
-    focus = serializers.RegexField(r"^-?[01](\.[0-9]+)?,-?[01](\.[0-9]+)?$", required=False)
+    focus = serializers.RegexField(
+        r"^-?[01](\.[0-9]+)?,-?[01](\.[0-9]+)?$", required=False, allow_blank=True
+    )
 
 
 class _StatusFields(serializers.Serializer):

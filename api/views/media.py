@@ -61,11 +61,6 @@ class MediaCreateView(ApiView):
     parser_classes = [MultiPartParser]
     request_rate_groups = {"POST": ["media"]}
 
-    @extend_schema(
-        request={"multipart/form-data": MediaCreateSerializer},
-        responses={200: MediaAttachmentSerializer, **errors(400, 401, 403, 413, 422, 429)},
-        tags=TAGS,
-    )
     def post(self, request):
         upload = request.FILES.get("file")
         if upload is None:
@@ -83,6 +78,31 @@ class MediaCreateView(ApiView):
                 raise PayloadTooLarge(" ".join(exc.messages)) from exc
             raise Unprocessable(" ".join(exc.messages)) from exc
         return Response(self.entities().media_attachment(media))
+
+
+def _create_schema(operation_id: str):
+    return extend_schema(
+        operation_id=operation_id,
+        request={"multipart/form-data": MediaCreateSerializer},
+        responses={200: MediaAttachmentSerializer, **errors(400, 401, 403, 413, 422, 429)},
+        tags=TAGS,
+    )
+
+
+class MediaCreateV2View(MediaCreateView):
+    """POST /api/v2/media (what current clients call)."""
+
+    @_create_schema("media_create_v2")
+    def post(self, request):
+        return super().post(request)
+
+
+class MediaCreateV1View(MediaCreateView):
+    """POST /api/v1/media (deprecated by Mastodon, still called by older clients)."""
+
+    @_create_schema("media_create_v1")
+    def post(self, request):
+        return super().post(request)
 
 
 class MediaView(ApiView):
