@@ -48,3 +48,24 @@ def png_bomb(width=20000, height=20000) -> bytes:
 
 def upload(name="photo.jpg", data=None, content_type="image/jpeg") -> SimpleUploadedFile:
     return SimpleUploadedFile(name, image_bytes() if data is None else data, content_type)
+
+
+def photo_bytes(size=(1600, 1000), *, seed=0) -> bytes:
+    """A JPEG that looks like something (a gradient with a sun), with a GPS location."""
+    width, height = size
+    image = Image.linear_gradient("L").resize(size).convert("RGB")
+    red, green, blue = image.split()
+    image = Image.merge(
+        "RGB", (red.point(lambda v: 60 + v // 3), green, blue.point(lambda v: 255 - v // 2))
+    )
+    sun = Image.new("RGB", (width // 5, width // 5), (255, 200 - seed * 40, 40))
+    mask = Image.new("L", sun.size, 0)
+    from PIL import ImageDraw
+
+    ImageDraw.Draw(mask).ellipse((0, 0, *sun.size), fill=255)
+    image.paste(sun, (width // 2 + seed * 120, height // 6), mask)
+    out = io.BytesIO()
+    exif = Image.Exif()
+    exif[GPS_IFD] = {1: "N", 2: (51.0, 30.0, 0.0)}
+    image.save(out, format="JPEG", quality=90, exif=exif.tobytes())
+    return out.getvalue()
