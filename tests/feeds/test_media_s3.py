@@ -107,7 +107,10 @@ def test_media_s3_bucket_switches_the_default_storage():
     """Ensures that MEDIA_S3_BUCKET and AWS_S3_ENDPOINT_URL in the environment make the
     default storage S3 (private objects, never overwritten), and that without them it stays
     local files."""
-    script = "import json; from django.conf import settings; print(json.dumps(settings.STORAGES['default']))"
+    script = (
+        "import json; from django.conf import settings; "
+        "print(json.dumps(settings.STORAGES['default']))"
+    )
     base = {**os.environ, "DJANGO_SETTINGS_MODULE": "microblog.settings", "DEBUG": "1"}
     base.pop("MEDIA_S3_BUCKET", None)
 
