@@ -87,7 +87,11 @@ def image_upright(image: Image.Image) -> tuple[Image.Image, bool]:
     except (OSError, ValueError, SyntaxError):  # a broken EXIF block: keep the pixels as sent
         upright = image
     has_alpha = upright.mode in ("RGBA", "LA", "PA") or "transparency" in upright.info
-    return upright.convert("RGBA" if has_alpha else "RGB"), has_alpha
+    pixels = upright.convert("RGBA" if has_alpha else "RGB")
+    # convert() copies ``info`` (EXIF, XMP, ICC, text chunks), and the PNG encoder writes
+    # some of it back: keep the pixels only.
+    pixels.info = {}
+    return pixels, has_alpha
 
 
 def image_encode(image: Image.Image, *, has_alpha: bool) -> tuple[bytes, str]:

@@ -69,6 +69,27 @@ def test_images_are_re_encoded_without_metadata(fmt, mode, extension):
     assert len(prepared.blurhash) >= 6
 
 
+def test_png_text_exif_and_icc_chunks_are_dropped():
+    """Ensures that a PNG carrying EXIF (with GPS), an ICC profile and text chunks comes out
+    with none of them."""
+    from PIL import ImageCms, PngImagePlugin
+
+    exif = Image.Exif()
+    exif[GPS_IFD] = {1: "N", 2: (51.0, 30.0, 0.0)}
+    text = PngImagePlugin.PngInfo()
+    text.add_text("Comment", "taken at home")
+    icc = ImageCms.ImageCmsProfile(ImageCms.createProfile("sRGB")).tobytes()
+    out = io.BytesIO()
+    Image.new("RGBA", (300, 200), (1, 2, 3, 100)).save(
+        out, format="PNG", exif=exif.tobytes(), pnginfo=text, icc_profile=icc
+    )
+    prepared = media_image_prepare(upload=upload("x.png", out.getvalue(), "image/png"))
+    stored = Image.open(io.BytesIO(prepared.data))
+    assert prepared.extension == "png"
+    assert not stored.getexif()
+    assert not {"exif", "icc_profile", "Comment"} & set(stored.info)
+
+
 def test_large_images_are_scaled_down_and_animated_gifs_keep_their_first_frame(settings):
     """Ensures that the stored image is at most MEDIA_IMAGE_MAX_SIDE on its long side (aspect
     kept) and that an animated GIF becomes a still of its first frame."""
