@@ -213,6 +213,9 @@ def post_create(request):
             else:
                 # Replying reads the post (an error page names its author): gate it first.
                 _answer_deliver(request, reply_to)
+    sent = sum(len(request.FILES.getlist(name)) for name in request.FILES)
+    if sent > settings.MEDIA_PER_POST:  # the composer has four fields; a crafted form more
+        form.add_error(None, f"A post can carry at most {settings.MEDIA_PER_POST} images.")
     images = _composer_images(form) if form.is_valid() else []
     if form.is_valid():
         try:

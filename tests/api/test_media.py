@@ -144,3 +144,12 @@ def test_media_needs_a_token_with_write(reader, anon):
     """Ensures that uploading needs authentication and the write scope."""
     assert anon.post(MEDIA_V2, {"file": upload()}, format="multipart").status_code == 401
     assert _upload(reader).status_code == 403
+
+
+def test_unposted_uploads_are_served_to_their_owner_only(alice, bob, anon):
+    """Ensures that the URL of an upload not yet posted serves the image to its owner's token
+    and to nobody else (404), even with the URL in hand."""
+    url = _upload(alice).json()["preview_url"]
+    assert alice.client.get(url).status_code == 200
+    assert bob.client.get(url).status_code == 404
+    assert anon.get(url).status_code == 404

@@ -232,6 +232,17 @@ def test_composer_refuses_bad_images_and_stores_nothing(client, media_root, fiel
     assert _stored_files(media_root) == []
 
 
+def test_composer_refuses_more_than_four_files(client, media_root):
+    """Ensures that a crafted composer form with more than four files is refused (400, with
+    the limit named) and stores nothing."""
+    client.force_login(UserFactory())
+    files = {f"image_{slot}": upload() for slot in range(1, 5)}
+    response = _compose(client, text="five", **files, image_5=upload())
+    assert response.status_code == 400
+    assert "at most 4 images" in response.content.decode()
+    assert not Post.objects.exists() and _stored_files(media_root) == []
+
+
 def test_a_failed_post_deletes_the_files_it_stored(client, media_root):
     """Ensures that when the post itself is refused after its images were accepted (text too
     long), the composer leaves no upload and no file behind."""
