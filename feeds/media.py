@@ -98,14 +98,14 @@ def media_description_clean(description: object) -> str:
         raise ValidationError(
             "description: control characters (such as NUL) cannot be saved; remove them."
         )
-    description = description.strip()
     limit = MediaAttachment.DESCRIPTION_MAX
+    # Counted as sent (as the API schema's maxLength does), then trimmed.
     if len(description) > limit:
         raise ValidationError(
             f"description: alt text can be at most {limit:,} characters; this one has "
             f"{len(description):,}."
         )
-    return description
+    return description.strip()
 
 
 def media_focus_parse(focus: object) -> tuple[float, float]:
