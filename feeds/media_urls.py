@@ -10,11 +10,12 @@ The expiry is rounded up to the end of the *next* bucket of ``MEDIA_URL_BUCKET_S
 cached status JSON stay byte-for-byte stable, and each is valid for one to two buckets.
 """
 
+import functools
 from datetime import datetime
 
 from django.conf import settings
 from django.core import signing
-from django.urls import reverse
+from django.urls import get_script_prefix, reverse
 from django.utils import timezone
 from django.utils.crypto import constant_time_compare
 
@@ -40,17 +41,33 @@ def _extension(attachment: MediaAttachment, variant: str) -> str:
     return name.rpartition(".")[2]
 
 
+_MARKS = {
+    "media_id": 4242424242,
+    "expires": 5353535353,
+    "signature": "SIGMARK",
+    "filename": "FILEMARK",
+}
+
+
+@functools.lru_cache(maxsize=8)
+def _path_template(urlconf: str, script_prefix: str) -> str:
+    """The route reversed once per URLconf: reverse() per image was three quarters of
+    making a URL (73 of 99 µs), and a page can carry 160 of them."""
+    path = reverse("media_file", kwargs=_MARKS)
+    for name, mark in _MARKS.items():
+        path = path.replace(str(mark), "{" + name + "}")
+    return path
+
+
 def media_url(attachment: MediaAttachment, variant: str, now: datetime | None = None) -> str:
     """The signed path of one variant of an image (relative: callers make it absolute)."""
     expires = media_url_expiry(now)
-    return reverse(
-        "media_file",
-        kwargs={
-            "media_id": attachment.pk,
-            "expires": expires,
-            "signature": _signature(attachment.pk, variant, expires),
-            "filename": f"{variant}.{_extension(attachment, variant)}",
-        },
+    template = _path_template(str(settings.ROOT_URLCONF), get_script_prefix())
+    return template.format(
+        media_id=attachment.pk,
+        expires=expires,
+        signature=_signature(attachment.pk, variant, expires),
+        filename=f"{variant}.{_extension(attachment, variant)}",
     )
 
 
