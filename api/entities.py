@@ -18,6 +18,7 @@ from django.urls import reverse
 
 from access.delivered import post_delivered_check
 from accounts.ai_training import ai_training_allowed, ai_training_choice
+from feeds.media_urls import media_url
 from feeds.references import hashtag_names
 from feeds.text import render_post_html
 
@@ -176,7 +177,7 @@ class EntityBuilder:
             "reblog": reblog,
             "application": None,
             "account": self.account(post.author),
-            "media_attachments": [],
+            "media_attachments": [self.media_attachment(m) for m in getattr(post, "media", ())],
             "mentions": [self.mention(user_id, name) for user_id, name in mentioned],
             "tags": [self.tag(name) for name in hashtag_names(post.text)],
             "emojis": [],
@@ -188,6 +189,35 @@ class EntityBuilder:
     def _content(self, post) -> str:
         """The status's HTML: hashtags and resolved mentions link with absolute URLs."""
         return render_post_html(post.text, getattr(post, "mention_names", frozenset()), self._base)
+
+    def media_attachment(self, media) -> dict:
+        """Mastodon's MediaAttachment (an image), with signed expiring URLs: a post's images
+        are served only to whoever was handed the post (``feeds.media_urls``)."""
+
+        def meta(width: int, height: int) -> dict:
+            return {
+                "width": width,
+                "height": height,
+                "size": f"{width}x{height}",
+                "aspect": width / height,
+            }
+
+        return {
+            "id": str(media.pk),
+            "type": "image",
+            "url": self.url(media_url(media, "original")),
+            "preview_url": self.url(media_url(media, "small")),
+            "remote_url": None,
+            "preview_remote_url": None,
+            "text_url": None,
+            "meta": {
+                "original": meta(media.width, media.height),
+                "small": meta(media.thumbnail_width, media.thumbnail_height),
+                "focus": {"x": media.focus_x, "y": media.focus_y},
+            },
+            "description": media.description or None,
+            "blurhash": media.blurhash or None,
+        }
 
     def mention(self, user_id: int, username: str) -> dict:
         """Mastodon's Status::Mention."""

@@ -184,6 +184,65 @@ class StatusTagSerializer(serializers.Serializer):
     url = serializers.URLField()
 
 
+class MediaSizeSerializer(serializers.Serializer):
+    width = serializers.IntegerField(min_value=1)
+    height = serializers.IntegerField(min_value=1)
+    size = serializers.CharField(help_text='"WIDTHxHEIGHT"')
+    aspect = serializers.FloatField()
+
+
+class MediaFocusSerializer(serializers.Serializer):
+    x = serializers.FloatField(min_value=-1.0, max_value=1.0)
+    y = serializers.FloatField(min_value=-1.0, max_value=1.0)
+
+
+class MediaMetaSerializer(serializers.Serializer):
+    original = MediaSizeSerializer()
+    small = MediaSizeSerializer()
+    focus = MediaFocusSerializer()
+
+
+class MediaAttachmentSerializer(serializers.Serializer):
+    """Mastodon's MediaAttachment: an image (re-encoded, without metadata). ``url`` and
+    ``preview_url`` are signed and expire within two hours: fetch the status again for new
+    ones."""
+
+    id = serializers.CharField()
+    type = serializers.ChoiceField(choices=["image"])
+    url = serializers.URLField()
+    preview_url = serializers.URLField()
+    remote_url = NullField()
+    preview_remote_url = NullField()
+    text_url = NullField()
+    meta = MediaMetaSerializer()
+    description = serializers.CharField(allow_null=True, max_length=1500)
+    blurhash = serializers.CharField(allow_null=True)
+
+
+class MediaCreateSerializer(serializers.Serializer):
+    """The multipart body of POST /api/v2/media (and /api/v1/media)."""
+
+    file = serializers.FileField(help_text="JPEG, PNG, WebP or GIF (first frame), at most 10 MB")
+    description = serializers.CharField(
+        required=False, allow_blank=True, max_length=1500, help_text="Alt text"
+    )
+    focus = serializers.RegexField(
+        r"^-?[01](\.[0-9]+)?,-?[01](\.[0-9]+)?$",
+        required=False,
+        allow_blank=True,  # empty: the centre, as when absent
+        help_text='Focal point "x,y", each from -1.0 to 1.0',
+    )
+
+
+class MediaUpdateSerializer(serializers.Serializer):
+    """The body of PUT /api/v1/media/:id (before the image is posted)."""
+
+    description = serializers.CharField(required=False, allow_blank=True, max_length=1500)
+    focus = serializers.RegexField(
+        r"^-?[01](\.[0-9]+)?,-?[01](\.[0-9]+)?$", required=False, allow_blank=True
+    )
+
+
 class _StatusFields(serializers.Serializer):
     id = serializers.CharField()
     created_at = serializers.DateTimeField()
@@ -207,7 +266,7 @@ class _StatusFields(serializers.Serializer):
     content = serializers.CharField(allow_blank=True, help_text="HTML")
     application = NullField()
     account = AccountSerializer()
-    media_attachments = EmptyListField()
+    media_attachments = MediaAttachmentSerializer(many=True)
     mentions = MentionSerializer(many=True)
     tags = StatusTagSerializer(many=True)
     emojis = EmptyListField()
@@ -379,6 +438,12 @@ class StatusCreateSerializer(serializers.Serializer):
     sensitive = SensitiveField(required=False)
     spoiler_text = serializers.CharField(required=False, allow_blank=True, max_length=0)
     language = serializers.CharField(required=False, allow_blank=True)  # accepted, ignored
+    media_ids = serializers.ListField(
+        child=serializers.RegexField(r"^[1-9][0-9]{0,17}$"),
+        required=False,
+        max_length=4,
+        help_text="Ids of the caller's uploads (POST /api/v2/media), at most 4, in order",
+    )
 
 
 class StatusCreateFormSerializer(StatusCreateSerializer):

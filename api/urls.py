@@ -8,6 +8,7 @@ from .views import (
     bookmarks,
     instance,
     licensed,
+    media,
     notifications,
     oauth,
     rate_limits,
@@ -93,6 +94,10 @@ urlpatterns = [
         accounts.UnfollowView.as_view(),
         name="account_unfollow",
     ),
+    # Media: uploads for a later status (the files themselves: feeds.media_views, signed)
+    path("api/v2/media", media.MediaCreateV2View.as_view(), name="media_create_v2"),
+    path(f"{V1}media", media.MediaCreateV1View.as_view(), name="media_create_v1"),
+    path(f"{V1}media/<str:media_id>", media.MediaView.as_view(), name="media"),
     # Statuses
     path(f"{V1}statuses", statuses.StatusCreateView.as_view(), name="statuses"),
     path(f"{V1}statuses/<str:status_id>", statuses.StatusView.as_view(), name="status"),

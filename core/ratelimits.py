@@ -39,6 +39,7 @@ GROUP_NOUNS = {
     "login_failures": "failed log-ins for this username",
     "post": "posts",
     "follow": "follows",
+    "media": "image uploads",
     "api": "API requests",
     "paging": "requests for older or newer pages",
     "password_reset": "password-reset requests",

@@ -140,10 +140,11 @@ class RequestInputMiddleware:
             return 400, too_many_query_parameters_message()
         size = _content_length(request)
         limit = settings.DATA_UPLOAD_MAX_MEMORY_SIZE
-        uploads = request.path in settings.UPLOAD_PATHS
+        upload_limit = settings.UPLOAD_PATHS.get(request.path)
+        uploads = upload_limit is not None
         if uploads:
-            # The routes that take images: room for two of them (avatar and header).
-            limit = settings.UPLOAD_MAX_BODY_SIZE
+            # The routes that take images: room for as many as each takes.
+            limit = upload_limit
         if limit is not None and size > limit:
             return 413, body_too_big_message(size)
         is_form = request.content_type in (FORM_URLENCODED, MULTIPART)

@@ -4,6 +4,7 @@ from django import forms
 from django.conf import settings
 from django.core.validators import ProhibitNullCharactersValidator
 
+from .models import MediaAttachment
 from .selectors import PageRequest
 
 # Post ids are 64-bit; anything larger could never match and would overflow the database.
@@ -12,7 +13,8 @@ MAX_POST_ID = 2**63 - 1
 
 class PostForm(forms.Form):
     """The composer. The text rules (length after NFC, control characters) live in
-    ``feeds.text.post_text_clean``, which the service applies; the form only carries the text."""
+    ``feeds.text.post_text_clean`` and the image rules in ``feeds.media``, which the services
+    apply; the form only carries the text, the images and their alt texts."""
 
     text = forms.CharField(
         label="Post text",
@@ -26,6 +28,29 @@ class PostForm(forms.Form):
 
     def __init__(self, *args, counter_id: str = "composer-count", **kwargs):
         super().__init__(*args, **kwargs)
+        # Up to MEDIA_PER_POST images, each with its alt text. The files are judged by
+        # ``feeds.media`` (the real format, not the name), so these are plain file fields.
+        self.image_slots = []
+        for slot in range(1, settings.MEDIA_PER_POST + 1):
+            self.fields[f"image_{slot}"] = forms.FileField(
+                label=f"Image {slot}",
+                required=False,
+                widget=forms.FileInput(
+                    attrs={"accept": "image/jpeg,image/png,image/webp,image/gif"}
+                ),
+            )
+            self.fields[f"alt_{slot}"] = forms.CharField(
+                label=f"Alt text for image {slot}",
+                required=False,
+                strip=False,
+                widget=forms.TextInput(
+                    attrs={
+                        "maxlength": str(MediaAttachment.DESCRIPTION_MAX),
+                        "placeholder": "Describe the image for people who cannot see it",
+                    }
+                ),
+            )
+            self.image_slots.append((self[f"image_{slot}"], self[f"alt_{slot}"]))
         # The service's text rules explain NUL and other control characters in one message;
         # Django's own NUL check would answer first with a vaguer one.
         text = self.fields["text"]
@@ -42,6 +67,11 @@ class PostForm(forms.Form):
                 "placeholder": "What's happening?",
             }
         )
+
+    @property
+    def image_errors(self) -> bool:
+        """Whether an image or alt text was refused (the composer opens its image section)."""
+        return any(name.startswith(("image_", "alt_")) for name in self.errors)
 
 
 class PageForm(forms.Form):

@@ -257,3 +257,51 @@ class Bookmark(models.Model):
 
     def __str__(self) -> str:
         return f"{self.user_id} bookmarked {self.post_id}"
+
+
+class MediaAttachment(models.Model):
+    """An image uploaded for a post (Mastodon's MediaAttachment), with its alt text.
+
+    Uploaded first (``post`` empty: it belongs to its ``owner`` only), then attached when the
+    owner posts with it; ``position`` keeps the order the owner gave. ``file`` and ``thumbnail``
+    are storage names of the re-encoded image and its preview (``feeds.media``); they are
+    served only by signed, expiring URLs (``feeds.media_urls``), as part of the post's read.
+    """
+
+    IMAGE = "image"
+    DESCRIPTION_MAX = 1500  # Mastodon's limit for alt text
+
+    owner = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="media_attachments"
+    )
+    post = models.ForeignKey(
+        Post, null=True, blank=True, on_delete=models.CASCADE, related_name="media_attachments"
+    )
+    position = models.PositiveSmallIntegerField(default=0)
+    kind = models.CharField(max_length=10, default=IMAGE)
+    description = models.TextField(blank=True, max_length=DESCRIPTION_MAX)
+    focus_x = models.FloatField(default=0.0)
+    focus_y = models.FloatField(default=0.0)
+    file = models.CharField(max_length=255)
+    width = models.PositiveIntegerField()
+    height = models.PositiveIntegerField()
+    thumbnail = models.CharField(max_length=255)
+    thumbnail_width = models.PositiveIntegerField()
+    thumbnail_height = models.PositiveIntegerField()
+    blurhash = models.CharField(max_length=100, blank=True)
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        indexes = [
+            # A page's images: every shown post's, in the order they were attached.
+            models.Index(fields=["post", "position"], name="media_post_position"),
+            # The purge of uploads never attached (feeds.tasks).
+            models.Index(
+                fields=["created_at"],
+                condition=Q(post__isnull=True),
+                name="media_unattached_created",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"media {self.pk} of {self.owner_id} on {self.post_id}"

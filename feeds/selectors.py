@@ -14,7 +14,7 @@ from django.db.models import Q, QuerySet
 from accounts.ai_training import site_default_allowed
 from accounts.models import User
 
-from .models import Bookmark, Follow, Like, Mention, Post
+from .models import Bookmark, Follow, Like, MediaAttachment, Mention, Post
 
 THREAD_LIMIT = 500  # posts loaded for one conversation
 
@@ -108,12 +108,16 @@ def _load(posts: list[Post], viewer: User | None) -> list[Post]:
 
 def _references_attach(posts: list[Post], shown_ids: list[int], viewer: User | None) -> None:
     """Attach what each shown post mentions (``mentioned``: (id, username) pairs, and
-    ``mention_names`` for rendering) and whether the viewer bookmarked it
-    (``viewer_bookmarked``): one query each, whatever the page holds."""
+    ``mention_names`` for rendering), its images in order (``media``) and whether the viewer
+    bookmarked it (``viewer_bookmarked``): one query each, whatever the page holds."""
     mentioned: dict[int, list[tuple[int, str]]] = {}
     rows = Mention.objects.filter(post_id__in=shown_ids or _NO_ID).order_by("id")
     for post_id, user_id, username in rows.values_list("post_id", "user_id", "user__username"):
         mentioned.setdefault(post_id, []).append((user_id, username))
+    media: dict[int, list[MediaAttachment]] = {}
+    images = MediaAttachment.objects.filter(post_id__in=shown_ids or _NO_ID)
+    for image in images.order_by("post_id", "position"):
+        media.setdefault(image.post_id, []).append(image)
     bookmarked: set[int] = set()
     if viewer is not None and viewer.is_authenticated:
         bookmarked = set(
@@ -125,6 +129,7 @@ def _references_attach(posts: list[Post], shown_ids: list[int], viewer: User | N
         shown = post.repost_of if post.repost_of_id else post
         shown.mentioned = mentioned.get(shown_id, [])
         shown.mention_names = frozenset(name.lower() for _, name in shown.mentioned)
+        shown.media = media.get(shown_id, [])
         post.viewer_bookmarked = shown_id in bookmarked
 
 

@@ -8,6 +8,8 @@ Every write that touches more than one row runs in one transaction, and every co
 with an atomic ``F()`` update, so concurrent likes or follows never lose a count.
 """
 
+from collections.abc import Sequence
+
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import IntegrityError, transaction
 from django.db.models import F
@@ -15,6 +17,13 @@ from django.db.models import F
 from accounts.models import User
 
 from . import notifications
+from .media import (
+    PreparedImage,
+    media_attach,
+    media_files_delete,
+    media_files_of_posts,
+    media_store,
+)
 from .models import Follow, Like, Notification, Post
 from .references import post_references_store
 from .text import post_text_clean
@@ -28,10 +37,13 @@ def _bump(model, pk: int, field: str, delta: int) -> None:
     queryset.update(**{field: F(field) + delta})
 
 
-def post_create(*, author: User, text: str, reply_to: Post | None = None) -> Post:
+def post_create(
+    *, author: User, text: str, reply_to: Post | None = None, media_ids: Sequence[int] = ()
+) -> Post:
     """Publish a post, or a reply when ``reply_to`` is given (a reply to a repost answers
-    the original)."""
-    text = post_text_clean(text)
+    the original), with the author's uploaded images ``media_ids`` in that order (then the
+    text may be empty). A refused image leaves nothing posted and nothing attached."""
+    text = post_text_clean(text, allow_empty=bool(media_ids))
     if reply_to is not None and reply_to.repost_of_id:
         reply_to = reply_to.repost_of
     with transaction.atomic():
@@ -41,6 +53,7 @@ def post_create(*, author: User, text: str, reply_to: Post | None = None) -> Pos
             reply_to=reply_to,
             thread_root_id=(reply_to.thread_root_id or reply_to.id) if reply_to else None,
         )
+        media_attach(post=post, owner=author, media_ids=media_ids)
         _bump(User, author.pk, "posts_count", 1)
         if reply_to is not None:
             _bump(Post, reply_to.pk, "replies_count", 1)
@@ -49,6 +62,30 @@ def post_create(*, author: User, text: str, reply_to: Post | None = None) -> Pos
             lambda: notifications.notifications_for_post(post_id=post.pk), robust=True
         )
     return post
+
+
+def post_create_with_images(
+    *,
+    author: User,
+    text: str,
+    reply_to: Post | None = None,
+    images: Sequence[tuple[PreparedImage, str]] = (),
+) -> Post:
+    """The web composer's post: images already validated in memory (``media_image_prepare``,
+    with clean alt texts) are stored and attached in the post's own transaction. If anything
+    is refused, the files stored so far are deleted again and nothing is posted."""
+    stored: list[str] = []
+    try:
+        with transaction.atomic():
+            media_ids = []
+            for prepared, description in images:
+                media = media_store(owner=author, prepared=prepared, description=description)
+                stored += [media.file, media.thumbnail]
+                media_ids.append(media.pk)
+            return post_create(author=author, text=text, reply_to=reply_to, media_ids=media_ids)
+    except Exception:
+        media_files_delete(stored)
+        raise
 
 
 def post_delete(*, post: Post, actor: User) -> None:
@@ -62,7 +99,11 @@ def post_delete(*, post: Post, actor: User) -> None:
             _bump(Post, post.repost_of_id, "reposts_count", -1)
         else:
             _bump(User, post.author_id, "posts_count", -1)
+        # The images' rows go with the post (cascade); their files once that has committed.
+        names = media_files_of_posts([post.pk])
         post.delete()
+        if names:
+            transaction.on_commit(lambda: media_files_delete(names), robust=True)
 
 
 def repost_create(*, user: User, post: Post) -> Post:

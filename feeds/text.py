@@ -22,11 +22,12 @@ REFERENCE_RE = re.compile(f"{MENTION_RE.pattern}|{HASHTAG_RE.pattern}")
 ALLOWED_CONTROL = {"\n", "\t"}
 
 
-def post_text_clean(text: object) -> str:
+def post_text_clean(text: object, *, allow_empty: bool = False) -> str:
     """Return the text as it will be stored, or raise ValidationError saying what is wrong.
 
     Newlines are normalised to ``\\n`` and the text to NFC; length is counted in code points
-    after that, so "é" typed either way counts as one character.
+    after that, so "é" typed either way counts as one character. ``allow_empty``: a post
+    with images may have no text (as on Mastodon).
     """
     if not isinstance(text, str):
         raise ValidationError("The post text must be a string.", code="invalid")
@@ -41,7 +42,7 @@ def post_text_clean(text: object) -> str:
             code="control_characters",
         )
     text = unicodedata.normalize("NFC", text).strip()
-    if not text:
+    if not text and not allow_empty:
         raise ValidationError("Write something first: a post cannot be empty.", code="blank")
     limit = settings.POST_MAX_CHARACTERS
     if len(text) > limit:

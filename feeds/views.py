@@ -6,6 +6,7 @@ only what it returns; a reader with no budget left gets a friendly 429 page.
 
 from functools import wraps
 
+from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.contrib.auth.views import redirect_to_login
@@ -23,10 +24,12 @@ from access.responses import budget_exhausted_page
 from accounts.forms import add_service_errors
 from accounts.models import User
 from accounts.selectors import user_get_by_username
+from core.images import ImageRefused
 from core.ratelimits import request_rate_limit
 
 from . import services
 from .forms import MAX_POST_ID, PageForm, PostForm
+from .media import media_description_clean, media_image_prepare
 from .models import Post
 from .selectors import PageRequest, is_following, post_get, post_thread
 from .selectors import timeline_home as timeline_home_select
@@ -199,7 +202,7 @@ def post_detail(request, post_id):
 @reader_page()
 def post_create(request):
     """Publish a post or a reply; refusals re-render the composer with the reason (400)."""
-    form = PostForm(request.POST)
+    form = PostForm(request.POST, request.FILES)
     reply_to = None
     if form.is_valid():
         reply_to_id = form.cleaned_data["reply_to"]
@@ -210,10 +213,17 @@ def post_create(request):
             else:
                 # Replying reads the post (an error page names its author): gate it first.
                 _answer_deliver(request, reply_to)
+    sent = sum(len(request.FILES.getlist(name)) for name in request.FILES)
+    if sent > settings.MEDIA_PER_POST:  # the composer has four fields; a crafted form more
+        form.add_error(None, f"A post can carry at most {settings.MEDIA_PER_POST} images.")
+    images = _composer_images(form) if form.is_valid() else []
     if form.is_valid():
         try:
-            post = services.post_create(
-                author=request.user, text=form.cleaned_data["text"], reply_to=reply_to
+            post = services.post_create_with_images(
+                author=request.user,
+                text=form.cleaned_data["text"],
+                reply_to=reply_to,
+                images=images,
             )
         except ValidationError as exc:
             add_service_errors(form, exc, field="text")
@@ -223,6 +233,29 @@ def post_create(request):
                 return redirect(f"{reverse('feeds:post', args=[reply_to.shown.pk])}#post-{post.pk}")
             return _redirect_back(request, reverse("feeds:home"))
     return render(request, "feeds/compose.html", {"form": form, "reply_to": reply_to}, status=400)
+
+
+def _composer_images(form: PostForm) -> list:
+    """The composer's images, validated and re-encoded in memory with their alt texts; each
+    refusal becomes an error on its field (nothing is stored until the post is)."""
+    images = []
+    for slot in range(1, settings.MEDIA_PER_POST + 1):
+        upload = form.cleaned_data.get(f"image_{slot}")
+        alt = form.cleaned_data.get(f"alt_{slot}") or ""
+        if upload is None:
+            if alt.strip():
+                form.add_error(f"image_{slot}", "Choose an image for this alt text.")
+            continue
+        try:
+            description = media_description_clean(alt)
+        except ValidationError as exc:
+            form.add_error(f"alt_{slot}", [m.removeprefix("description: ") for m in exc.messages])
+            continue
+        try:
+            images.append((media_image_prepare(upload=upload), description))
+        except ImageRefused as exc:
+            form.add_error(f"image_{slot}", exc.messages)
+    return images
 
 
 @login_required

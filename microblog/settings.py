@@ -212,18 +212,56 @@ STORAGES = {
 }
 WHITENOISE_USE_FINDERS = True  # serve from app folders too, so no collectstatic is needed
 
-# --- Uploaded media (profile images) -------------------------------------------------------
+# --- Uploaded media (profile images, images on posts) ---------------------------------------
 # Through the "default" storage above: local files here on the embedded default, served by
-# accounts/media_views.py (the app checks what it serves; no web-server alias needed).
+# accounts/media_views.py and feeds/media_views.py (the app checks what it serves; no
+# web-server alias needed). With MEDIA_S3_BUCKET set, the default storage is S3-compatible
+# object storage (django-storages, boto3): AWS S3, MinIO, Ceph, … at AWS_S3_ENDPOINT_URL.
 MEDIA_ROOT = os.environ.get("MEDIA_ROOT", str(BASE_DIR / "media"))
 MEDIA_URL = "/media/"
+MEDIA_S3_BUCKET = os.environ.get("MEDIA_S3_BUCKET", "")
+if MEDIA_S3_BUCKET:
+    STORAGES["default"] = {
+        "BACKEND": "storages.backends.s3.S3Storage",
+        "OPTIONS": {
+            "bucket_name": MEDIA_S3_BUCKET,
+            "endpoint_url": os.environ.get("AWS_S3_ENDPOINT_URL") or None,
+            "region_name": os.environ.get("AWS_S3_REGION_NAME") or None,
+            # Credentials: AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY (boto3 reads them).
+            "file_overwrite": False,  # names are random; never replace a stored file
+            "default_acl": None,  # the bucket stays private: the app serves every file
+        },
+    }
 PROFILE_IMAGE_MAX_BYTES = env_int("PROFILE_IMAGE_MAX_BYTES", 2 * 1024 * 1024)  # Mastodon's 2 MB
 # Decoding stops above this many pixels (decompression bombs); Mastodon's limit is similar.
 IMAGE_MAX_PIXELS = env_int("IMAGE_MAX_PIXELS", 4096 * 4096)
-# Only these routes take bodies past DATA_UPLOAD_MAX_MEMORY_SIZE (core/request_input.py):
-# two images and the form around them.
-UPLOAD_PATHS = ("/accounts/settings/", "/api/v1/accounts/update_credentials")
-UPLOAD_MAX_BODY_SIZE = 2 * PROFILE_IMAGE_MAX_BYTES + 64 * 1024
+# Images on posts (feeds/media.py): Mastodon's 16 MB would let four of them make a 64 MB
+# request; 10 MB is plenty for a phone photo.
+MEDIA_IMAGE_MAX_BYTES = env_int("MEDIA_IMAGE_MAX_BYTES", 10 * 1024 * 1024)
+MEDIA_PER_POST = 4  # Mastodon's limit
+MEDIA_IMAGE_MAX_SIDE = env_int("MEDIA_IMAGE_MAX_SIDE", 1920)  # the stored image's long side
+MEDIA_THUMBNAIL_SIDE = env_int("MEDIA_THUMBNAIL_SIDE", 400)  # the preview's long side
+MEDIA_UNATTACHED_HOURS = env_int("MEDIA_UNATTACHED_HOURS", 24)  # then unposted uploads go
+# Signed image URLs are valid to the end of the next bucket (1-2 h), the same URL within one.
+MEDIA_URL_BUCKET_SECONDS = env_int("MEDIA_URL_BUCKET_SECONDS", 3600)
+# Behind nginx: hand files off with X-Accel-Redirect to this internal location (e.g.
+# "/protected-media/" aliased to MEDIA_ROOT) after the app has checked the signature.
+MEDIA_X_ACCEL_PREFIX = os.environ.get("MEDIA_X_ACCEL_PREFIX", "")
+CELERY_BEAT_SCHEDULE["feeds-purge-unattached-media"] = {
+    "task": "feeds.tasks.media_unattached_purge_task",
+    "schedule": 60 * 60.0,
+}
+# Only these routes take bodies past DATA_UPLOAD_MAX_MEMORY_SIZE (core/request_input.py),
+# each up to its limit: two profile images, one image on a post, or the composer's four,
+# and the form around them.
+_FORM_ROOM = 64 * 1024
+UPLOAD_PATHS = {
+    "/accounts/settings/": 2 * PROFILE_IMAGE_MAX_BYTES + _FORM_ROOM,
+    "/api/v1/accounts/update_credentials": 2 * PROFILE_IMAGE_MAX_BYTES + _FORM_ROOM,
+    "/api/v1/media": MEDIA_IMAGE_MAX_BYTES + _FORM_ROOM,
+    "/api/v2/media": MEDIA_IMAGE_MAX_BYTES + _FORM_ROOM,
+    "/posts/new/": MEDIA_PER_POST * MEDIA_IMAGE_MAX_BYTES + _FORM_ROOM,
+}
 
 # --- Security -----------------------------------------------------------------------------
 # Production defaults (DEBUG off): HTTPS only, HSTS for a year, secure cookies. Behind a
@@ -557,6 +595,7 @@ REQUEST_RATE_LIMITS = {
     "login_failures": [("5/30m", "username")],  # failed log-ins only, checked before each try
     "post": [("300/3h", "user")],  # the web composer and POST /api/v1/statuses
     "follow": [("400/1d", "user")],  # web and API follows
+    "media": [("30/30m", "user")],  # POST /api/v1/media and /api/v2/media (Mastodon's limit)
     "api": [("300/5m", "token"), ("1500/5m", "user"), ("300/5m", "anon_ip")],  # every API call
     "paging": [("300/15m", "principal")],  # any max_id/min_id/since_id, web and API
     # Search (web page and API): a favourite scraping surface, so its own, tighter group.

@@ -6,6 +6,7 @@ from django.urls import include, path
 from accounts import urls as accounts_urls
 from accounts.media_views import profile_media
 from core.ratelimits import login_rate_limit
+from feeds.media_views import media_file
 
 from .views import healthz
 
@@ -28,6 +29,12 @@ urlpatterns = [
     path("licensing/", include("licensing.urls")),
     path("accounts/", include((accounts_pages, accounts_urls.app_name))),
     path("oauth/", include("accounts.urls_oauth")),  # /oauth/authorize; token/revoke: api
+    # Images on posts, by signed expiring URLs (feeds.media_urls); profile images by name.
+    path(
+        "media/p/<int:media_id>/<int:expires>/<str:signature>/<str:filename>",
+        media_file,
+        name="media_file",
+    ),
     path("media/<str:folder>/<str:name>", profile_media, name="profile_media"),
     path("", include("api.urls")),
     path("", include("feeds.urls")),

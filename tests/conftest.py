@@ -1,9 +1,11 @@
 """Shared fixtures: service detection, factories and a clean cache per test."""
 
+import atexit
 import functools
 import importlib
 import os
 import shutil
+import tempfile
 
 import pytest
 from django.conf import settings
@@ -53,8 +55,12 @@ def _clear_cache():
 
 
 def pytest_configure(config):
-    """Fast password hashing in tests only: the real hasher is deliberately slow."""
+    """Fast password hashing in tests only: the real hasher is deliberately slow. Uploaded
+    images go to a temporary folder removed at exit, never the checkout's ``media/`` (the
+    fuzzer uploads real images; tests that look at files set their own ``MEDIA_ROOT``)."""
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+    settings.MEDIA_ROOT = tempfile.mkdtemp(prefix="microblog-test-media-")
+    atexit.register(shutil.rmtree, settings.MEDIA_ROOT, ignore_errors=True)
 
 
 # Data migrations that seed rows the app needs (tiers decide read budgets; the plan is sold).

@@ -7,6 +7,7 @@ from rest_framework.permissions import AllowAny
 from rest_framework.response import Response
 
 from accounts.directory import instance_stats, tiers_list
+from feeds.models import MediaAttachment
 
 from ..schemas import (
     NullField,
@@ -31,28 +32,32 @@ def _tiers() -> list[dict]:
 
 
 # Every field strict clients decode (Ice Cubes requires all four poll fields), with the value
-# that says "not offered": we have no polls and no media.
+# that says "not offered": we have no polls and no video.
 POLLS_CONFIGURATION = {
     "max_options": 0,
     "max_characters_per_option": 0,
     "min_expiration": 0,
     "max_expiration": 0,
 }
-MEDIA_CONFIGURATION = {
-    "supported_mime_types": [],
-    "image_size_limit": 0,
-    "image_matrix_limit": 0,
-    "video_size_limit": 0,
-    "video_frame_rate_limit": 0,
-    "video_matrix_limit": 0,
-    "description_limit": 0,
-}
+
+
+def _media_configuration() -> dict:
+    """What clients may upload (images only, feeds.media), as Mastodon states its limits."""
+    return {
+        "supported_mime_types": ["image/jpeg", "image/png", "image/webp", "image/gif"],
+        "image_size_limit": settings.MEDIA_IMAGE_MAX_BYTES,
+        "image_matrix_limit": settings.IMAGE_MAX_PIXELS,
+        "video_size_limit": 0,
+        "video_frame_rate_limit": 0,
+        "video_matrix_limit": 0,
+        "description_limit": MediaAttachment.DESCRIPTION_MAX,
+    }
 
 
 def _statuses_configuration() -> dict:
     return {
         "max_characters": settings.POST_MAX_CHARACTERS,
-        "max_media_attachments": 0,
+        "max_media_attachments": settings.MEDIA_PER_POST,
         "characters_reserved_per_url": 23,
     }
 
@@ -127,7 +132,7 @@ class InstanceV1View(ApiView):
                 "invites_enabled": False,
                 "configuration": {
                     "statuses": _statuses_configuration(),
-                    "media_attachments": MEDIA_CONFIGURATION,
+                    "media_attachments": _media_configuration(),
                     "polls": POLLS_CONFIGURATION,
                 },
                 "contact_account": None,
@@ -164,7 +169,7 @@ class InstanceV2View(ApiView):
                     "vapid": {"public_key": ""},
                     "accounts": {"max_featured_tags": 0, "max_pinned_statuses": 0},
                     "statuses": _statuses_configuration(),
-                    "media_attachments": MEDIA_CONFIGURATION,
+                    "media_attachments": _media_configuration(),
                     "polls": POLLS_CONFIGURATION,
                     "translation": {"enabled": False},
                 },

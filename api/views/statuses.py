@@ -14,6 +14,7 @@ from access.reading_policy import POSTS
 from core.cache_errors import CACHE_ERRORS
 from feeds import selectors as feeds
 from feeds import services
+from feeds.media import media_ids_parse
 
 from ..exceptions import Conflict, StoreUnavailable, Unprocessable
 from ..pagination import ACCOUNTS_LIMIT, page_request, paginated
@@ -75,12 +76,14 @@ class StatusCreateView(ApiView):
     )
     def post(self, request):
         data = request.data
-        text, reply_to = self._validated(data)
+        text, reply_to, media_ids = self._validated(data)
         # The answer is the caller's own post (free); a reply target is read like any post.
         self.deliver_answer([reply_to] if reply_to is not None else [])
         key = request.headers.get("Idempotency-Key", "").strip()
         if not key:
-            post = services.post_create(author=request.user, text=text, reply_to=reply_to)
+            post = services.post_create(
+                author=request.user, text=text, reply_to=reply_to, media_ids=media_ids
+            )
             return self._created(post.pk)
         cache_key = _idempotency_cache_key(request.user.pk, key[:500])
         try:
@@ -95,7 +98,9 @@ class StatusCreateView(ApiView):
             if earlier is not None:
                 return self._created(int(earlier))
         try:
-            post = services.post_create(author=request.user, text=text, reply_to=reply_to)
+            post = services.post_create(
+                author=request.user, text=text, reply_to=reply_to, media_ids=media_ids
+            )
         except Exception:
             with contextlib.suppress(*CACHE_ERRORS):
                 cache.delete(cache_key)  # nothing was posted: the client may retry this key
@@ -105,12 +110,10 @@ class StatusCreateView(ApiView):
         return self._created(post.pk)
 
     def _validated(self, data):
-        """The text and reply target, refusing what we cannot publish as asked."""
+        """The text, reply target and images, refusing what we cannot publish as asked."""
         if not hasattr(data, "get"):
             raise Unprocessable("Send a JSON object or a form with a status field.")
         text = data.get("status")
-        if text is None:
-            raise Unprocessable("status: write something first: a post cannot be empty.")
         for name in ("visibility", "spoiler_text", "language"):
             if name in data and not isinstance(data[name], str):
                 raise Unprocessable(f"{name}: must be a string.")
@@ -130,9 +133,15 @@ class StatusCreateView(ApiView):
             )
         if data.get("spoiler_text"):
             raise Unprocessable("spoiler_text: content warnings are not supported yet.")
-        media = data.getlist("media_ids[]") if hasattr(data, "getlist") else data.get("media_ids")
-        if media or (hasattr(data, "getlist") and any(data.getlist("media_ids"))):
-            raise Unprocessable("media_ids: attachments are not supported yet.")
+        if hasattr(data, "getlist"):  # a form: media_ids[]=1&media_ids[]=2 (or media_ids=)
+            raw_media = [v for v in data.getlist("media_ids[]") + data.getlist("media_ids") if v]
+        else:
+            raw_media = data.get("media_ids")
+            if raw_media is not None and not isinstance(raw_media, list):
+                raise Unprocessable("media_ids: send a list of media ids.")
+        media_ids = media_ids_parse(raw_media)  # ValidationError → 422
+        if text is None and not media_ids:
+            raise Unprocessable("status: write something first: a post cannot be empty.")
         refusal = unsupported_status_option(data)
         if refusal:
             raise Unprocessable(refusal)
@@ -145,7 +154,7 @@ class StatusCreateView(ApiView):
             reply_to = feeds.post_get(post_id=reply_id, viewer=None)
             if reply_to is None:
                 raise NotFound("The status you are replying to does not exist.")
-        return text, reply_to
+        return ("" if text is None else text), reply_to, media_ids
 
     def _created(self, post_id: int):
         # The caller's own new post: free of charge (the gate was passed before posting).

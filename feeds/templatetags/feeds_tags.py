@@ -4,6 +4,7 @@ from django import template
 from django.utils.safestring import mark_safe
 
 from access.delivered import post_delivered_check
+from feeds.media_urls import media_url
 from feeds.text import render_post_html
 
 register = template.Library()
@@ -25,3 +26,10 @@ def gate_checked(context, post) -> str:
     first, so a view that forgets the gate fails instead of leaking."""
     post_delivered_check(context["request"], post)
     return ""
+
+
+@register.simple_tag
+def media_src(media, variant: str = "small") -> str:
+    """The signed, expiring URL of an image on a post the page shows (``feeds.media_urls``):
+    only a post that passed the gate is rendered, so only its images get URLs."""
+    return media_url(media, variant)

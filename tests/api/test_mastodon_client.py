@@ -10,6 +10,7 @@ from mastodon import Mastodon, MastodonNotFoundError
 
 from accounts.services import token_create
 from tests.factories import UserFactory
+from tests.media_helpers import image_bytes
 
 
 @pytest.fixture
@@ -163,3 +164,34 @@ def test_mastodon_py_mentions_notifications_tags_and_bookmarks(
     assert writer_api.notifications() == []
     friend_api.status_unbookmark(post)
     assert friend_api.bookmarks() == []
+
+
+def test_mastodon_py_uploads_an_image_and_posts_with_it(
+    live_server, seeded_tiers, short_lived_db_connections, clients, settings, tmp_path
+):
+    """Ensures that Mastodon.py uploads an image (media_post), describes it (media_update),
+    posts with it (status_post media_ids) and that another account reads the status with its
+    MediaAttachment, whose signed URL serves the image."""
+    settings.MEDIA_ROOT = str(tmp_path / "media")
+    writer = UserFactory(username="photo_m")
+    reader = UserFactory(username="viewer_m")
+    writer_api = _client(
+        live_server, token_create(user=writer, name="t", scopes=["read", "write"])[1]
+    )
+    reader_api = _client(
+        live_server, token_create(user=reader, name="t", scopes=["read", "write"])[1]
+    )
+    clients += [writer_api, reader_api]
+    photo = tmp_path / "photo.jpg"
+    photo.write_bytes(image_bytes())
+    media = writer_api.media_post(str(photo), mime_type="image/jpeg", description="a red square")
+    assert media["type"] == "image" and media["description"] == "a red square"
+    media = writer_api.media_update(media, description="a red square, described again")
+    status = writer_api.status_post("a photo #pictures", media_ids=[media])
+    assert [m["id"] for m in status["media_attachments"]] == [media["id"]]
+    seen = reader_api.status(status["id"])
+    attachment = seen["media_attachments"][0]
+    assert attachment["description"] == "a red square, described again"
+    assert attachment["meta"]["original"]["width"] == 800 and attachment["blurhash"]
+    image = reader_api.session.get(attachment["preview_url"], timeout=10)
+    assert image.status_code == 200 and image.headers["Content-Type"] == "image/jpeg"

@@ -19,7 +19,7 @@ FULL_PAGE = 20
 # The page itself, its related posts (originals, reply targets), the authors, the viewer's
 # likes and reposts, the mentions and the viewer's bookmarks: the same seven whatever the
 # page holds.
-SELECTOR_QUERIES = 7
+SELECTOR_QUERIES = 8
 
 
 def timeline_data(viewer, size: int):

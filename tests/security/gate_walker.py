@@ -35,7 +35,7 @@ from accounts.services import token_create
 from core.client_ip import ip_prefix
 from feeds import notifications, services
 from feeds.bookmarks import bookmark_create
-from feeds.models import Notification, Post
+from feeds.models import MediaAttachment, Notification, Post
 from tests.factories import UserFactory
 
 from .routes import route_paths
@@ -58,6 +58,7 @@ class WalkWorld:
     token: str
     posts: dict[str, Post] = field(default_factory=dict)
     notification_ids: list[int] = field(default_factory=list)
+    media_ids: list[int] = field(default_factory=list)
     markers: dict[int, str] = field(default_factory=dict)  # post id → its text's marker
 
     def add(self, kind: str, post: Post) -> Post:
@@ -94,6 +95,7 @@ class WalkWorld:
         # notifications (a mention and a like by the suspended author among them).
         by_name["tag"] = by_name["hashtag"] = [TAG]
         by_name["notification_id"] = [str(pk) for pk in self.notification_ids]
+        by_name["media_id"] = [str(pk) for pk in self.media_ids]
         return by_name, sorted({*post_ids, *user_ids, *names})
 
 
@@ -137,9 +139,34 @@ def walk_world_create() -> WalkWorld:
     world.notification_ids = list(
         Notification.objects.filter(recipient=reader).values_list("pk", flat=True)
     )
+    # Images (issue 15): on a writer's post, on the suspended author's, and uploads not yet
+    # posted by the reader and the writer, so media routes have real ids and statuses carry
+    # attachments (rows only: no route may need the files to answer without a 500).
+    for owner, post in (
+        (writer, world.posts["plain"]),
+        (gone, hidden),
+        (reader, None),
+        (writer, None),
+    ):
+        world.media_ids.append(_walk_media(owner, post).pk)
     gone.is_active = False
     gone.save(update_fields=["is_active"])
     return world
+
+
+def _walk_media(owner, post: Post | None) -> MediaAttachment:
+    return MediaAttachment.objects.create(
+        owner=owner,
+        post=post,
+        description="an image on the walk",
+        file=f"post-media/walk{secrets.token_hex(4)}.jpg",
+        width=800,
+        height=600,
+        thumbnail=f"post-media/walk{secrets.token_hex(4)}.small.jpg",
+        thumbnail_width=400,
+        thumbnail_height=300,
+        blurhash="L7ND%C]TfQ]T|wo1fQo1fQfQfQfQ",
+    )
 
 
 def _receipts(principal: str) -> set[int]:

@@ -13,6 +13,7 @@ SAMPLE = {
     "notification_id": "{post}",  # any id: a missing one must answer 404, never 500
     "tag": "{name}",
     "hashtag": "{name}",
+    "media_id": "{post}",  # any id: someone else's or a missing upload must answer 404
 }
 
 

@@ -7,7 +7,7 @@ import pytest
 from django.test import Client
 
 from accounts.models import ApiToken, User
-from feeds.models import Notification, Post
+from feeds.models import MediaAttachment, Notification, Post
 
 from .conftest import bearer
 
@@ -33,8 +33,9 @@ def _expected(method, operation_id, caller):
     """Mastodon's rules: reads are public (budget allowing); writes need a token; only the
     author deletes a post (staff included: admins act through the admin, not the API); to
     anyone else it is not found."""
-    if operation_id.startswith("notification"):
-        # One's own notifications only: somebody else's id names no record of theirs.
+    if operation_id.startswith(("notification", "media_")):
+        # One's own notifications and unposted uploads only: somebody else's id names no
+        # record of theirs.
         return {401} if caller == "anonymous" else {200} if caller == "owner" else {404}
     if method == "get":
         return {200}
@@ -45,6 +46,19 @@ def _expected(method, operation_id, caller):
     if operation_id == "accounts_follow" and caller == "owner":
         return {422}  # the object is the owner's own account: no self-follow
     return {200}
+
+
+def _upload_of(owner) -> MediaAttachment:
+    """An unposted upload (the row alone: these calls never need its files)."""
+    return MediaAttachment.objects.create(
+        owner=owner,
+        file="post-media/matrix.jpg",
+        width=8,
+        height=6,
+        thumbnail="post-media/matrix.small.jpg",
+        thumbnail_width=4,
+        thumbnail_height=3,
+    )
 
 
 def _secrets(world) -> list[str]:
@@ -71,6 +85,7 @@ def test_authorisation_matrix(world, caller):
         )
         url = path.replace("{status_id}", str(post.pk)).replace("{account_id}", str(world.owner.pk))
         url = url.replace("{notification_id}", str(note.pk)).replace("{hashtag}", "matrix")
+        url = url.replace("{media_id}", str(_upload_of(world.owner).pk))
         response = getattr(_client(world, caller), method)(url, REMOTE_ADDR="203.0.113.50")
         assert response.status_code in _expected(method, operation_id, caller), (
             caller,

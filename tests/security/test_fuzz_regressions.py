@@ -6,6 +6,7 @@ import pytest
 from django.test import Client
 
 from feeds.models import Post
+from tests.media_helpers import upload
 
 from .conftest import bearer
 
@@ -189,3 +190,15 @@ def test_oauth_client_id_with_a_nul_byte_is_not_a_server_error(db, path):
     response = Client().post(path, json.dumps(body), content_type="application/json")
     assert 400 <= response.status_code < 500
     assert Client().get("/oauth/authorize", {"client_id": "a\x00b"}).status_code == 400
+
+
+def test_alt_text_is_measured_as_sent(api, settings, tmp_path):
+    """Ensures that alt text of 1,501 characters is refused even when trimming its blank
+    would bring it to 1,500 (the fuzzer sent a tab and 1,500 stars, and the schema's
+    maxLength counts what was sent)."""
+    settings.MEDIA_ROOT = str(tmp_path)
+    response = api.post("/api/v1/media", {"file": upload(), "description": "\t" + "*" * 1500})
+    assert response.status_code == 422 and "1,500" in response.json()["error"]
+    assert (
+        api.post("/api/v1/media", {"file": upload(), "description": "*" * 1500}).status_code == 200
+    )
