@@ -14,7 +14,7 @@ from django.db.models import F
 
 from accounts.models import User
 
-from . import notifications
+from . import home_timelines, notifications
 from .models import Follow, Like, Notification, Post
 from .references import post_references_store
 from .text import post_text_clean
@@ -48,6 +48,7 @@ def post_create(*, author: User, text: str, reply_to: Post | None = None) -> Pos
         transaction.on_commit(
             lambda: notifications.notifications_for_post(post_id=post.pk), robust=True
         )
+        home_timelines.home_feed_post_created_queue(post_id=post.pk)
     return post
 
 
@@ -62,6 +63,7 @@ def post_delete(*, post: Post, actor: User) -> None:
             _bump(Post, post.repost_of_id, "reposts_count", -1)
         else:
             _bump(User, post.author_id, "posts_count", -1)
+        home_timelines.home_feed_post_deleted_queue(post_id=post.pk, author_id=post.author_id)
         post.delete()
 
 
@@ -78,6 +80,7 @@ def repost_create(*, user: User, post: Post) -> Post:
             transaction.on_commit(
                 lambda: notifications.notification_for_repost(repost_id=repost.pk), robust=True
             )
+            home_timelines.home_feed_post_created_queue(post_id=repost.pk)
     except IntegrityError:  # a concurrent request reposted it first
         return Post.objects.get(author=user, repost_of=original)
     return repost
@@ -87,7 +90,10 @@ def repost_delete(*, user: User, post: Post) -> Post:
     """Undo a repost of ``post`` (or of its original). Idempotent. Returns the original."""
     original = post.repost_of if post.repost_of_id else post
     with transaction.atomic():
-        deleted, _ = Post.objects.filter(author=user, repost_of=original).delete()
+        reposts = Post.objects.filter(author=user, repost_of=original)
+        for repost_id in reposts.values_list("id", flat=True):
+            home_timelines.home_feed_post_deleted_queue(post_id=repost_id, author_id=user.pk)
+        deleted, _ = reposts.delete()
         if deleted:
             _bump(Post, original.pk, "reposts_count", -1)
             notifications.notification_withdraw(
@@ -152,6 +158,7 @@ def follow_create(*, follower: User, followee: User) -> Follow:
                 ),
                 robust=True,
             )
+            home_timelines.home_feed_follow_queue(follower_id=follower.pk, followee_id=followee.pk)
     except IntegrityError:  # a concurrent request followed first
         return Follow.objects.get(follower=follower, followee=followee)
     return follow
@@ -166,6 +173,9 @@ def follow_delete(*, follower: User, followee: User) -> None:
             _bump(User, followee.pk, "followers_count", -1)
             notifications.notification_withdraw(
                 actor_id=follower.pk, recipient_id=followee.pk, kind=Notification.FOLLOW
+            )
+            home_timelines.home_feed_unfollow_queue(
+                follower_id=follower.pk, followee_id=followee.pk
             )
 
 

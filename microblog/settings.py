@@ -310,6 +310,22 @@ for _feed, _policy in LOGGED_OUT_READING.items():
             f"LOGGED_OUT_{_feed.upper()} must be one of {', '.join(_allowed)}; got {_policy!r}"
         )
 TIMELINE_PAGE_SIZE = 20
+# Home timelines materialised on write in Redis (feeds/home_feed.py, docs/architecture.md):
+# "auto" = when REDIS_URL is set, "on", or "off" (every page from the database). The embedded
+# default has no Redis, so its home pages always come from the database.
+HOME_FEED = os.environ.get("HOME_FEED", "auto")
+if HOME_FEED not in {"auto", "on", "off"}:
+    raise ImproperlyConfigured(f"HOME_FEED must be 'auto', 'on' or 'off', got {HOME_FEED!r}")
+if HOME_FEED == "on" and not REDIS_URL:
+    raise ImproperlyConfigured("HOME_FEED=on needs REDIS_URL=redis://…")
+# Entries kept per reader (Mastodon keeps 800); pages past them come from the database.
+HOME_FEED_MAX_ENTRIES = env_int("HOME_FEED_MAX_ENTRIES", 800)
+# Followers per fan-out task (a post by a popular author is split across tasks), and readers
+# per Redis pipeline inside one task.
+HOME_FEED_FANOUT_BATCH = env_int("HOME_FEED_FANOUT_BATCH", 2000)
+HOME_FEED_PIPELINE = env_int("HOME_FEED_PIPELINE", 500)
+# A rebuild that never finishes (its worker died) leaves the reader cold again after this.
+HOME_FEED_REBUILD_SECONDS = 60
 # Names nobody may register: they collide with our URLs or impersonate the service.
 RESERVED_USERNAMES = {
     "about", "accounts", "admin", "administrator", "api", "auth", "help", "home", "login",
