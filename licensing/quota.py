@@ -19,6 +19,7 @@ from functools import cache
 from django.db import transaction
 from django.db.models import F
 
+from access.access_log import access_log_shards
 from access.gate import window_day
 from access.ledgers import (
     REDIS_TTL_MARGIN_SECONDS,
@@ -173,7 +174,11 @@ class RedisQuotaLedger:
         self._script = client.register_script(_QUOTA_LUA)
 
     def keys(self, licence_id: int, day: date) -> list[str]:
-        base = f"{self.key_prefix}:licence:{licence_id}"
+        # Both keys of the script in one Redis Cluster slot (hash tag) in the cluster layout.
+        if access_log_shards() == 1:
+            base = f"{self.key_prefix}:licence:{licence_id}"
+        else:
+            base = f"{self.key_prefix}:{{l:{licence_id}}}:licence"
         return [f"{base}:day:{day:%Y%m%d}", f"{base}:month:{day:%Y%m}"]
 
     def charge(self, *, licence_id: int, day: date, quota: int, post_ids: list[int]) -> QuotaCharge:

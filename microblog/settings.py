@@ -531,6 +531,10 @@ ACCESS_LOG_PURGE_BATCH = env_int("ACCESS_LOG_PURGE_BATCH", 10_000)
 # most ACCESS_LOG_DRAIN_MAX_SECONDS per run, taking over entries a dead worker left pending
 # for ACCESS_LOG_DRAIN_CLAIM_IDLE_SECONDS.
 ACCESS_LOG_DRAIN_INTERVAL = env_int("ACCESS_LOG_DRAIN_INTERVAL", 5)
+# Access-log streams: 1 on one Redis; on Redis Cluster N > 1 streams, each with the read
+# ledger sets of its readers in one slot (hash tag {al:<n>}), drained in turn by the task.
+# Changing it on a live Redis starts today's ledger sets afresh: change it at 00:00 UTC.
+ACCESS_LOG_SHARDS = env_int("ACCESS_LOG_SHARDS", 1)
 ACCESS_LOG_DRAIN_BATCH = env_int("ACCESS_LOG_DRAIN_BATCH", 500)
 ACCESS_LOG_DRAIN_MAX_SECONDS = env_int("ACCESS_LOG_DRAIN_MAX_SECONDS", 30)
 ACCESS_LOG_DRAIN_CLAIM_IDLE_SECONDS = env_int("ACCESS_LOG_DRAIN_CLAIM_IDLE_SECONDS", 60)
