@@ -33,6 +33,9 @@ from dataclasses import dataclass
 from functools import cache
 
 from django.conf import settings
+from redis.crc import key_slot
+
+from access.access_log import redis_cluster_layout
 
 logger = logging.getLogger(__name__)
 
@@ -72,6 +75,35 @@ if extra > 0 then
 end
 redis.call('ZADD', key, -1 - floor, 'm')
 return 1
+"""
+
+# The common case, one new post pushed to many readers: for each key (KEYS: any number of
+# readers' sets, in one slot on Redis Cluster), add it if the set exists, and trim only once
+# the set is HOME_FEED_TRIM_SLACK entries over the cap (the trim is the costly part, so it is
+# paid once per that many pushes). ARGV: cap, slack, the id. Returns how many sets took it.
+_PUSH_LUA = """
+local cap = tonumber(ARGV[1])
+local limit = cap + 1 + tonumber(ARGV[2])
+local id = ARGV[3]
+local pushed = 0
+for _, key in ipairs(KEYS) do
+  if redis.call('EXISTS', key) == 1 then
+    pushed = pushed + 1
+    redis.call('ZADD', key, id, id)
+    local marker = redis.call('ZSCORE', key, 'm')
+    if marker and redis.call('ZCARD', key) > limit then
+      local floor = -1 - tonumber(marker)
+      local reserved = 1
+      if redis.call('ZSCORE', key, 'r') then reserved = 2 end
+      local extra = redis.call('ZCARD', key) - reserved - cap
+      redis.call('ZREMRANGEBYRANK', key, reserved, reserved + extra - 1)
+      local lowest = redis.call('ZRANGE', key, reserved, reserved, 'WITHSCORES')
+      if lowest[2] and tonumber(lowest[2]) > floor then floor = tonumber(lowest[2]) end
+      redis.call('ZADD', key, -1 - floor, 'm')
+    end
+  end
+end
+return pushed
 """
 
 # Finish a rebuild: add the database's ids to whatever pushes arrived meanwhile, set the
@@ -119,6 +151,7 @@ class HomeFeed:
         self.key_prefix = key_prefix
         self.max_entries = max_entries
         self._merge = client.register_script(_MERGE_LUA)
+        self._push = client.register_script(_PUSH_LUA)
         self._rebuild = client.register_script(_REBUILD_LUA)
 
     def key(self, user_id: int) -> str:
@@ -148,8 +181,27 @@ class HomeFeed:
         to the cap, pipelined: one round trip per ``HOME_FEED_PIPELINE`` readers."""
         if not post_ids:
             return
+        if len(post_ids) == 1 and not floor_hint:  # a fan-out: many readers per script
+            args = [self.max_entries, settings.HOME_FEED_TRIM_SLACK, post_ids[0]]
+            pipe = self.client.pipeline(transaction=False)
+            for keys in self._key_groups(user_ids):
+                self._push(keys=keys, args=args, client=pipe)
+            pipe.execute()
+            return
         args = [self.max_entries, floor_hint, *post_ids]
         self._pipelined(user_ids, lambda pipe, key: self._merge(keys=[key], args=args, client=pipe))
+
+    def _key_groups(self, user_ids: Iterable[int]) -> list[list[str]]:
+        """Readers' keys in groups one script may touch: ``HOME_FEED_PIPELINE`` keys at a time
+        on one Redis; on Redis Cluster (the cluster layout) only keys of one slot together."""
+        keys = [self.key(user_id) for user_id in user_ids]
+        size = settings.HOME_FEED_PIPELINE
+        if not redis_cluster_layout():
+            return [keys[start : start + size] for start in range(0, len(keys), size)]
+        by_slot: dict[int, list[str]] = {}
+        for key in keys:
+            by_slot.setdefault(key_slot(key.encode()), []).append(key)
+        return list(by_slot.values())
 
     def remove(self, user_ids: Iterable[int], post_ids: list[int]) -> None:
         """Take ``post_ids`` out of each reader's set (a delete, an unfollow, a suspension)."""

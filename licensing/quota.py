@@ -19,7 +19,7 @@ from functools import cache
 from django.db import transaction
 from django.db.models import F
 
-from access.access_log import access_log_shards
+from access.access_log import redis_cluster_layout
 from access.gate import window_day
 from access.ledgers import (
     REDIS_TTL_MARGIN_SECONDS,
@@ -175,7 +175,7 @@ class RedisQuotaLedger:
 
     def keys(self, licence_id: int, day: date) -> list[str]:
         # Both keys of the script in one Redis Cluster slot (hash tag) in the cluster layout.
-        if access_log_shards() == 1:
+        if not redis_cluster_layout():
             base = f"{self.key_prefix}:licence:{licence_id}"
         else:
             base = f"{self.key_prefix}:{{l:{licence_id}}}:licence"

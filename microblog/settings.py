@@ -324,6 +324,8 @@ HOME_FEED_MAX_ENTRIES = env_int("HOME_FEED_MAX_ENTRIES", 800)
 # per Redis pipeline inside one task.
 HOME_FEED_FANOUT_BATCH = env_int("HOME_FEED_FANOUT_BATCH", 2000)
 HOME_FEED_PIPELINE = env_int("HOME_FEED_PIPELINE", 500)
+# A push trims a set only once it is this many entries over the cap (amortised trimming).
+HOME_FEED_TRIM_SLACK = env_int("HOME_FEED_TRIM_SLACK", 50)
 # A rebuild that never finishes (its worker died) leaves the reader cold again after this.
 HOME_FEED_REBUILD_SECONDS = 60
 # Names nobody may register: they collide with our URLs or impersonate the service.

@@ -40,8 +40,10 @@ def feed_redis():
 
 
 @pytest.fixture
-def feed(feed_redis, monkeypatch):
-    """Materialised timelines on our private Redis, capped at ``CAP`` so tests cross it."""
+def feed(feed_redis, monkeypatch, settings):
+    """Materialised timelines on our private Redis, capped at ``CAP`` so tests cross it,
+    trimmed at every push (no slack) unless a test says otherwise."""
+    settings.HOME_FEED_TRIM_SLACK = 0
     chosen = HomeFeed(
         client=feed_redis.client(), key_prefix=f"t-{uuid.uuid4().hex}", max_entries=CAP
     )
@@ -171,9 +173,12 @@ def test_cold_reader_is_not_started_by_a_push(feed):
     assert feed.client.exists(feed.key(author.pk)) == 0  # the author is cold too
 
 
+@pytest.mark.parametrize("shards", [1, 4])
 @override_settings(HOME_FEED_FANOUT_BATCH=2, HOME_FEED_PIPELINE=2)
-def test_fanout_is_split_into_batches(feed):
-    """Ensures that a post reaches every follower when its fan-out spans several tasks."""
+def test_fanout_is_split_into_batches(feed, settings, shards):
+    """Ensures that a post reaches every follower when its fan-out spans several tasks and
+    scripts, on one Redis and in the Redis Cluster layout (one script per slot)."""
+    settings.ACCESS_LOG_SHARDS = shards
     author = UserFactory()
     followers = [UserFactory() for _ in range(7)]
     for follower in followers:
@@ -232,3 +237,18 @@ def test_api_home_is_identical_with_and_without_materialised_timelines(
     use_feed(monkeypatch, None)
     from_database = [fetch(query) for query in queries]
     assert from_redis == from_database
+
+
+def test_pushes_trim_once_past_the_slack(feed, settings):
+    """Ensures that a push trims only once the set is ``HOME_FEED_TRIM_SLACK`` over the cap,
+    then back to the cap, and that pages stay identical to the database's meanwhile."""
+    settings.HOME_FEED_TRIM_SLACK = 3
+    viewer, author = UserFactory(), UserFactory()
+    follow_create(follower=viewer, followee=author)
+    selectors.timeline_home(viewer=viewer)
+    posts = [post_create(author=author, text=f"p{i}").pk for i in range(CAP + 3)]
+    assert feed.members(viewer.pk) == posts  # within the slack: nothing trimmed yet
+    assert assert_same_as_database(viewer) > 0
+    posts.append(post_create(author=author, text="one more").pk)
+    assert feed.members(viewer.pk) == posts[-CAP:]
+    assert assert_same_as_database(viewer) > 0
