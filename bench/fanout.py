@@ -92,24 +92,65 @@ def _worker(env: dict[str, str]) -> subprocess.Popen:
     )  # fmt: skip
 
 
-def bytes_per_entry(feed, readers: list[int]) -> dict:
-    """Redis MEMORY USAGE of real timelines rebuilt from the database, per entry."""
+def bytes_per_entry(readers: list[int]) -> dict:
+    """Redis MEMORY USAGE of real timelines rebuilt from the database, per entry; and of the
+    same members on a scratch redis-server with ``zset-max-listpack-entries 1024`` (the
+    compact encoding a deployment can choose for sets of up to the cap)."""
+    from feeds.home_feed import home_feed_get
     from feeds.home_timelines import home_feed_rebuild
 
-    sizes, entries = 0, 0
+    feed = home_feed_get()
+    sizes, entries, members = 0, 0, []
     for user_id in readers:
         feed.forget([user_id])
         home_feed_rebuild(user_id=user_id)
         key = feed.key(user_id)
         sizes += feed.client.memory_usage(key, samples=0) or 0
         entries += feed.client.zcard(key) - 1  # the marker is not an entry
+        members.append(feed.client.zrange(key, 0, -1, withscores=True))
+    encoding = feed.client.object("encoding", feed.key(readers[0])).decode()
     return {
         "timelines": len(readers),
         "entries": entries,
         "bytes": sizes,
         "bytes_per_entry": sizes / entries if entries else float("nan"),
-        "encoding": feed.client.object("encoding", feed.key(readers[0])) if readers else None,
+        "encoding": encoding,
+        "listpack_bytes_per_entry": _listpack_bytes(members) / entries if entries else 0,
     }
+
+
+def _listpack_bytes(sets: list[list[tuple[bytes, float]]]) -> int:
+    """Bytes of the same sorted sets on a scratch redis-server keeping them as listpacks."""
+    import redis
+
+    from bench.harness import free_port
+
+    port = free_port()
+    server = subprocess.Popen(  # noqa: S603 - a scratch server of our own
+        ["redis-server", "--port", str(port), "--bind", "127.0.0.1", "--save", "",
+         "--appendonly", "no", "--zset-max-listpack-entries", "1024"],
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+    )  # fmt: skip
+    try:
+        client = redis.Redis(port=port)
+        deadline = time.monotonic() + 10
+        while True:
+            try:
+                client.ping()
+                break
+            except redis.ConnectionError:
+                if time.monotonic() > deadline:
+                    raise
+                time.sleep(0.05)
+        total = 0
+        for index, pairs in enumerate(sets):
+            key = f"{{u:{index}}}:home"
+            client.zadd(key, dict(pairs))
+            total += client.memory_usage(key, samples=0) or 0
+        return total
+    finally:
+        server.kill()
+        server.wait(timeout=10)
 
 
 def run(*, env: dict[str, str], posts: int = 20, followers: int = FOLLOWERS) -> dict:

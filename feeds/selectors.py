@@ -73,10 +73,12 @@ def _load(posts: list[Post], viewer: User | None) -> list[Post]:
     wanted = sorted(related_ids) or _NO_ID
     # The originals and reply targets, and theirs (a reposted reply's "Replying to"), in one
     # query through the visibility rule: a hidden one is missing, and shown as such.
+    # One ``IN (… UNION …)``, not ``IN (list) OR IN (subquery)``: PostgreSQL plans the OR as
+    # a sequential scan of every post (0.3-0.7 s at 1,000,000 posts), the union as ~20
+    # primary-key look-ups (0.7 ms).
+    direct = Post.objects.filter(pk__in=wanted).values("pk")
     parents = Post.objects.filter(pk__in=wanted, reply_to__isnull=False).values("reply_to_id")
-    related = {
-        row.pk: row for row in Post.objects.visible().filter(Q(pk__in=wanted) | Q(pk__in=parents))
-    }
+    related = {row.pk: row for row in Post.objects.visible().filter(pk__in=direct.union(parents))}
     # A repost whose original was hidden since the page was chosen: nothing left to show.
     posts = [post for post in posts if not post.repost_of_id or post.repost_of_id in related]
     everyone = [*posts, *related.values()]
