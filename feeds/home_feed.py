@@ -230,7 +230,9 @@ class HomeFeed:
         key = self.key(user_id)
         pipe = self.client.pipeline(transaction=True)
         self._rebuild(keys=[key], args=[self.max_entries, floor, *post_ids], client=pipe)
-        pipe.persist(key)
+        # A timeline lives HOME_FEED_TTL_SECONDS from its build: an active reader's is rebuilt
+        # then (one database page), an idle reader's memory comes back by itself.
+        pipe.expire(key, settings.HOME_FEED_TTL_SECONDS)
         pipe.execute()
 
     def forget(self, user_ids: Iterable[int]) -> None:

@@ -328,6 +328,9 @@ HOME_FEED_PIPELINE = env_int("HOME_FEED_PIPELINE", 500)
 HOME_FEED_TRIM_SLACK = env_int("HOME_FEED_TRIM_SLACK", 50)
 # A rebuild that never finishes (its worker died) leaves the reader cold again after this.
 HOME_FEED_REBUILD_SECONDS = 60
+# How long a materialised timeline lives after it was built (then it is cold again and is
+# rebuilt at its reader's next visit): idle readers cost no memory after a week.
+HOME_FEED_TTL_SECONDS = env_int("HOME_FEED_TTL_SECONDS", 7 * 24 * 3600)
 # Names nobody may register: they collide with our URLs or impersonate the service.
 RESERVED_USERNAMES = {
     "about", "accounts", "admin", "administrator", "api", "auth", "help", "home", "login",

@@ -89,7 +89,7 @@ def assert_same_as_database(viewer) -> int:
     return served
 
 
-def test_pages_equal_the_database_through_every_change(feed):
+def test_pages_equal_the_database_through_every_change(feed, settings):
     """Ensures that the materialised home gives exactly the database query's pages (same ids,
     same order) for every cursor and size, across posts, reposts, follow, unfollow, delete,
     suspension and reinstatement, with the cap crossed so deep pages fall back."""
@@ -98,6 +98,7 @@ def test_pages_equal_the_database_through_every_change(feed):
     follow_create(follower=viewer, followee=carol)
     assert selectors.timeline_home(viewer=viewer) == []  # cold: rebuilt, empty but materialised
     assert feed.client.zscore(feed.key(viewer.pk), MARKER) == -1  # floor 0: complete
+    assert 0 < feed.client.ttl(feed.key(viewer.pk)) <= settings.HOME_FEED_TTL_SECONDS
     for round_ in range(4):
         for author in (bob, carol, dave, viewer):
             post_create(author=author, text=f"{author.username} {round_}")
