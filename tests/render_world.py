@@ -31,7 +31,8 @@ def world_build() -> World:
     """A viewer following ann, vera (verified, allows AI training), bob and sam (suspended
     after posting), with an original carrying a mention and hashtags, a reply, a reply whose
     parent was deleted, a repost, the viewer's own post, and the viewer's likes, reposts and
-    bookmarks on some of them."""
+    bookmarks on some of them; ann replies to the viewer and bob likes their post
+    (notifications)."""
     viewer = UserFactory(username="viewer")
     _, raw = token_create(user=viewer, name="test", scopes=["read", "write"])
     ann = UserFactory(username="ann", bio="I write #things")
@@ -49,6 +50,8 @@ def world_build() -> World:
     verified_post = services.post_create(author=vera, text="Verified words\n\nsecond paragraph")
     repost = services.repost_create(user=bob, post=verified_post)
     own = services.post_create(author=viewer, text="my own post <b>not bold</b>")
+    services.post_create(author=ann, text="@viewer nice one", reply_to=own)
+    services.like_create(user=bob, post=own)
     services.post_create(author=sam, text="soon suspended")
     services.like_create(user=viewer, post=original)
     services.repost_create(user=viewer, post=reply)

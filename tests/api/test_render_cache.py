@@ -34,8 +34,9 @@ def _render_cache_empty():
 
 
 @pytest.fixture
-def world() -> World:
-    return world_build()
+def world(django_capture_on_commit_callbacks) -> World:
+    with django_capture_on_commit_callbacks(execute=True):  # notifications come after commit
+        return world_build()
 
 
 def client_for(world: World, host: str = "testserver") -> APIClient:
@@ -249,3 +250,20 @@ def test_redis_down_renders_uncached(monkeypatch, settings, world):
     monkeypatch.setattr("core.render_cache.caches", {"render": BrokenCache()})
     for path, body in expected.items():
         assert cached(client, path) == body
+
+
+def test_a_warm_page_builds_no_status(monkeypatch, world):
+    """Ensures that the second request for a page takes every shared status from the cache,
+    in one look-up."""
+    client = client_for(world)
+    expected = cached(client, "/api/v1/timelines/home")
+
+    def fail(self, post):
+        raise AssertionError(f"post {post.pk} rendered again")
+
+    monkeypatch.setattr(EntityBuilder, "_shared_status", fail)
+    calls = []
+    real = caches["render"].get_many
+    monkeypatch.setattr(caches["render"], "get_many", lambda keys: calls.append(keys) or real(keys))
+    assert cached(client, "/api/v1/timelines/home") == expected
+    assert len(calls) == 1
