@@ -185,6 +185,8 @@ else:
 # (RENDER_CACHE=0) every request builds everything from the database, as benchmarks compare.
 RENDER_CACHE = env_bool("RENDER_CACHE", default=True)
 RENDER_CACHE_SECONDS = env_int("RENDER_CACHE_SECONDS", 6 * 60 * 60)
+# Renderings each web process also keeps in memory (keys name their content: never stale).
+RENDER_CACHE_LOCAL_ENTRIES = env_int("RENDER_CACHE_LOCAL_ENTRIES", 5000)
 # How long a token's user and tier may be reused at most; every change invalidates it at once
 # (accounts/auth_cache.py), this only bounds an entry whose invalidation Redis lost.
 AUTH_CACHE_SECONDS = env_int("AUTH_CACHE_SECONDS", 5 * 60)

@@ -17,6 +17,7 @@ from accounts.ai_training import user_ai_training_set
 from accounts.moderation import user_suspend
 from accounts.profiles import profile_update
 from api.entities import EntityBuilder
+from core.render_cache import local_entries
 from feeds import services
 from feeds.bookmarks import bookmark_create
 from feeds.selectors import PageRequest, timeline_home
@@ -29,8 +30,10 @@ pytestmark = pytest.mark.django_db
 @pytest.fixture(autouse=True)
 def _render_cache_empty():
     caches["render"].clear()
+    local_entries.clear()
     yield
     caches["render"].clear()
+    local_entries.clear()
 
 
 @pytest.fixture
@@ -253,8 +256,9 @@ def test_redis_down_renders_uncached(monkeypatch, settings, world):
 
 
 def test_a_warm_page_builds_no_status(monkeypatch, world):
-    """Ensures that the second request for a page takes every shared status from the cache,
-    in one look-up."""
+    """Ensures that the second request for a page takes every shared status from the cache:
+    from the shared cache in one look-up when this process has not kept them, and then from
+    this process's memory with no look-up at all."""
     client = client_for(world)
     expected = cached(client, "/api/v1/timelines/home")
 
@@ -265,5 +269,8 @@ def test_a_warm_page_builds_no_status(monkeypatch, world):
     calls = []
     real = caches["render"].get_many
     monkeypatch.setattr(caches["render"], "get_many", lambda keys: calls.append(keys) or real(keys))
+    local_entries.clear()
+    assert cached(client, "/api/v1/timelines/home") == expected
+    assert len(calls) == 1
     assert cached(client, "/api/v1/timelines/home") == expected
     assert len(calls) == 1

@@ -19,6 +19,7 @@ from django.test.utils import CaptureQueriesContext
 from access.delivered import UngatedPostError
 from accounts.moderation import user_suspend
 from accounts.profiles import profile_update
+from core.render_cache import local_entries
 from feeds import services
 from tests.api.test_cache_outage import BrokenCache
 from tests.render_world import World, world_build
@@ -33,8 +34,10 @@ METER = re.compile(r'<[^>]*class="[^"]*meter[^"]*"[^>]*>.*?</[a-z]+>', re.S)
 @pytest.fixture(autouse=True)
 def _render_cache_empty():
     caches["render"].clear()
+    local_entries.clear()
     yield
     caches["render"].clear()
+    local_entries.clear()
 
 
 @pytest.fixture
