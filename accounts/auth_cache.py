@@ -9,10 +9,14 @@ loaded and set again after commit, so a request racing a change can only store a
 is already invalid. A missing generation never matches (entries are built only after their
 generations exist), so an evicted or expired generation key is a miss, never a stale hit.
 
-Keys carry the token's SHA-256 hash, never the raw token. With Redis unreachable every
-request authenticates from the database (never a 500); ``RENDER_CACHE=0`` does the same.
-``AUTH_CACHE_SECONDS`` bounds an entry whose invalidation was lost to a Redis outage, and a
-"new" account's entry never outlives the day it becomes "unverified".
+Each process also keeps the entries it used last in memory; their generations are still read
+from the shared cache on every request (one round trip), so a local entry is exactly as
+trustworthy as a shared one. Keys carry the token's SHA-256 hash, never the raw token.
+
+With Redis unreachable every request authenticates from the database (never a 500);
+``RENDER_CACHE=0`` does the same. ``AUTH_CACHE_SECONDS`` bounds an entry whose invalidation
+was lost to a Redis outage, and a "new" account's entry never outlives the day it becomes
+"unverified".
 """
 
 from contextlib import suppress
@@ -26,7 +30,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from core.cache_errors import CACHE_ERRORS
-from core.render_cache import render_cache_enabled
+from core.render_cache import LocalEntries, render_cache_enabled
 
 from .models import ApiToken, Tier
 from .selectors import effective_tier, token_authenticate
@@ -36,6 +40,7 @@ _ENTRY = "auth:token:{}"
 _USER_GENERATION = "auth:gen:user:{}"
 _APP_GENERATION = "auth:gen:app:{}"
 _SITE_GENERATION = "auth:gen:site"
+local_entries = LocalEntries("AUTH_CACHE_LOCAL_ENTRIES")
 
 
 @dataclass
@@ -85,12 +90,19 @@ def _valid_until(token: ApiToken) -> datetime:
 
 
 def _cached(token_hash: str) -> ApiToken | None:
-    entry = cache.get(_ENTRY.format(token_hash))
+    key = _ENTRY.format(token_hash)
+    entry = local_entries.get_many([key]).get(key)
+    local = entry is not None
+    if entry is None:
+        entry = cache.get(key)
     if entry is None or timezone.now() >= entry.valid_until:
         return None
     current = cache.get_many(entry.generation_keys)
     if [current.get(key) for key in entry.generation_keys] != entry.generations:
+        local_entries.discard(key)
         return None
+    if not local:
+        local_entries.set_many({key: entry})
     return entry.token
 
 
@@ -114,6 +126,7 @@ def _load(raw: str, token_hash: str) -> ApiToken | None:
     if (token.user_id, token.application_id) == owner and seconds > 0:
         entry = _Entry(token, keys, generations, valid_until)
         cache.set(_ENTRY.format(token_hash), entry, timeout=seconds)
+        local_entries.set_many({_ENTRY.format(token_hash): entry})
     return token
 
 
@@ -148,15 +161,16 @@ def _usage_remember(token_hash: str, token: ApiToken) -> None:
     """Keep the cached token's last use current, so ``token_mark_used`` keeps writing at
     most once a minute. A concurrent invalidation still wins: the entry keeps its old
     generations."""
+    key = _ENTRY.format(token_hash)
     with suppress(*CACHE_ERRORS):
-        key = _ENTRY.format(token_hash)
-        entry = cache.get(key)
+        entry = local_entries.get_many([key]).get(key) or cache.get(key)
         if entry is None:
             return
         entry.token.last_used_at, entry.token.last_used_ip = token.last_used_at, token.last_used_ip
         seconds = int((entry.valid_until - timezone.now()).total_seconds())
         if seconds > 0:
             cache.set(key, entry, timeout=seconds)
+            local_entries.set_many({key: entry})
 
 
 def _generations_renew(keys: list[str]) -> None:

@@ -46,13 +46,15 @@ def render_key(kind: str, inputs: Hashable) -> str:
     return f"r:{kind}:{digest}"
 
 
-class _LocalEntries:
-    """This process's most recently used renderings, pickled (every caller gets a fresh copy
-    it may add per-request fields to)."""
+class LocalEntries:
+    """Values this process used last, pickled (every caller gets a fresh copy it may change),
+    at most ``limit_setting`` of them, least recently used dropped first. Only for values
+    whose key names their content, or whose validity is checked elsewhere on every use."""
 
-    def __init__(self):
+    def __init__(self, limit_setting: str):
         self._entries: OrderedDict[str, bytes] = OrderedDict()
         self._lock = threading.Lock()
+        self._limit_setting = limit_setting
 
     def get_many(self, keys) -> dict:
         found = {}
@@ -65,7 +67,7 @@ class _LocalEntries:
         return {key: pickle.loads(data) for key, data in found.items()}  # noqa: S301 - ours
 
     def set_many(self, values: dict) -> None:
-        limit = settings.RENDER_CACHE_LOCAL_ENTRIES
+        limit = getattr(settings, self._limit_setting)
         pickled = {
             key: pickle.dumps(value, pickle.HIGHEST_PROTOCOL) for key, value in values.items()
         }
@@ -76,12 +78,16 @@ class _LocalEntries:
             while len(self._entries) > limit:
                 self._entries.popitem(last=False)
 
+    def discard(self, key: str) -> None:
+        with self._lock:
+            self._entries.pop(key, None)
+
     def clear(self) -> None:
         with self._lock:
             self._entries.clear()
 
 
-local_entries = _LocalEntries()
+local_entries = LocalEntries("RENDER_CACHE_LOCAL_ENTRIES")
 
 
 def rendered_many(builders: dict[str, Callable[[], T]]) -> dict[str, T]:

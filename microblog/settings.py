@@ -190,6 +190,7 @@ RENDER_CACHE_LOCAL_ENTRIES = env_int("RENDER_CACHE_LOCAL_ENTRIES", 5000)
 # How long a token's user and tier may be reused at most; every change invalidates it at once
 # (accounts/auth_cache.py), this only bounds an entry whose invalidation Redis lost.
 AUTH_CACHE_SECONDS = env_int("AUTH_CACHE_SECONDS", 5 * 60)
+AUTH_CACHE_LOCAL_ENTRIES = env_int("AUTH_CACHE_LOCAL_ENTRIES", 5000)
 
 # --- Celery -------------------------------------------------------------------------------
 CELERY_BROKER_URL = os.environ.get("CELERY_BROKER_URL", "") or REDIS_URL
