@@ -3,7 +3,8 @@
 from django import template
 from django.core.exceptions import ObjectDoesNotExist
 from django.template.loader import get_template
-from django.utils.safestring import SafeString, mark_safe
+from django.urls import reverse
+from django.utils.safestring import mark_safe
 
 from access.delivered import post_delivered_check
 from core.render_cache import render_key, rendered_many
@@ -13,7 +14,7 @@ from feeds.text import render_post_html
 register = template.Library()
 
 # Bump when _post_head.html or the body markup changes, so a deploy never serves old HTML.
-FRAGMENT_RENDERING = "fragment-v1"
+FRAGMENT_RENDERING = "fragment-v2"
 _PARTS_ATTR = "_post_parts"
 
 
@@ -65,13 +66,20 @@ def _fragment_key(post) -> str:
     return render_key("fragment", inputs)
 
 
-def _fragment_build(post) -> tuple[str, str]:
+# The buttons' targets, reversed once per post instead of once per post per request.
+_ACTION_URLS = ("post", "like", "unlike", "repost", "unrepost", "bookmark", "unbookmark", "delete")
+
+
+def _fragment_build(post) -> dict[str, str]:
     """The shared parts of a post fragment: the head (repost and reply lines, the author's
-    name) and the body. Rendered without the request, so they cannot depend on the reader."""
+    name), the body and the buttons' URLs. Rendered without the request, so they cannot
+    depend on the reader."""
     shown = post.shown
     head = get_template("feeds/_post_head.html").render({"post": post, "shown": shown})
-    body = f'<div class="post-body">{post_content(shown)}</div>'
-    return str(head), body
+    parts = {"head": str(head), "body": f'<div class="post-body">{post_content(shown)}</div>'}
+    for name in _ACTION_URLS:
+        parts[f"{name}_url"] = reverse(f"feeds:{name}", args=[shown.pk])
+    return parts
 
 
 def _parts_store(request) -> dict:
@@ -117,13 +125,13 @@ def _partial(post):
 
 
 @register.simple_tag(takes_context=True)
-def post_parts(context, post) -> dict[str, SafeString]:
-    """The shared head and body of ``post``'s fragment, from the page's warm look-up or, for
-    a post shown alone, one cache look-up of its own."""
+def post_parts(context, post) -> dict[str, str]:
+    """The shared parts of ``post``'s fragment (head, body, the buttons' URLs), from the
+    page's warm look-up or, for a post shown alone, one cache look-up of its own."""
     store = _parts_store(context["request"])
     parts = store.get(post.pk)
     if parts is None:
         key = _fragment_key(post)
         parts = store[post.pk] = rendered_many({key: _partial(post)})[key]
-    head, body = parts
-    return {"head": mark_safe(head), "body": mark_safe(body)}  # noqa: S308 - rendered by us
+    # The head and body were rendered (and escaped) by us; URLs need no marking.
+    return {**parts, "head": mark_safe(parts["head"]), "body": mark_safe(parts["body"])}  # noqa: S308
