@@ -104,7 +104,8 @@ def rendered_many(builders: dict[str, Callable[[], T]]) -> dict[str, T]:
     wanted = [key for key in builders if key not in found]
     if not wanted:
         return found
-    cache = caches[ALIAS]
+    # A configuration without a "render" cache (e.g. one Redis only) shares the default one.
+    cache = caches[ALIAS if ALIAS in settings.CACHES else "default"]
     try:
         shared = cache.get_many(wanted)
     except CACHE_ERRORS:
