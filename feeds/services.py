@@ -12,6 +12,7 @@ from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import IntegrityError, transaction
 from django.db.models import F
 
+from accounts.auth_cache import auth_site_changed, auth_user_changed
 from accounts.models import User
 
 from . import home_timelines, notifications
@@ -26,6 +27,8 @@ def _bump(model, pk: int, field: str, delta: int) -> None:
     if delta < 0:
         queryset = queryset.filter(**{f"{field}__gte": -delta})
     queryset.update(**{field: F(field) + delta})
+    if model is User:  # an update() sends no signal: the API's cached user must go
+        auth_user_changed(user_id=pk)
 
 
 def post_create(*, author: User, text: str, reply_to: Post | None = None) -> Post:
@@ -202,6 +205,7 @@ def counters_rebuild() -> None:
             followers_count=counted(Follow.objects.all(), "followee"),
             following_count=counted(Follow.objects.all(), "follower"),
         )
+        auth_site_changed()  # every user's counts may have changed
         Post.objects.update(
             replies_count=counted(Post.objects.all(), "reply_to"),
             reposts_count=counted(Post.objects.all(), "repost_of"),

@@ -165,8 +165,32 @@ if REDIS_URL:
             },
         }
     }
+    # Rendered statuses and post fragments (core/render_cache.py): rebuildable, so they may
+    # live on their own Redis (RENDER_CACHE_URL) with an eviction policy the ledger must not.
+    CACHES["render"] = {
+        **CACHES["default"],
+        "LOCATION": os.environ.get("RENDER_CACHE_URL", "") or REDIS_URL,
+        "KEY_PREFIX": CACHES["default"]["KEY_PREFIX"] + "-render",
+    }
 else:
-    CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
+    CACHES = {
+        "default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"},
+        "render": {
+            "BACKEND": "django.core.cache.backends.locmem.LocMemCache",
+            "LOCATION": "render",
+            "OPTIONS": {"MAX_ENTRIES": 20_000},
+        },
+    }
+# The render cache (statuses and post fragments built once) and the API token cache; off
+# (RENDER_CACHE=0) every request builds everything from the database, as benchmarks compare.
+RENDER_CACHE = env_bool("RENDER_CACHE", default=True)
+RENDER_CACHE_SECONDS = env_int("RENDER_CACHE_SECONDS", 6 * 60 * 60)
+# Renderings each web process also keeps in memory (keys name their content: never stale).
+RENDER_CACHE_LOCAL_ENTRIES = env_int("RENDER_CACHE_LOCAL_ENTRIES", 5000)
+# How long a token's user and tier may be reused at most; every change invalidates it at once
+# (accounts/auth_cache.py), this only bounds an entry whose invalidation Redis lost.
+AUTH_CACHE_SECONDS = env_int("AUTH_CACHE_SECONDS", 5 * 60)
+AUTH_CACHE_LOCAL_ENTRIES = env_int("AUTH_CACHE_LOCAL_ENTRIES", 5000)
 
 # --- Celery -------------------------------------------------------------------------------
 CELERY_BROKER_URL = os.environ.get("CELERY_BROKER_URL", "") or REDIS_URL
