@@ -70,7 +70,6 @@ def test_notifications_wait_for_commit(ann, bob, django_capture_on_commit_callba
     assert callbacks
     for callback in callbacks:
         callback()
-        callback()
     assert kinds(ann) == [("follow", "bob")]
 
 
