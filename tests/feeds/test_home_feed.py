@@ -6,6 +6,7 @@ import shutil
 import uuid
 
 import pytest
+from django.contrib.contenttypes.models import ContentType
 from django.test import override_settings
 
 from accounts.moderation import account_visibility_changed, user_suspend
@@ -44,6 +45,9 @@ def feed(feed_redis, monkeypatch, settings):
     """Materialised timelines on our private Redis, capped at ``CAP`` so tests cross it,
     trimmed at every push (no slack) unless a test says otherwise."""
     settings.HOME_FEED_TRIM_SLACK = 0
+    # A transactional test flushes content types; the admin action log of a suspension must
+    # not use ids an earlier test's cache remembers.
+    ContentType.objects.clear_cache()
     chosen = HomeFeed(
         client=feed_redis.client(), key_prefix=f"t-{uuid.uuid4().hex}", max_entries=CAP
     )
