@@ -21,9 +21,11 @@ from __future__ import annotations
 import json
 import logging
 import uuid
+import zlib
 from dataclasses import asdict, dataclass, field
 from datetime import datetime
 
+from django.conf import settings
 from django.db import transaction
 from django.http import HttpRequest
 from django.utils.dateparse import parse_datetime
@@ -227,6 +229,43 @@ def access_log_write(
     return entry
 
 
-def access_log_stream_key(key_prefix: str) -> str:
-    """The stream the Redis ledger's script appends records to."""
-    return f"{key_prefix}:accesslog"
+def access_log_shards() -> int:
+    """How many access-log streams there are (``ACCESS_LOG_SHARDS``): 1 on one Redis, more
+    on Redis Cluster, where each stream and the read ledgers that write to it share a slot."""
+    return max(int(settings.ACCESS_LOG_SHARDS), 1)
+
+
+def redis_cluster_layout() -> bool:
+    """Whether Redis keys are laid out for Redis Cluster (``ACCESS_LOG_SHARDS`` > 1): every
+    multi-key script keeps to one hash slot (docs/architecture.md, "Redis keys")."""
+    return access_log_shards() > 1
+
+
+def access_log_shard(principal: str) -> int:
+    """Which stream a reader's records go to: user id (or a CRC of the IP principal) mod N.
+    Stable, so a reader's ledger sets and their stream stay in one slot."""
+    shards = access_log_shards()
+    if shards == 1:
+        return 0
+    kind, _, rest = principal.partition(":")
+    if kind == "user" and rest.isdigit():
+        return int(rest) % shards
+    return zlib.crc32(principal.encode()) % shards
+
+
+def access_log_shard_tag(key_prefix: str, shard: int) -> str:
+    """The key prefix of one shard: ``<prefix>:{al:<n>}`` (a Redis Cluster hash tag), or the
+    plain prefix when there is one stream (the single-Redis layout, unchanged)."""
+    if access_log_shards() == 1:
+        return key_prefix
+    return f"{key_prefix}:{{al:{shard}}}"
+
+
+def access_log_stream_key(key_prefix: str, shard: int = 0) -> str:
+    """The stream the Redis ledger's script appends a shard's records to."""
+    return f"{access_log_shard_tag(key_prefix, shard)}:accesslog"
+
+
+def access_log_stream_keys(key_prefix: str) -> list[str]:
+    """Every access-log stream, for the drain."""
+    return [access_log_stream_key(key_prefix, shard) for shard in range(access_log_shards())]

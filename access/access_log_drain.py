@@ -4,6 +4,7 @@ into the database by a consumer group, acknowledged only after the commit, idemp
 
 import logging
 import os
+import random
 import socket
 import time
 import uuid
@@ -13,7 +14,7 @@ from django.conf import settings
 from django.db import transaction
 
 from . import ledgers
-from .access_log import AccessRecord, RecordOutcome, access_log_entry, access_log_stream_key
+from .access_log import AccessRecord, RecordOutcome, access_log_entry, access_log_stream_keys
 from .models import AccessLogEntry, DeliveryProvenance
 from .provenance import STREAM_FIELD, provenance_ids_parse, provenance_row
 
@@ -103,22 +104,43 @@ def access_log_drain(
     max_seconds: float | None = None,
     claim_idle_seconds: float | None = None,
 ) -> int:
-    """Move access-log records from the Redis stream into the database. Returns how many.
+    """Move access-log records from the Redis streams into the database. Returns how many.
 
-    First takes over entries a dead consumer left pending for ``claim_idle_seconds``
-    (XAUTOCLAIM), then reads new ones (XREADGROUP) until the stream is empty or
-    ``max_seconds`` have passed (None: until empty). Safe to run in several workers at once.
-    Without Redis configured (and no ``client`` given) there is nothing to drain.
+    For each stream (one per ``ACCESS_LOG_SHARDS``), first takes over entries a dead consumer
+    left pending for ``claim_idle_seconds`` (XAUTOCLAIM), then reads new ones (XREADGROUP)
+    until the stream is empty or ``max_seconds`` have passed (None: until empty); the time
+    is shared by all streams. Safe to run in several workers at once. Without Redis
+    configured (and no ``client`` given) there is nothing to drain.
     """
     if client is None:
         if not settings.REDIS_URL:
             return 0
         ledger = ledgers.redis_ledger()
         client, key_prefix = ledger.client, ledger.key_prefix
-    key = access_log_stream_key(key_prefix)
-    batch = batch_size or settings.ACCESS_LOG_DRAIN_BATCH
     if max_seconds is None:
         max_seconds = settings.ACCESS_LOG_DRAIN_MAX_SECONDS
+    deadline = None if not max_seconds else time.monotonic() + max_seconds
+    stored = 0
+    keys = access_log_stream_keys(key_prefix)
+    # Start at a random stream, so a run cut short by its time does not always starve the last.
+    start = random.randrange(len(keys))  # noqa: S311 - fairness, not security
+    for key in keys[start:] + keys[:start]:
+        stored += _drain_stream(
+            client,
+            key,
+            batch=batch_size or settings.ACCESS_LOG_DRAIN_BATCH,
+            deadline=deadline,
+            claim_idle_seconds=claim_idle_seconds,
+        )
+        if deadline and time.monotonic() > deadline:
+            break
+    return stored
+
+
+def _drain_stream(
+    client, key: str, *, batch: int, deadline: float | None, claim_idle_seconds: float | None
+) -> int:
+    """Drain one access-log stream (see ``access_log_drain``)."""
     idle_ms = int(
         1000
         * (
@@ -127,7 +149,6 @@ def access_log_drain(
             else claim_idle_seconds
         )
     )
-    deadline = None if not max_seconds else time.monotonic() + max_seconds
     consumer = _consumer_name()
     _group_ensure(client, key)
     stored = 0

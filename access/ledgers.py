@@ -19,7 +19,14 @@ from django.conf import settings
 from django.db import connections, transaction
 from django.utils import timezone
 
-from .access_log import AccessRecord, access_log_stream_key, access_log_write, record_outcome
+from .access_log import (
+    AccessRecord,
+    access_log_shard,
+    access_log_shard_tag,
+    access_log_stream_key,
+    access_log_write,
+    record_outcome,
+)
 from .models import ReadDay, ReadReceipt
 
 REDIS_TTL_MARGIN_SECONDS = 3600
@@ -245,7 +252,10 @@ class RedisLedger:
     """Read ledger in Redis: one set of post ids per reader-day, expiring after the window.
 
     One Lua script per call (one round trip). Keys are ``<prefix>:reads:<principal>:<YYYYMMDD>``
-    so test runs on a shared Redis keep to their own prefix.
+    so test runs on a shared Redis keep to their own prefix. With ``ACCESS_LOG_SHARDS`` > 1
+    (Redis Cluster) both keys the script touches — the reader's set and the access-log stream
+    it appends to — carry the reader's shard tag, ``<prefix>:{al:<n>}:…``, so they are in one
+    slot and the script stays one round trip (docs/architecture.md, "Redis keys").
     """
 
     name = "redis"
@@ -261,12 +271,18 @@ class RedisLedger:
         self._script = client.register_script(_CHARGE_LUA)
 
     def key(self, principal: str, day: date) -> str:
-        return f"{self.key_prefix}:reads:{principal}:{day:%Y%m%d}"
+        tagged = access_log_shard_tag(self.key_prefix, access_log_shard(principal))
+        return f"{tagged}:reads:{principal}:{day:%Y%m%d}"
 
     @property
     def stream_key(self) -> str:
-        """Where the script appends access-log records for ``access_log_drain``."""
+        """Where the script appends access-log records for ``access_log_drain`` (the first
+        shard's stream: the only one unless ``ACCESS_LOG_SHARDS`` > 1)."""
         return access_log_stream_key(self.key_prefix)
+
+    def stream_key_for(self, principal: str) -> str:
+        """The access-log stream this reader's records go to."""
+        return access_log_stream_key(self.key_prefix, access_log_shard(principal))
 
     def charge(
         self,
@@ -293,7 +309,7 @@ class RedisLedger:
             record.first_post_ids if record is not None else 1,
             *(int(pid) for pid in post_ids),
         ]
-        keys = [self.key(principal, day), self.stream_key]
+        keys = [self.key(principal, day), self.stream_key_for(principal)]
         try:
             used, delivered, charged = self._script(keys=keys, args=args)
         except redis.RedisError as exc:

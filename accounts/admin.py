@@ -115,6 +115,7 @@ class UserAdmin(BaseUserAdmin):
         new_tier = obj.tier_override
         override_changed = change and "tier_override" in form.changed_data
         suspended = change and "is_active" in form.changed_data and not obj.is_active
+        reinstated = change and "is_active" in form.changed_data and obj.is_active
         if override_changed:
             obj.tier_override_id = form.initial.get("tier_override")
         if suspended:
@@ -130,6 +131,8 @@ class UserAdmin(BaseUserAdmin):
             )
         if suspended:
             moderation.user_suspend(user=obj, actor=request.user, reason="Suspended in the admin")
+        if reinstated:
+            moderation.account_visibility_changed(user_id=obj.pk)
 
     @admin.display(description="Effective tier")
     def effective_tier(self, obj):

@@ -7,6 +7,8 @@ A caller acting on a flag passes its own ``action`` name (``flag_restrict_tier``
 flag in ``details``, so the flag's page lists what was done about it.
 """
 
+from collections.abc import Callable
+
 from django.db import transaction
 
 from core.audit import admin_action_log, security_event_record
@@ -16,6 +18,23 @@ from .models import ApiToken, Tier, User
 from .services import tokens_revoke_all
 
 Action = AdminActionLog.Action
+
+# Called with ``user_id=`` whenever an account is suspended or reinstated, inside the
+# transaction that does it. Apps above accounts register here at start-up (feeds: the
+# materialised home timelines take a suspended author's posts out and put them back).
+_visibility_listeners: list[Callable[..., None]] = []
+
+
+def account_visibility_listener_register(listener: Callable[..., None]) -> None:
+    """Register ``listener(user_id=…)`` for suspensions and reinstatements."""
+    if listener not in _visibility_listeners:
+        _visibility_listeners.append(listener)
+
+
+def account_visibility_changed(*, user_id: int) -> None:
+    """Tell the registered listeners that ``user_id`` was suspended or reinstated."""
+    for listener in _visibility_listeners:
+        listener(user_id=user_id)
 
 
 def user_tier_override_set(
@@ -72,6 +91,7 @@ def user_suspend(
     with transaction.atomic():
         user.is_active = False
         user.save(update_fields=["is_active"])
+        account_visibility_changed(user_id=user.pk)
         return admin_action_log(
             actor=actor, action=action, target=user, reason=reason, details=details or {}
         )

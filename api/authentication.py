@@ -1,6 +1,7 @@
 """Who is calling the API: a personal access token (``Authorization: Bearer``) or a session.
 
-Tokens are looked up by hash through ``accounts.selectors.token_authenticate``; an unknown or
+Tokens are looked up by hash through ``accounts.auth_cache.api_token_authenticate`` (the
+token, its user and effective tier cached, invalidated by every change); an unknown or
 revoked token is refused with 401 on the request that presents it (never silently treated as
 anonymous). Session users (the browsable API, the web UI's scripts) must send a CSRF token on
 unsafe methods, which DRF's ``SessionAuthentication`` enforces.
@@ -9,8 +10,7 @@ unsafe methods, which DRF's ``SessionAuthentication`` enforces.
 from django.contrib.auth.models import AnonymousUser
 from rest_framework import authentication, exceptions
 
-from accounts.selectors import token_authenticate
-from accounts.services import token_mark_used
+from accounts.auth_cache import api_token_authenticate
 from core.client_ip import client_ip
 
 from .exceptions import INVALID_TOKEN
@@ -32,10 +32,9 @@ class BearerTokenAuthentication(authentication.BaseAuthentication):
             raise exceptions.AuthenticationFailed(INVALID_TOKEN) from exc
         if keyword.lower() != self.keyword.lower():
             return None  # another scheme (e.g. Basic): not ours to judge
-        token = token_authenticate(raw=raw.strip())
+        token = api_token_authenticate(raw=raw.strip(), ip=client_ip(request))
         if token is None:
             raise exceptions.AuthenticationFailed(INVALID_TOKEN)
-        token_mark_used(token=token, ip=client_ip(request))
         # An app's client-credentials token acts for nobody: it reads as a logged-out caller.
         return (token.user if token.user_id is not None else AnonymousUser()), token
 

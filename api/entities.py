@@ -6,10 +6,14 @@ live in ``api/schemas.py``; the test suite validates these dicts against them.
 
 Statuses are built only from posts the feeds selectors return (authors, reply targets and
 reposted originals joined, the viewer's likes and reposts annotated), so building a page
-costs no query.
+costs no query. The viewer-independent part of each status is rendered once and cached
+(``core.render_cache``, keyed by every input it reads, including the request's scheme and
+host); the per-viewer fields and whatever must be fresh per request (``media_attachments``)
+are added by ``EntityBuilder.decorate`` on every request.
 """
 
 from datetime import UTC, datetime
+from functools import partial
 from urllib.parse import quote
 
 from django.core.files.storage import default_storage
@@ -18,12 +22,15 @@ from django.urls import reverse
 
 from access.delivered import post_delivered_check
 from accounts.ai_training import ai_training_allowed, ai_training_choice
+from core.render_cache import render_key, rendered_many
 from feeds.media_urls import media_url
 from feeds.references import hashtag_names
 from feeds.text import render_post_html
 
 AVATAR_PATH = "api/avatar.png"
 HEADER_PATH = "api/header.png"
+# Bump when the shape of a cached status changes, so a deploy never serves the old shape.
+STATUS_RENDERING = "status-v1"
 
 
 def iso(moment: datetime | None) -> str | None:
@@ -138,15 +145,92 @@ class EntityBuilder:
         Refuses (``UngatedPostError``) a post the read gate did not deliver in this request,
         unless it is the caller's own.
         """
-        post_delivered_check(self.request, post)
+        return self.statuses([post])[0]
+
+    def statuses(self, posts) -> list[dict]:
+        """Statuses for a page of decorated posts: every post is checked against the gate,
+        the shared parts come from one cache look-up, the per-viewer fields are added here."""
+        posts = list(posts)
+        for post in posts:
+            post_delivered_check(self.request, post)
+        keys = [self._status_key(post) for post in posts]
+        shared = rendered_many(
+            {key: partial(self._shared_status, post) for key, post in zip(keys, posts, strict=True)}
+        )
+        return [self.decorate(shared[key], post) for key, post in zip(keys, posts, strict=True)]
+
+    def decorate(self, shared: dict, post) -> dict:
+        """The per-request part of a status, added to a copy of its cached shared part: the
+        viewer's flags (from the page's one batched look-up in ``feeds.selectors``) and
+        ``media_attachments`` (signed URLs expire, so they are never cached)."""
+        data = {**shared, "account": dict(shared["account"])}
         if post.repost_of_id:
             original = post.repost_of
-            original.viewer_liked = getattr(post, "viewer_liked", False)
-            original.viewer_reposted = getattr(post, "viewer_reposted", False)
-            data = self._status(post, content="", reblog=self._status(original))
+            reblog = data["reblog"] = {
+                **shared["reblog"],
+                "account": dict(shared["reblog"]["account"]),
+            }
             # The wrapper is the reposter's own row; the viewer's flags belong to the original.
-            data["favourited"] = data["reblogged"] = False
-            return data
+            reblog["favourited"] = bool(getattr(post, "viewer_liked", False))
+            reblog["reblogged"] = bool(getattr(post, "viewer_reposted", False))
+            reblog["bookmarked"] = bool(getattr(original, "viewer_bookmarked", False))
+            reblog["media_attachments"] = self.media_attachments(original)
+        else:
+            data["favourited"] = bool(getattr(post, "viewer_liked", False))
+            data["reblogged"] = bool(getattr(post, "viewer_reposted", False))
+        data["bookmarked"] = bool(getattr(post, "viewer_bookmarked", False))
+        data["media_attachments"] = self.media_attachments(post)
+        return data
+
+    def media_attachments(self, post) -> list[dict]:
+        """Mastodon's MediaAttachment list for ``post``: per request, never cached."""
+        return [self.media_attachment(media) for media in getattr(post, "media", ())]
+
+    def _status_key(self, post) -> str:
+        inputs = (STATUS_RENDERING, self._base, self._status_inputs(post))
+        if post.repost_of_id:
+            inputs += (self._status_inputs(post.repost_of),)
+        return render_key("status", inputs)
+
+    def _status_inputs(self, post) -> tuple:
+        """Everything ``_status`` reads from a post (and its author), for the cache key."""
+        reply_to = post.reply_to if post.reply_to_id else None
+        return (
+            post.pk,
+            post.created_at,
+            post.reply_to_id,
+            reply_to.author_id if reply_to else None,
+            post.replies_count,
+            post.reposts_count,
+            post.likes_count,
+            post.text,
+            tuple(getattr(post, "mentioned", ())),
+            tuple(sorted(getattr(post, "mention_names", ()))),
+            self._account_inputs(post.author),
+        )
+
+    @staticmethod
+    def _account_inputs(user) -> tuple:
+        """Everything ``_account`` reads from a user, for the cache key."""
+        return (
+            user.pk,
+            user.username,
+            user.display_name,
+            user.bio,
+            str(user.avatar),
+            str(user.header),
+            user.followers_count,
+            user.following_count,
+            user.posts_count,
+            user.is_verified,
+            user.date_joined,
+            ai_training_allowed(user),
+        )
+
+    def _shared_status(self, post) -> dict:
+        """The viewer-independent status: what the cache holds."""
+        if post.repost_of_id:
+            return self._status(post, content="", reblog=self._status(post.repost_of))
         return self._status(post)
 
     def _status(self, post, *, content: str | None = None, reblog: dict | None = None) -> dict:
@@ -168,16 +252,17 @@ class EntityBuilder:
             "replies_count": post.replies_count,
             "reblogs_count": post.reposts_count,
             "favourites_count": post.likes_count,
-            "favourited": bool(getattr(post, "viewer_liked", False)),
-            "reblogged": bool(getattr(post, "viewer_reposted", False)),
+            # Per viewer: set by ``decorate``.
+            "favourited": False,
+            "reblogged": False,
             "muted": False,
-            "bookmarked": bool(getattr(post, "viewer_bookmarked", False)),
+            "bookmarked": False,
             "pinned": False,
             "content": self._content(post) if content is None else content,
             "reblog": reblog,
             "application": None,
             "account": self.account(post.author),
-            "media_attachments": [self.media_attachment(m) for m in getattr(post, "media", ())],
+            "media_attachments": [],  # per request: set by ``decorate``
             "mentions": [self.mention(user_id, name) for user_id, name in mentioned],
             "tags": [self.tag(name) for name in hashtag_names(post.text)],
             "emojis": [],
@@ -227,9 +312,6 @@ class EntityBuilder:
     def tag(self, name: str) -> dict:
         """Mastodon's Status::Tag (``name`` normalised, ``url`` its timeline page)."""
         return {"name": name, "url": f"{self._base}/tags/{quote(name)}/"}
-
-    def statuses(self, posts) -> list[dict]:
-        return [self.status(post) for post in posts]
 
     @staticmethod
     def relationship(user_id: int, flags: dict[str, bool]) -> dict:

@@ -2,10 +2,12 @@
 
     DATABASE_URL=postgres://…/microblog_scale python -m bench.profile_request [--profile]
 
-Runs ``GET /api/v1/timelines/home`` (20 posts, Bearer token, controls on, Redis ledger) and
-``/healthz`` through Django's full handler and middleware in this process, interleaved, and
-prints the milliseconds per request, the share spent waiting on SQL and on Redis, the SQL
-queries per request, and with ``--profile`` the functions that take the most time (cProfile).
+Runs ``GET /api/v1/timelines/home`` (20 posts, Bearer token, controls on, Redis ledger), the
+web home page (session), ``verify_credentials`` and ``/healthz`` through Django's full handler
+and middleware in this process, interleaved, once with the render and token caches off
+(``RENDER_CACHE=0``: before) and once warm (after), and prints side by side the milliseconds
+per request, the share spent waiting on SQL and on Redis, the SQL queries per request, and
+with ``--profile`` the functions that take the most time (cProfile) both ways.
 Absolute figures are this machine's; compare the lines of one run.
 """
 
@@ -57,35 +59,11 @@ def _redis_timer(timer: _Timer):
         redis.Redis.execute_command = original
 
 
-def main() -> int:
-    from bench.__main__ import _configure_environment
-
-    _configure_environment()
-    os.environ.setdefault("ACCESS_ENFORCEMENT", "enforce")
-    sys.path.insert(0, str(ROOT))
-    import django
-
-    django.setup()
+def _measure(client, paths: dict[str, str], rounds: int, calls: int):
+    """Median seconds per request of each path over interleaved rounds, and its SQL and
+    Redis waits (total seconds and calls over all requests)."""
     from django.db import connection
-    from django.test import Client
 
-    from bench.scenarios import _reader
-
-    _, token, _ = _reader("bench_f1000", 1000)
-    client = Client(HTTP_AUTHORIZATION=f"Bearer {token}", HTTP_HOST="127.0.0.1")
-    home = "/api/v1/timelines/home"
-    paths = {
-        "trivial view (/healthz)": "/healthz",
-        "token auth + own account (verify_credentials)": "/api/v1/accounts/verify_credentials",
-        "home timeline, 20 statuses, controls on": home,
-    }
-    for _ in range(20):  # warm caches, connections and the Lua script
-        for path in paths.values():
-            response = client.get(path)
-            if response.status_code != 200:
-                raise SystemExit(f"{path} answered {response.status_code}")
-
-    rounds, calls = 5, 40
     per_request: dict[str, list[float]] = {path: [] for path in paths.values()}
     waits = {path: (_Timer(), _Timer()) for path in paths.values()}
     for index in range(rounds):
@@ -95,34 +73,90 @@ def main() -> int:
             with connection.execute_wrapper(sql), _redis_timer(cache):
                 started = time.perf_counter()
                 for _ in range(calls):
-                    client.get(path)
+                    client(path).get(path)
                 per_request[path].append((time.perf_counter() - started) / calls)
+    return {path: statistics.median(values) for path, values in per_request.items()}, waits
+
+
+def main() -> int:
+    from bench.__main__ import _configure_environment
+
+    _configure_environment()
+    os.environ.setdefault("ACCESS_ENFORCEMENT", "enforce")
+    sys.path.insert(0, str(ROOT))
+    import django
+
+    django.setup()
+    from django.conf import settings
+    from django.test import Client
+
+    from bench.scenarios import _reader
+
+    _, token, session = _reader("bench_f1000", 1000)
+    api = Client(HTTP_AUTHORIZATION=f"Bearer {token}", HTTP_HOST="127.0.0.1")
+    web = Client(HTTP_HOST="127.0.0.1")
+    web.cookies["sessionid"] = session
+    home = "/api/v1/timelines/home"
+    paths = {
+        "trivial view (/healthz)": "/healthz",
+        "token auth + own account (verify_credentials)": "/api/v1/accounts/verify_credentials",
+        "home timeline API, 20 statuses, controls on": home,
+        "home web page, 20 posts, controls on": "/",
+    }
+
+    def client(path):
+        return web if path == "/" else api
+
+    rounds, calls = 5, 40
     n = rounds * calls
-    trivial_ms = statistics.median(per_request["/healthz"]) * 1000
-    print(f"in-process, median of {rounds} interleaved rounds × {calls} requests\n")
-    print(f"{'request':<48} {'ms':>6} {'vs trivial':>10} {'SQL':>4} {'SQL ms':>7} "
-          f"{'Redis':>5} {'Redis ms':>8} {'Python ms':>9}")  # fmt: skip
+    results = {}
+    # "before": the render and token caches off (RENDER_CACHE=0), "after": warm.
+    for label, enabled in (("cache off", False), ("warm cache", True)):
+        settings.RENDER_CACHE = enabled
+        for _ in range(20):  # warm connections, the Lua script and (when on) the caches
+            for path in paths.values():
+                response = client(path).get(path)
+                if response.status_code != 200:
+                    raise SystemExit(f"{path} answered {response.status_code}")
+        results[label] = _measure(client, paths, rounds, calls)
+
+    print(f"in-process, median of {rounds} interleaved rounds × {calls} requests")
+    print("before = render and token caches off (RENDER_CACHE=0), after = warm caches\n")
+    header = f"{'request':<46} {'':>6} {'ms':>6} {'vs trivial':>10} {'SQL':>4} {'SQL ms':>7} "
+    header += f"{'Redis':>5} {'Redis ms':>8} {'Python ms':>9}"
+    print(header)
     for label, path in paths.items():
-        ms = statistics.median(per_request[path]) * 1000
-        sql, cache = waits[path]
-        sql_ms, cache_ms = sql.seconds / n * 1000, cache.seconds / n * 1000
-        print(
-            f"{label:<48} {ms:>6.2f} {trivial_ms / ms:>10.3f} {sql.calls / n:>4.1f} "
-            f"{sql_ms:>7.2f} {cache.calls / n:>5.1f} {cache_ms:>8.2f} "
-            f"{ms - sql_ms - cache_ms:>9.2f}"
-        )
+        for mode, tag in (("cache off", "before"), ("warm cache", "after")):
+            medians, waits = results[mode]
+            ms = medians[path] * 1000
+            trivial_ms = medians["/healthz"] * 1000
+            sql, cache = waits[path]
+            sql_ms, cache_ms = sql.seconds / n * 1000, cache.seconds / n * 1000
+            name = label if tag == "before" else ""
+            print(
+                f"{name:<46} {tag:>6} {ms:>6.2f} {trivial_ms / ms:>10.3f} {sql.calls / n:>4.1f} "
+                f"{sql_ms:>7.2f} {cache.calls / n:>5.1f} {cache_ms:>8.2f} "
+                f"{ms - sql_ms - cache_ms:>9.2f}"
+            )
+        before = results["cache off"][0][path]
+        after = results["warm cache"][0][path]
+        print(f"{'':<46} {'speed':>6} {before / after:>5.2f}×")
     if "--profile" in sys.argv:
-        profiler = cProfile.Profile()
-        profiler.enable()
-        for _ in range(100):
-            client.get(home)
-        profiler.disable()
-        out = io.StringIO()
-        stats = pstats.Stats(profiler, stream=out).sort_stats(
-            os.environ.get("PROFILE_SORT", "tottime")
-        )
-        stats.print_stats(25)
-        print(out.getvalue())
+        for mode, enabled in (("cache off", False), ("warm cache", True)):
+            settings.RENDER_CACHE = enabled
+            for target in (home, "/"):
+                profiler = cProfile.Profile()
+                profiler.enable()
+                for _ in range(100):
+                    client(target).get(target)
+                profiler.disable()
+                out = io.StringIO()
+                stats = pstats.Stats(profiler, stream=out).sort_stats(
+                    os.environ.get("PROFILE_SORT", "tottime")
+                )
+                stats.print_stats(15)
+                print(f"--- {target}, {mode}, 100 requests ---")
+                print(out.getvalue())
     return 0
 
 

@@ -26,6 +26,12 @@ class PostQuerySet(models.QuerySet):
             return shown.filter(repost_of__isnull=True)
         return shown.filter(Q(repost_of__isnull=True) | Q(repost_of__author__is_active=True))
 
+    def home_of(self, viewer_id: int) -> "PostQuerySet":
+        """Posts that belong on ``viewer_id``'s home timeline: theirs and those of everyone
+        they follow (reposts included). Not a visibility rule: chain ``visible()`` to show."""
+        followed = Follow.objects.filter(follower_id=viewer_id).values("followee_id")
+        return self.filter(Q(author_id__in=followed) | Q(author_id=viewer_id))
+
 
 class Post(models.Model):
     """A post, a reply (``reply_to`` set) or a repost (``repost_of`` set, no text of its own).

@@ -14,9 +14,10 @@ from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import IntegrityError, transaction
 from django.db.models import F
 
+from accounts.auth_cache import auth_site_changed, auth_user_changed
 from accounts.models import User
 
-from . import notifications
+from . import home_timelines, notifications
 from .media import (
     PreparedImage,
     media_attach,
@@ -35,6 +36,8 @@ def _bump(model, pk: int, field: str, delta: int) -> None:
     if delta < 0:
         queryset = queryset.filter(**{f"{field}__gte": -delta})
     queryset.update(**{field: F(field) + delta})
+    if model is User:  # an update() sends no signal: the API's cached user must go
+        auth_user_changed(user_id=pk)
 
 
 def post_create(
@@ -61,6 +64,7 @@ def post_create(
         transaction.on_commit(
             lambda: notifications.notifications_for_post(post_id=post.pk), robust=True
         )
+        home_timelines.home_feed_post_created_queue(post_id=post.pk)
     return post
 
 
@@ -99,6 +103,7 @@ def post_delete(*, post: Post, actor: User) -> None:
             _bump(Post, post.repost_of_id, "reposts_count", -1)
         else:
             _bump(User, post.author_id, "posts_count", -1)
+        home_timelines.home_feed_post_deleted_queue(post_id=post.pk, author_id=post.author_id)
         # The images' rows go with the post (cascade); their files once that has committed.
         names = media_files_of_posts([post.pk])
         post.delete()
@@ -119,6 +124,7 @@ def repost_create(*, user: User, post: Post) -> Post:
             transaction.on_commit(
                 lambda: notifications.notification_for_repost(repost_id=repost.pk), robust=True
             )
+            home_timelines.home_feed_post_created_queue(post_id=repost.pk)
     except IntegrityError:  # a concurrent request reposted it first
         return Post.objects.get(author=user, repost_of=original)
     return repost
@@ -128,7 +134,10 @@ def repost_delete(*, user: User, post: Post) -> Post:
     """Undo a repost of ``post`` (or of its original). Idempotent. Returns the original."""
     original = post.repost_of if post.repost_of_id else post
     with transaction.atomic():
-        deleted, _ = Post.objects.filter(author=user, repost_of=original).delete()
+        reposts = Post.objects.filter(author=user, repost_of=original)
+        for repost_id in reposts.values_list("id", flat=True):
+            home_timelines.home_feed_post_deleted_queue(post_id=repost_id, author_id=user.pk)
+        deleted, _ = reposts.delete()
         if deleted:
             _bump(Post, original.pk, "reposts_count", -1)
             notifications.notification_withdraw(
@@ -193,6 +202,7 @@ def follow_create(*, follower: User, followee: User) -> Follow:
                 ),
                 robust=True,
             )
+            home_timelines.home_feed_follow_queue(follower_id=follower.pk, followee_id=followee.pk)
     except IntegrityError:  # a concurrent request followed first
         return Follow.objects.get(follower=follower, followee=followee)
     return follow
@@ -207,6 +217,9 @@ def follow_delete(*, follower: User, followee: User) -> None:
             _bump(User, followee.pk, "followers_count", -1)
             notifications.notification_withdraw(
                 actor_id=follower.pk, recipient_id=followee.pk, kind=Notification.FOLLOW
+            )
+            home_timelines.home_feed_unfollow_queue(
+                follower_id=follower.pk, followee_id=followee.pk
             )
 
 
@@ -233,6 +246,7 @@ def counters_rebuild() -> None:
             followers_count=counted(Follow.objects.all(), "followee"),
             following_count=counted(Follow.objects.all(), "follower"),
         )
+        auth_site_changed()  # every user's counts may have changed
         Post.objects.update(
             replies_count=counted(Post.objects.all(), "reply_to"),
             reposts_count=counted(Post.objects.all(), "repost_of"),

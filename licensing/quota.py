@@ -21,7 +21,14 @@ from functools import cache
 from django.db import transaction
 from django.db.models import F
 
-from access.access_log import AccessRecord, access_log_stream_key, access_log_write, record_outcome
+from access.access_log import (
+    AccessRecord,
+    access_log_shard_tag,
+    access_log_shards,
+    access_log_stream_key,
+    access_log_write,
+    record_outcome,
+)
 from access.gate import window_day
 from access.ledgers import (
     RECORD_XADD_LUA,
@@ -236,8 +243,15 @@ class RedisQuotaLedger:
         self.usage_rows = usage_rows  # off only in tests that measure the script alone
         self._script = client.register_script(_QUOTA_LUA)
 
+    def shard(self, licence_id: int) -> int:
+        """The access-log shard a licence's records go to (licence id mod N)."""
+        return licence_id % access_log_shards()
+
     def keys(self, licence_id: int, day: date) -> list[str]:
-        base = f"{self.key_prefix}:licence:{licence_id}"
+        # The script's keys (day set, month counter and the stream its record goes to) share
+        # the shard's hash tag, so on Redis Cluster they are in one slot.
+        tagged = access_log_shard_tag(self.key_prefix, self.shard(licence_id))
+        base = f"{tagged}:licence:{licence_id}"
         return [f"{base}:day:{day:%Y%m%d}", f"{base}:month:{day:%Y%m}"]
 
     def charge(
@@ -266,7 +280,10 @@ class RedisQuotaLedger:
             record.first_post_ids if record is not None else 1,
             *(int(pid) for pid in post_ids),
         ]
-        keys = [*self.keys(licence_id, day), access_log_stream_key(self.key_prefix)]
+        keys = [
+            *self.keys(licence_id, day),
+            access_log_stream_key(self.key_prefix, self.shard(licence_id)),
+        ]
         try:
             used, delivered, charged = self._script(keys=keys, args=args)
         except redis.RedisError as exc:

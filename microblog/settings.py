@@ -165,8 +165,32 @@ if REDIS_URL:
             },
         }
     }
+    # Rendered statuses and post fragments (core/render_cache.py): rebuildable, so they may
+    # live on their own Redis (RENDER_CACHE_URL) with an eviction policy the ledger must not.
+    CACHES["render"] = {
+        **CACHES["default"],
+        "LOCATION": os.environ.get("RENDER_CACHE_URL", "") or REDIS_URL,
+        "KEY_PREFIX": CACHES["default"]["KEY_PREFIX"] + "-render",
+    }
 else:
-    CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
+    CACHES = {
+        "default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"},
+        "render": {
+            "BACKEND": "django.core.cache.backends.locmem.LocMemCache",
+            "LOCATION": "render",
+            "OPTIONS": {"MAX_ENTRIES": 20_000},
+        },
+    }
+# The render cache (statuses and post fragments built once) and the API token cache; off
+# (RENDER_CACHE=0) every request builds everything from the database, as benchmarks compare.
+RENDER_CACHE = env_bool("RENDER_CACHE", default=True)
+RENDER_CACHE_SECONDS = env_int("RENDER_CACHE_SECONDS", 6 * 60 * 60)
+# Renderings each web process also keeps in memory (keys name their content: never stale).
+RENDER_CACHE_LOCAL_ENTRIES = env_int("RENDER_CACHE_LOCAL_ENTRIES", 5000)
+# How long a token's user and tier may be reused at most; every change invalidates it at once
+# (accounts/auth_cache.py), this only bounds an entry whose invalidation Redis lost.
+AUTH_CACHE_SECONDS = env_int("AUTH_CACHE_SECONDS", 5 * 60)
+AUTH_CACHE_LOCAL_ENTRIES = env_int("AUTH_CACHE_LOCAL_ENTRIES", 5000)
 
 # --- Celery -------------------------------------------------------------------------------
 CELERY_BROKER_URL = os.environ.get("CELERY_BROKER_URL", "") or REDIS_URL
@@ -348,6 +372,27 @@ for _feed, _policy in LOGGED_OUT_READING.items():
             f"LOGGED_OUT_{_feed.upper()} must be one of {', '.join(_allowed)}; got {_policy!r}"
         )
 TIMELINE_PAGE_SIZE = 20
+# Home timelines materialised on write in Redis (feeds/home_feed.py, docs/architecture.md):
+# "auto" = when REDIS_URL is set, "on", or "off" (every page from the database). The embedded
+# default has no Redis, so its home pages always come from the database.
+HOME_FEED = os.environ.get("HOME_FEED", "auto")
+if HOME_FEED not in {"auto", "on", "off"}:
+    raise ImproperlyConfigured(f"HOME_FEED must be 'auto', 'on' or 'off', got {HOME_FEED!r}")
+if HOME_FEED == "on" and not REDIS_URL:
+    raise ImproperlyConfigured("HOME_FEED=on needs REDIS_URL=redis://…")
+# Entries kept per reader (Mastodon keeps 800); pages past them come from the database.
+HOME_FEED_MAX_ENTRIES = env_int("HOME_FEED_MAX_ENTRIES", 800)
+# Followers per fan-out task (a post by a popular author is split across tasks), and readers
+# per Redis pipeline inside one task.
+HOME_FEED_FANOUT_BATCH = env_int("HOME_FEED_FANOUT_BATCH", 2000)
+HOME_FEED_PIPELINE = env_int("HOME_FEED_PIPELINE", 500)
+# A push trims a set only once it is this many entries over the cap (amortised trimming).
+HOME_FEED_TRIM_SLACK = env_int("HOME_FEED_TRIM_SLACK", 50)
+# A rebuild that never finishes (its worker died) leaves the reader cold again after this.
+HOME_FEED_REBUILD_SECONDS = 60
+# How long a materialised timeline lives after it was built (then it is cold again and is
+# rebuilt at its reader's next visit): idle readers cost no memory after a week.
+HOME_FEED_TTL_SECONDS = env_int("HOME_FEED_TTL_SECONDS", 7 * 24 * 3600)
 # Names nobody may register: they collide with our URLs or impersonate the service.
 RESERVED_USERNAMES = {
     "about", "accounts", "admin", "administrator", "api", "auth", "help", "home", "login",
@@ -553,6 +598,10 @@ ACCESS_LOG_PURGE_BATCH = env_int("ACCESS_LOG_PURGE_BATCH", 10_000)
 # most ACCESS_LOG_DRAIN_MAX_SECONDS per run, taking over entries a dead worker left pending
 # for ACCESS_LOG_DRAIN_CLAIM_IDLE_SECONDS.
 ACCESS_LOG_DRAIN_INTERVAL = env_int("ACCESS_LOG_DRAIN_INTERVAL", 5)
+# Access-log streams: 1 on one Redis; on Redis Cluster N > 1 streams, each with the read
+# ledger sets of its readers in one slot (hash tag {al:<n>}), drained in turn by the task.
+# Changing it on a live Redis starts today's ledger sets afresh: change it at 00:00 UTC.
+ACCESS_LOG_SHARDS = env_int("ACCESS_LOG_SHARDS", 1)
 ACCESS_LOG_DRAIN_BATCH = env_int("ACCESS_LOG_DRAIN_BATCH", 500)
 ACCESS_LOG_DRAIN_MAX_SECONDS = env_int("ACCESS_LOG_DRAIN_MAX_SECONDS", 30)
 ACCESS_LOG_DRAIN_CLAIM_IDLE_SECONDS = env_int("ACCESS_LOG_DRAIN_CLAIM_IDLE_SECONDS", 60)

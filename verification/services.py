@@ -12,6 +12,7 @@ from django.db import IntegrityError, transaction
 from django.urls import reverse
 from django.utils import timezone
 
+from accounts.auth_cache import auth_user_changed
 from accounts.models import User
 from accounts.validators import validate_username
 from core.audit import admin_action_log, security_event_record
@@ -42,6 +43,7 @@ def _user_badge_sync(*, user: User) -> bool:
         User.objects.filter(pk=user.pk).exclude(is_verified=verified).update(is_verified=verified)
     )
     if changed:
+        auth_user_changed(user_id=user.pk)  # an update() sends no signal
         security_event_record(
             kind=SecurityEvent.VERIFICATION_CHANGED, user=user, details={"is_verified": verified}
         )
@@ -418,6 +420,7 @@ def user_username_change(*, user: User, new_username: str) -> User:
     try:
         with transaction.atomic():
             User.objects.filter(pk=user.pk).update(username=new_username)
+            auth_user_changed(user_id=user.pk)
             user.username = new_username
             held = Subscription.objects.filter(
                 user=user, status__in=Subscription.LIVE_STATUSES, badge_on_hold=False

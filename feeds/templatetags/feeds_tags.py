@@ -1,13 +1,22 @@
 """Template helpers for showing posts."""
 
 from django import template
+from django.core.exceptions import ObjectDoesNotExist
+from django.template.loader import get_template
+from django.urls import reverse
 from django.utils.safestring import mark_safe
 
 from access.delivered import post_delivered_check
+from core.render_cache import render_key, rendered_many
 from feeds.media_urls import media_url
+from feeds.models import Post
 from feeds.text import render_post_html
 
 register = template.Library()
+
+# Bump when _post_head.html or the body markup changes, so a deploy never serves old HTML.
+FRAGMENT_RENDERING = "fragment-v2"
+_PARTS_ATTR = "_post_parts"
 
 
 @register.filter
@@ -33,3 +42,104 @@ def media_src(media, variant: str = "small") -> str:
     """The signed, expiring URL of an image on a post the page shows (``feeds.media_urls``):
     only a post that passed the gate is rendered, so only its images get URLs."""
     return media_url(media, variant)
+
+
+def _reply_to(post):
+    if not post.reply_to_id:
+        return None
+    try:
+        return post.reply_to
+    except ObjectDoesNotExist:  # as the template's {% if shown.reply_to %} treats it
+        return None
+
+
+def _fragment_key(post) -> str:
+    """A digest of everything ``_post_head.html`` and the body read, for the cache key."""
+    shown = post.shown
+    reply_to = _reply_to(shown)
+    inputs = (
+        FRAGMENT_RENDERING,
+        post.pk,
+        post.repost_of_id,
+        (post.author.username, post.author.name) if post.repost_of_id else None,
+        shown.pk,
+        shown.reply_to_id,
+        reply_to.author.username if reply_to else None,
+        shown.author.username,
+        shown.author.name,
+        shown.author.is_verified,
+        shown.text,
+        tuple(sorted(getattr(shown, "mention_names", ()))),
+    )
+    return render_key("fragment", inputs)
+
+
+# The buttons' targets, reversed once per post instead of once per post per request.
+_ACTION_URLS = ("post", "like", "unlike", "repost", "unrepost", "bookmark", "unbookmark", "delete")
+
+
+def _fragment_build(post) -> dict[str, str]:
+    """The shared parts of a post fragment: the head (repost and reply lines, the author's
+    name), the body and the buttons' URLs. Rendered without the request, so they cannot
+    depend on the reader."""
+    shown = post.shown
+    head = get_template("feeds/_post_head.html").render({"post": post, "shown": shown})
+    parts = {"head": str(head), "body": f'<div class="post-body">{post_content(shown)}</div>'}
+    for name in _ACTION_URLS:
+        parts[f"{name}_url"] = reverse(f"feeds:{name}", args=[shown.pk])
+    return parts
+
+
+def _parts_store(request) -> dict:
+    store = getattr(request, _PARTS_ATTR, None)
+    if store is None:
+        store = {}
+        setattr(request, _PARTS_ATTR, store)
+    return store
+
+
+def _posts_in(values) -> list[Post]:
+    """The posts in the warm tag's arguments: posts, lists of posts, or lists of rows that
+    carry one (notifications)."""
+    posts = []
+    for value in values:
+        items = [value] if isinstance(value, Post) else (value or [])
+        for item in items:
+            post = item if isinstance(item, Post) else getattr(item, "post", None)
+            if isinstance(post, Post):
+                posts.append(post)
+    return posts
+
+
+@register.simple_tag(takes_context=True)
+def post_parts_warm(context, *values) -> str:
+    """Renders nothing; fetches the cached parts of every post on the page in one look-up
+    (and renders the missing ones), so each ``post_parts`` below is a dict look-up. Posts are
+    checked against the gate first, as ``gate_checked`` does."""
+    request = context["request"]
+    posts = _posts_in(values)
+    for post in posts:
+        post_delivered_check(request, post)
+    keys = [_fragment_key(post) for post in posts]
+    found = rendered_many({key: _partial(post) for key, post in zip(keys, posts, strict=True)})
+    store = _parts_store(request)
+    for key, post in zip(keys, posts, strict=True):
+        store[post.pk] = found[key]
+    return ""
+
+
+def _partial(post):
+    return lambda: _fragment_build(post)
+
+
+@register.simple_tag(takes_context=True)
+def post_parts(context, post) -> dict[str, str]:
+    """The shared parts of ``post``'s fragment (head, body, the buttons' URLs), from the
+    page's warm look-up or, for a post shown alone, one cache look-up of its own."""
+    store = _parts_store(context["request"])
+    parts = store.get(post.pk)
+    if parts is None:
+        key = _fragment_key(post)
+        parts = store[post.pk] = rendered_many({key: _partial(post)})[key]
+    # The head and body were rendered (and escaped) by us; URLs need no marking.
+    return {**parts, "head": mark_safe(parts["head"]), "body": mark_safe(parts["body"])}  # noqa: S308
