@@ -231,8 +231,8 @@ def home_queries(client: APIClient) -> list[str]:
 
 def test_a_warm_home_page_costs_fewer_queries(settings, world):
     """Ensures the query counts of the home timeline: with the caches off, the token and the
-    tier are looked up (9 queries besides the gate's); warm, only the page's 7 remain (posts,
-    reposted originals, reply targets' authors, likes, reposts, mentions, bookmarks) — no
+    tier are looked up (10 queries besides the gate's); warm, only the page's 8 remain (posts,
+    reposted originals, reply targets' authors, likes, reposts, mentions, images, bookmarks) — no
     token, user or tier query, and building the statuses costs none."""
     client = client_for(world)
     settings.RENDER_CACHE = False
@@ -241,7 +241,7 @@ def test_a_warm_home_page_costs_fewer_queries(settings, world):
     settings.RENDER_CACHE = True
     home_queries(client)  # fills both caches
     warm = home_queries(client)
-    assert (len(off), len(warm)) == (9, 7)
+    assert (len(off), len(warm)) == (10, 8)
     assert not [sql for sql in warm if '"accounts_apitoken"' in sql or '"accounts_tier"' in sql]
 
 
