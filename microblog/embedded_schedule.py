@@ -157,8 +157,9 @@ class EmbeddedScheduler:
                 logger.exception("embedded schedule: %s (%s) failed", entry.name, entry.task)
             self.last_run[entry.name] = self.clock()
             ran.append(entry.name)
-        if ran:
+            # Saved after each entry: a stop mid-batch never runs a finished entry again.
             self._state_save()
+        if ran:
             logger.debug("embedded schedule ran %s", ", ".join(ran))
         return ran
 

@@ -202,6 +202,10 @@ def test_a_live_runserver_flags_a_scraper_by_itself(tmp_path):
         while _flag_count(database) == 0:
             assert time.monotonic() < deadline, log.read_text()
             time.sleep(0.5)  # waiting for the schedule's next detector run
+        state = database.with_name(database.name + ".schedule.json")
+        while not state.exists():  # written as soon as the detector's entry has finished
+            assert time.monotonic() < deadline, log.read_text()
+            time.sleep(0.2)
     finally:
         os.killpg(server.pid, signal.SIGTERM)
         server.wait(timeout=30)
