@@ -22,7 +22,7 @@ run: setup
 	DEBUG=1 $(PY) manage.py seed_demo
 	@echo "Simulating scrapers so the admin review has flags to show (see docs/audit.md)…"
 	DEBUG=1 $(PY) manage.py simulate_scrapers
-	@DEBUG=1 $(PY) manage.py seed_demo | tail -n +2
+	@DEBUG=1 DEMO_HOST=$(HOST):$(PORT) $(PY) manage.py seed_demo | tail -n +2
 	@echo "Serving on http://$(HOST):$(PORT)/  (Ctrl-C to stop)"
 	DEBUG=1 $(PY) manage.py runserver $(HOST):$(PORT)
 

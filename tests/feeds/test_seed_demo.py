@@ -32,6 +32,12 @@ def test_seed_demo_is_idempotent_and_counters_match_rows(capsys):
     created = list(Post.objects.order_by("id").values_list("created_at", flat=True))
     assert created == sorted(created), "ids must grow with time for id-ordered timelines"
     assert Post.objects.filter(repost_of__isnull=False).exists()
+    from leaks.models import PostFingerprint
+
+    indexed = set(PostFingerprint.objects.values_list("post_id", flat=True))
+    assert indexed == set(Post.objects.filter(repost_of=None).values_list("id", flat=True)), (
+        "bulk-created demo posts are in the leak tracer's text index"
+    )
 
 
 def test_seed_demo_refuses_without_debug(settings):

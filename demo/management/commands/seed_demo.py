@@ -1,5 +1,6 @@
 """``manage.py seed_demo``: demo people, follows and a few thousand posts, idempotently."""
 
+import os
 import random
 from datetime import timedelta
 
@@ -12,6 +13,7 @@ from django.utils import timezone
 from accounts.models import User
 from feeds.models import Follow, Like, Post
 from feeds.services import counters_rebuild
+from leaks.fingerprints import fingerprints_rebuild
 from verification.services import verification_grant
 
 # Well-known demo passwords are the point of demo data; the command refuses to run with DEBUG
@@ -162,6 +164,8 @@ class Command(BaseCommand):
         ]
         Like.objects.bulk_create(likes, ignore_conflicts=True)
         counters_rebuild()
+        # bulk_create sends no post_save, so the leak tracer's text index is built here.
+        fingerprints_rebuild()
         # One verified demo account, so the badge shows on timelines, profiles and the API.
         verification_grant(user=people[0], actor=None, reason="Demo data: a verified account")
         self.stdout.write(
@@ -173,7 +177,8 @@ class Command(BaseCommand):
 
     def _print_logins(self) -> None:
         self.stdout.write("")
-        self.stdout.write("Demo logins (http://127.0.0.1:8000/accounts/login/):")
+        where = os.environ.get("DEMO_HOST", "127.0.0.1:8000")  # make run passes HOST:PORT
+        self.stdout.write(f"Demo logins (http://{where}/accounts/login/):")
         self.stdout.write(f"  admin (staff, /admin/): {ADMIN_USERNAME} / {ADMIN_PASSWORD}")
         names = ", ".join(username for username, _, _ in PEOPLE)
         self.stdout.write(f"  people: {names}  — password for each: {DEMO_PASSWORD}")
