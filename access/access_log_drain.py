@@ -27,9 +27,11 @@ def _text(value) -> str:
     return value.decode() if isinstance(value, bytes) else str(value)
 
 
-def stream_entry_parse(fields: dict) -> AccessLogEntry:
-    """An unsaved ``AccessLogEntry`` from one stream entry written by the Lua script."""
+def stream_entry_parse(fields: dict) -> tuple[AccessLogEntry, DeliveryProvenance | None]:
+    """The unsaved ``AccessLogEntry`` of one stream entry written by the Lua script, and its
+    provenance row (None if it delivered nothing new): one decode of the entry for both."""
     values = {_text(key): _text(value) for key, value in fields.items()}
+    record = AccessRecord.from_json(values["r"])
     remaining = values.get("remaining", "")
     outcome = RecordOutcome(
         status=int(values["status"]),
@@ -38,15 +40,8 @@ def stream_entry_parse(fields: dict) -> AccessLogEntry:
         refused=int(values["refused"]),
         remaining=int(remaining) if remaining != "" else None,
     )
-    return access_log_entry(AccessRecord.from_json(values["r"]), outcome)
-
-
-def stream_entry_provenance(fields: dict) -> list[DeliveryProvenance]:
-    """The unsaved provenance row of one stream entry (none if it delivered nothing new)."""
-    values = {_text(key): _text(value) for key, value in fields.items()}
     ids = provenance_ids_parse(values.get(STREAM_FIELD, ""))
-    row = provenance_row(AccessRecord.from_json(values["r"]), ids)
-    return [row] if row is not None else []
+    return access_log_entry(record, outcome), provenance_row(record, ids)
 
 
 def _consumer_name() -> str:
@@ -77,12 +72,14 @@ def _store(client, key: str, entries: list) -> int:
             done.append(entry_id)
             continue
         try:
-            rows.append(stream_entry_parse(fields))
-            provenance.extend(stream_entry_provenance(fields))
+            entry, delivery = stream_entry_parse(fields)
         except (KeyError, ValueError, TypeError):
             # Left pending (not lost): a later release that can read it will store it.
             logger.exception("access log: cannot parse stream entry %s", _text(entry_id))
             continue
+        rows.append(entry)
+        if delivery is not None:
+            provenance.append(delivery)
         done.append(entry_id)
     if rows:
         with transaction.atomic():

@@ -15,7 +15,7 @@ from access.access_log import log_ip_prefix
 from access.access_log_drain import DRAIN_GROUP, access_log_drain
 from access.gate import ReadBudgetExhausted, posts_deliver, read_gate
 from access.ledgers import RedisLedger
-from access.models import AccessLogEntry
+from access.models import AccessLogEntry, DeliveryProvenance
 from access.services import access_log_purge
 from accounts.models import Tier, User
 from accounts.services import token_create, token_revoke
@@ -243,7 +243,7 @@ def test_drain_is_idempotent_across_a_crash_before_ack(stream_ledger, noon, make
 
     _group_ensure(client, key)
     entries = client.xreadgroup(DRAIN_GROUP, "dead-worker", {key: ">"}, count=100)[0][1]
-    AccessLogEntry.objects.bulk_create([stream_entry_parse(f) for _, f in entries[:3]])
+    AccessLogEntry.objects.bulk_create([stream_entry_parse(f)[0] for _, f in entries[:3]])
     assert client.xpending(key, DRAIN_GROUP)["pending"] == 5
     # Too soon to take over: the entries may still be in the dead consumer's hands.
     assert access_log_drain(client=client, key_prefix=stream_ledger.key_prefix) == 0
@@ -253,6 +253,23 @@ def test_drain_is_idempotent_across_a_crash_before_ack(stream_ledger, noon, make
     assert stored_now == 5  # 3 of them conflicted and were kept once
     assert AccessLogEntry.objects.count() == 5
     assert client.xpending(key, DRAIN_GROUP)["pending"] == 0 and client.xlen(key) == 0
+
+
+def test_an_unreadable_entry_stores_neither_its_record_nor_its_provenance(
+    stream_ledger, noon, make_request
+):
+    """Ensures that a stream entry the drain cannot read (here a broken provenance field) is
+    left pending whole: neither its access-log row nor its provenance is stored from it, while
+    the readable entries of the same batch are stored with their provenance."""
+    client, key = stream_ledger.client, stream_ledger.stream_key
+    read_gate(request=make_request(), post_ids=[1, 2])
+    good = client.xrange(key)[0][1]
+    broken = {**good, b"p": b"1,not-an-id"}
+    client.xadd(key, broken)
+    assert access_log_drain(client=client, key_prefix=stream_ledger.key_prefix) == 1
+    assert AccessLogEntry.objects.count() == 1
+    assert DeliveryProvenance.objects.count() == 1
+    assert client.xpending(key, DRAIN_GROUP)["pending"] == 1  # kept for a later release
 
 
 def test_redis_down_records_go_to_the_database(db, noon, make_request, use_ledger):
