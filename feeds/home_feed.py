@@ -42,24 +42,34 @@ logger = logging.getLogger(__name__)
 MARKER = "m"  # the member carrying the floor; its score is -1 - floor
 REBUILDING = "r"  # present while a rebuild reads the database, so pushes are not lost
 
+# Add ARGV[first..] to the set ``key``, each scored by its own id, 500 per ZADD (so one call
+# never unpacks more arguments than Lua's stack takes). The merge and rebuild scripts use it.
+_ZADD_IDS_LUA = """
+local function zadd_ids(key, first)
+  for i = first, #ARGV, 500 do
+    local args = {}
+    for j = i, math.min(i + 499, #ARGV) do
+      args[#args + 1] = ARGV[j]
+      args[#args + 1] = ARGV[j]
+    end
+    redis.call('ZADD', key, unpack(args))
+  end
+end
+"""
+
 # Merge ids into a set, raise its floor and trim it to the cap, only if the set exists
 # (materialised, or being rebuilt): a cold reader's set is not started by a push.
 # KEYS[1]: the set; ARGV: cap, floor hint (raise the floor to at least this; 0 = none), ids.
 # Trimming keeps the newest ``cap`` ids; the floor becomes the lowest id kept, since every
 # entry above it is still there.
-_MERGE_LUA = """
+_MERGE_LUA = (
+    _ZADD_IDS_LUA
+    + """
 local key = KEYS[1]
 if redis.call('EXISTS', key) == 0 then return -1 end
 local cap = tonumber(ARGV[1])
 local hint = tonumber(ARGV[2])
-for i = 3, #ARGV, 500 do
-  local args = {}
-  for j = i, math.min(i + 499, #ARGV) do
-    args[#args + 1] = ARGV[j]
-    args[#args + 1] = ARGV[j]
-  end
-  redis.call('ZADD', key, unpack(args))
-end
+zadd_ids(key, 3)
 local marker = redis.call('ZSCORE', key, 'm')
 if not marker then return 0 end  -- being rebuilt: the rebuild sets floor and trims
 local floor = -1 - tonumber(marker)
@@ -76,6 +86,7 @@ end
 redis.call('ZADD', key, -1 - floor, 'm')
 return 1
 """
+)
 
 # The common case, one new post pushed to many readers: for each key (KEYS: any number of
 # readers' sets, in one slot on Redis Cluster), add it if the set exists, and trim only once
@@ -109,19 +120,14 @@ return pushed
 # Finish a rebuild: add the database's ids to whatever pushes arrived meanwhile, set the
 # floor (0 when the database had fewer than the cap: the set is then the whole timeline),
 # trim, drop the rebuilding placeholder. KEYS[1]: the set; ARGV: cap, floor, ids.
-_REBUILD_LUA = """
+_REBUILD_LUA = (
+    _ZADD_IDS_LUA
+    + """
 local key = KEYS[1]
 local cap = tonumber(ARGV[1])
 local floor = tonumber(ARGV[2])
 redis.call('ZREM', key, 'r', 'm')
-for i = 3, #ARGV, 500 do
-  local args = {}
-  for j = i, math.min(i + 499, #ARGV) do
-    args[#args + 1] = ARGV[j]
-    args[#args + 1] = ARGV[j]
-  end
-  redis.call('ZADD', key, unpack(args))
-end
+zadd_ids(key, 3)
 if floor > 0 then redis.call('ZREMRANGEBYSCORE', key, 0, '(' .. floor) end
 local extra = redis.call('ZCARD', key) - cap
 if extra > 0 then
@@ -132,6 +138,7 @@ end
 redis.call('ZADD', key, -1 - floor, 'm')
 return 1
 """
+)
 
 
 @dataclass(frozen=True)

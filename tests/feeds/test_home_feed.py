@@ -257,3 +257,16 @@ def test_pushes_trim_once_past_the_slack(feed, settings):
     posts.append(post_create(author=author, text="one more").pk)
     assert feed.members(viewer.pk) == posts[-CAP:]
     assert assert_same_as_database(viewer) > 0
+
+
+def test_scripts_add_more_ids_than_one_zadd_takes(feed_redis):
+    """Ensures that a rebuild and a merge of more ids than one batched ZADD holds (500) add
+    every one of them, each scored by its own id, and trim to the cap from the newest."""
+    big = HomeFeed(client=feed_redis.client(), key_prefix=f"t-{uuid.uuid4().hex}", max_entries=2000)
+    big.rebuild_begin(1)
+    big.rebuild_finish(1, list(range(1, 1201)), complete=True)
+    assert big.members(1) == list(range(1, 1201))
+    big.push([1], list(range(1201, 2301)))  # a merge: 1,100 ids, past the cap of 2,000
+    assert big.members(1) == list(range(301, 2301))
+    scores = big.client.zrangebyscore(big.key(1), "(0", "+inf", withscores=True)
+    assert all(int(member) == int(score) for member, score in scores)
