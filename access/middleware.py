@@ -6,6 +6,7 @@ from django.utils import timezone
 from django.utils.cache import patch_cache_control
 
 from core.ratelimits import is_paging_request, rate_limited_page, ratelimit_check
+from core.waits import rate_limit_headers
 
 from .content_usage import content_usage_headers
 from .gate import MODE_OFF, ReadGrant
@@ -33,12 +34,14 @@ def read_budget_headers(grant: ReadGrant) -> dict[str, str]:
         headers["X-Read-Budget"] = "unlimited"
         return headers
     headers.update(
-        {
-            "RateLimit-Policy": f'"{POLICY}";q={grant.limit};w={WINDOW_SECONDS}',
-            "RateLimit": f'"{POLICY}";r={grant.remaining};t={seconds}',
-            "X-RateLimit-Limit": str(grant.limit),
-            "X-RateLimit-Remaining": str(grant.remaining),
-        }
+        rate_limit_headers(
+            grant,
+            policy=POLICY,
+            quota=grant.limit,
+            window_seconds=WINDOW_SECONDS,
+            remaining=grant.remaining,
+            reset_in=seconds,
+        )
     )
     return headers
 

@@ -25,7 +25,7 @@ from django.utils import timezone
 from django_ratelimit.core import get_usage
 
 from .client_ip import client_ip, ip_prefix, reader_principal, review_prefix
-from .waits import duration_text, reset_at_iso
+from .waits import duration_text, rate_limit_headers, reset_at_iso
 
 logger = logging.getLogger(__name__)
 
@@ -275,11 +275,14 @@ def rate_limited_headers(status: RateLimitStatus) -> dict[str, str]:
     never replace the daily-reads headers."""
     return {
         "Retry-After": str(status.retry_after),
-        "RateLimit-Policy": f'"{status.group}";q={status.limit};w={status.window_seconds}',
-        "RateLimit": f'"{status.group}";r=0;t={status.retry_after}',
-        "X-RateLimit-Limit": str(status.limit),
-        "X-RateLimit-Remaining": "0",
-        "X-RateLimit-Reset": reset_at_iso(status),
+        **rate_limit_headers(
+            status,
+            policy=status.group,
+            quota=status.limit,
+            window_seconds=status.window_seconds,
+            remaining=0,
+            reset_in=status.retry_after,
+        ),
     }
 
 

@@ -13,6 +13,23 @@ def reset_at_iso(limited) -> str:
     )
 
 
+def rate_limit_headers(
+    limited, *, policy: str, quota: int, window_seconds: int, remaining: int, reset_in: int
+) -> dict[str, str]:
+    """The headers that state one limit (``limited`` has its ``reset_at``): the IETF httpapi
+    ratelimit-headers draft's ``RateLimit-Policy: "<policy>";q=<quota>;w=<window>`` and
+    ``RateLimit: "<policy>";r=<remaining>;t=<seconds to reset>``, and Mastodon's
+    ``X-RateLimit-Limit``, ``X-RateLimit-Remaining`` and ``X-RateLimit-Reset`` (ISO 8601).
+    Read budgets, request-rate refusals and licence quotas all say it this way."""
+    return {
+        "RateLimit-Policy": f'"{policy}";q={quota};w={window_seconds}',
+        "RateLimit": f'"{policy}";r={remaining};t={reset_in}',
+        "X-RateLimit-Limit": str(quota),
+        "X-RateLimit-Remaining": str(remaining),
+        "X-RateLimit-Reset": reset_at_iso(limited),
+    }
+
+
 def duration_text(seconds: int) -> str:
     """A wait as people say it: "40 s", "25 min", "3 h 5 min" (read budgets and rate limits)."""
     if seconds < 60:
