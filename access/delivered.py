@@ -33,6 +33,19 @@ def delivered_ids_add(request, post_ids) -> None:
     delivered.update(post_ids)
 
 
+def gated_post_ids(post, *, free_author_id: int | None = None) -> list[int]:
+    """The ids showing ``post`` takes from the gate, in order: the post's own, then a repost's
+    original's — less those written by ``free_author_id``. The one place of the rule "the
+    reader's own posts are free": a write's answer (``posts_deliver(charge_own=False)``) does
+    not charge them, and ``post_delivered_check`` lets them through."""
+    ids: list[int] = []
+    if post.author_id != free_author_id:
+        ids.append(post.pk)
+    if post.repost_of_id and (free_author_id is None or post.repost_of.author_id != free_author_id):
+        ids.append(post.repost_of_id)
+    return ids
+
+
 def _reader_id(request) -> int | None:
     user = getattr(request, "user", None)
     return user.pk if user is not None and user.is_authenticated else None
@@ -42,9 +55,6 @@ def post_delivered_check(request, post) -> None:
     """Raise ``UngatedPostError`` unless ``post`` (and a repost's original) was delivered by
     the gate in this request or is the reader's own."""
     delivered = getattr(_django_request(request), _ATTRIBUTE, ())
-    reader_id = _reader_id(request)
-    if post.pk not in delivered and post.author_id != reader_id:
-        raise UngatedPostError(f"post {post.pk} is shown without passing the read gate")
-    original = post.repost_of if post.repost_of_id else None
-    if original is not None and original.pk not in delivered and original.author_id != reader_id:
-        raise UngatedPostError(f"post {original.pk} is shown without passing the read gate")
+    for post_id in gated_post_ids(post, free_author_id=_reader_id(request)):
+        if post_id not in delivered:
+            raise UngatedPostError(f"post {post_id} is shown without passing the read gate")

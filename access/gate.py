@@ -33,7 +33,7 @@ from core.client_ip import reader_principal
 
 from .access_log import AccessRecord, access_log_write, access_record_build, record_outcome
 from .content_usage import content_usage_state
-from .delivered import delivered_ids_add
+from .delivered import delivered_ids_add, gated_post_ids
 from .ledgers import (
     ChargeResult,
     DatabaseLedger,
@@ -117,15 +117,7 @@ def delivered_post_ids(
 
     Posts by ``free_author_id`` (the reader, in a write's answer) are left out: not charged.
     """
-    ids: list[int] = []
-    for post in posts:
-        if post.author_id != free_author_id:
-            ids.append(post.pk)
-        if post.repost_of_id and (
-            free_author_id is None or post.repost_of.author_id != free_author_id
-        ):
-            ids.append(post.repost_of_id)
-    return ids
+    return [pid for post in posts for pid in gated_post_ids(post, free_author_id=free_author_id)]
 
 
 def read_gate(*, request: HttpRequest, post_ids: list[int], first_post_ids: int = 1) -> ReadGrant:
@@ -318,11 +310,7 @@ def posts_deliver(
     allowed = set(grant.delivered_ids)
     delivered: list[PostT] = []
     for post in posts:
-        if (post.pk not in allowed and post.author_id != free_author_id) or (
-            post.repost_of_id
-            and post.repost_of_id not in allowed
-            and (free_author_id is None or post.repost_of.author_id != free_author_id)
-        ):
+        if not allowed.issuperset(gated_post_ids(post, free_author_id=free_author_id)):
             break
         delivered.append(post)
     if posts and not delivered:

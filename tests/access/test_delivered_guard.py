@@ -63,3 +63,19 @@ def test_web_post_fragment_refuses_a_post_that_skipped_the_gate():
         render_to_string("feeds/_post.html", {"post": post}, request=request)
     posts_deliver(request=request, posts=[post])
     assert "web" in render_to_string("feeds/_post.html", {"post": post}, request=request)
+
+
+def test_own_posts_are_free_by_one_rule_for_the_gate_and_the_guard():
+    """Ensures that the reader's own posts are free in one place: a write's answer
+    (``charge_own=False``) charges only someone else's original inside the reader's repost, and
+    the guard lets the reader's own post through with nothing delivered."""
+    reader, other = UserFactory(), UserFactory()
+    original = post_create(author=other, text="theirs")
+    wrapper = post_get(post_id=repost_create(user=reader, post=original).pk, viewer=reader)
+    request = _request(reader)
+    assert posts_deliver(request=request, posts=[wrapper], charge_own=False) == [wrapper]
+    assert request.read_grant.delivered_ids == [original.pk]
+    mine = post_get(post_id=post_create(author=reader, text="mine").pk, viewer=reader)
+    EntityBuilder(_request(reader)).status(mine)  # own: no gate pass needed
+    with pytest.raises(UngatedPostError):
+        EntityBuilder(_request(other)).status(mine)
