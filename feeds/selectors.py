@@ -13,7 +13,7 @@ from django.conf import settings
 from django.db.models import Q, QuerySet
 from redis import RedisError
 
-from accounts.ai_training import site_default_allowed
+from accounts.ai_training import ai_training_allowed_q
 from accounts.models import User
 
 from .home_feed import home_feed_get
@@ -152,10 +152,7 @@ def timeline_licensable(*, page: PageRequest = PageRequest()) -> list[Post]:
 
     The author's choice is read in the query itself, so a change applies to the next page.
     """
-    allows = Q(author__ai_training_allowed=True)
-    if site_default_allowed():
-        allows |= Q(author__ai_training_allowed__isnull=True)
-    queryset = Post.objects.visible(reposts=False).filter(allows)
+    queryset = Post.objects.visible(reposts=False).filter(ai_training_allowed_q(via="author__"))
     return _load(keyset_page(queryset, page), None)
 
 

@@ -4,7 +4,13 @@ import pytest
 from django.test import Client
 from rest_framework.test import APIClient
 
-from accounts.ai_training import ai_training_allowed
+from accounts.ai_training import (
+    ai_training_allowed,
+    ai_training_allowed_q,
+    any_author_disallows,
+)
+from accounts.models import User
+from feeds.models import Post
 from feeds.services import post_create
 from tests.api.conftest import assert_schema, make_caller
 from tests.factories import UserFactory
@@ -110,3 +116,23 @@ def test_site_default_applies_to_authors_who_did_not_choose(settings):
     assert [ai_training_allowed(u) for u in (undecided, refuses, allows)] == [False, False, True]
     settings.AI_TRAINING_DEFAULT = "allow"
     assert [ai_training_allowed(u) for u in (undecided, refuses, allows)] == [True, False, True]
+
+
+@pytest.mark.parametrize("default", ["allow", "disallow"])
+def test_query_condition_and_the_function_give_one_answer(settings, default):
+    """Ensures that the database condition (on users, and on posts through their author) picks
+    exactly the authors ``ai_training_allowed`` says yes to, under either site default, and
+    that ``any_author_disallows`` agrees."""
+    settings.AI_TRAINING_DEFAULT = default
+    authors = [UserFactory(ai_training_allowed=choice) for choice in (True, False, None)]
+    for author in authors:
+        post_create(author=author, text="hello")
+    ids = [author.pk for author in authors]
+    expected = {author.pk for author in authors if ai_training_allowed(author)}
+    users = User.objects.filter(ai_training_allowed_q(), pk__in=ids)
+    assert set(users.values_list("pk", flat=True)) == expected
+    posts = Post.objects.filter(ai_training_allowed_q(via="author__"), author_id__in=ids)
+    assert set(posts.values_list("author_id", flat=True)) == expected
+    assert any_author_disallows()
+    User.objects.update(ai_training_allowed=True)
+    assert not any_author_disallows()
