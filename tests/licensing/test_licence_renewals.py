@@ -12,36 +12,38 @@ from django.utils import timezone
 from licensing.billing import licence_checkout_start, licences_expire
 from licensing.models import Licence
 from licensing.services import licence_token_create
-from tests.accounts.conftest import STRIPE_TEST_WEBHOOK_SECRET, stripe_event, stripe_signature
 from tests.factories import PostFactory, UserFactory
-from tests.verification.test_payments_stripe import FakeStripeHttp
+from tests.stripe_fakes import (
+    FakeStripeHttp,
+    checkout_completed_event,
+    invoice_event,
+    stripe_configure,
+    subscription_deleted_event,
+    webhook_post,
+    webhook_send,
+)
 from verification.models import PaymentWebhookEvent, Subscription
-from verification.payments.stripe_provider import StripeProvider
 
 pytestmark = pytest.mark.django_db
 
 S = Licence.Status
-WEBHOOK_URL = "/accounts/settings/verification/stripe/webhook/"
 API = "/api/v1/licensed/statuses"
 DEC_1 = datetime(2026, 12, 1, tzinfo=UTC)
 
 
 @pytest.fixture
 def stripe_http(settings, monkeypatch) -> FakeStripeHttp:
-    settings.PAYMENTS_PROVIDER = "stripe"
-    settings.STRIPE_SECRET_KEY = "sk_test_fake_key_for_tests"
-    settings.STRIPE_WEBHOOK_SECRET = STRIPE_TEST_WEBHOOK_SECRET
-    http = FakeStripeHttp(
+    return stripe_configure(
+        settings,
+        monkeypatch,
         {
             "/v1/checkout/sessions": (
                 200,
                 {"id": "cs_lic", "object": "checkout.session", "url": "https://pay.test/cs"},
             ),
             "/v1/subscriptions/sub_lic": (200, {"id": "sub_lic", "object": "subscription"}),
-        }
+        },
     )
-    monkeypatch.setattr(StripeProvider, "http_client", http)
-    return http
 
 
 @pytest.fixture
@@ -59,28 +61,14 @@ def _plan(*, quota: int):
     return plan
 
 
-def _post(client, payload: str, signature: str | None = None):
-    headers = {} if signature is None else {"HTTP_STRIPE_SIGNATURE": signature}
-    return client.post(WEBHOOK_URL, payload, content_type="application/json", **headers)
-
-
-def _send(payload: str):
-    return _post(Client(), payload, stripe_signature(payload))
-
-
 def _completed(licence: Licence, event_id="evt_lic_completed") -> str:
-    return stripe_event(
+    return checkout_completed_event(
         event_id,
-        "checkout.session.completed",
-        {
-            "id": "cs_lic",
-            "object": "checkout.session",
-            "client_reference_id": licence.checkout_ref,
-            "metadata": {"licence_id": str(licence.pk)},
-            "customer": "cus_lic",
-            "subscription": "sub_lic",
-            "payment_status": "paid",
-        },
+        session="cs_lic",
+        reference=licence.checkout_ref,
+        metadata={"licence_id": str(licence.pk)},
+        customer="cus_lic",
+        subscription="sub_lic",
     )
 
 
@@ -91,33 +79,19 @@ def _invoice(
     period_end: datetime,
     reason: str = "subscription_cycle",
 ) -> str:
-    end = int(period_end.timestamp())
-    return stripe_event(
+    return invoice_event(
         event_id,
         event_type,
-        {
-            "id": f"in_{event_id}",
-            "object": "invoice",
-            "customer": "cus_lic",
-            "billing_reason": reason,
-            "parent": {
-                "type": "subscription_details",
-                "subscription_details": {
-                    "subscription": "sub_lic",
-                    "metadata": {"licence_id": str(licence.pk)},
-                },
-            },
-            "lines": {"data": [{"period": {"start": end - 30 * 86400, "end": end}}]},
-        },
+        subscription="sub_lic",
+        metadata={"licence_id": str(licence.pk)},
+        customer="cus_lic",
+        period_end=int(period_end.timestamp()),
+        reason=reason,
     )
 
 
 def _deleted(event_id="evt_lic_deleted") -> str:
-    return stripe_event(
-        event_id,
-        "customer.subscription.deleted",
-        {"id": "sub_lic", "object": "subscription", "metadata": {}},
-    )
+    return subscription_deleted_event(event_id, subscription="sub_lic")
 
 
 def _api(licence: Licence) -> Client:
@@ -135,13 +109,13 @@ def test_the_webhook_activates_then_renews_each_month(pending):
     needed), that invoice.paid moves its period to the invoiced end, and that
     invoice.payment_succeeded (the same payment's older event) changes nothing more."""
     with time_machine.travel(datetime(2026, 11, 10, 9, tzinfo=UTC), tick=False):
-        assert _send(_completed(pending)).status_code == 200
+        assert webhook_send(_completed(pending)).status_code == 200
         pending.refresh_from_db()
         assert pending.status == S.ACTIVE
         assert pending.provider_subscription_id == "sub_lic"
         first_end = datetime(2026, 12, 10, 9, tzinfo=UTC)
         assert (
-            _send(
+            webhook_send(
                 _invoice("evt_in_1", "invoice.paid", pending, first_end, "subscription_create")
             ).status_code
             == 200
@@ -150,8 +124,8 @@ def test_the_webhook_activates_then_renews_each_month(pending):
         assert pending.current_period_end == first_end
     with time_machine.travel(first_end + timedelta(minutes=5), tick=False):
         second_end = datetime(2027, 1, 10, 9, tzinfo=UTC)
-        _send(_invoice("evt_in_2", "invoice.paid", pending, second_end))
-        _send(_invoice("evt_in_2b", "invoice.payment_succeeded", pending, second_end))
+        webhook_send(_invoice("evt_in_2", "invoice.paid", pending, second_end))
+        webhook_send(_invoice("evt_in_2b", "invoice.payment_succeeded", pending, second_end))
         pending.refresh_from_db()
         assert (pending.status, pending.current_period_end) == (S.ACTIVE, second_end)
         assert pending.is_usable()
@@ -162,12 +136,12 @@ def test_the_webhook_activates_then_renews_each_month(pending):
 def test_a_replayed_event_changes_nothing(pending):
     """Ensures that each event id is applied once: a replay answers 200 "duplicate" and does
     not move the period again."""
-    _send(_completed(pending))
+    webhook_send(_completed(pending))
     end = timezone.now() + timedelta(days=30)
     payload = _invoice("evt_once", "invoice.paid", pending, end)
-    assert _send(payload).json() == {"received": True, "duplicate": False}
+    assert webhook_send(payload).json() == {"received": True, "duplicate": False}
     Licence.objects.filter(pk=pending.pk).update(current_period_end=end - timedelta(days=9))
-    assert _send(payload).json() == {"received": True, "duplicate": True}
+    assert webhook_send(payload).json() == {"received": True, "duplicate": True}
     pending.refresh_from_db()
     assert pending.current_period_end == end - timedelta(days=9)
     assert PaymentWebhookEvent.objects.filter(event_id="evt_once").count() == 1
@@ -177,7 +151,7 @@ def test_a_replayed_event_changes_nothing(pending):
 def test_a_bad_signature_is_400_and_changes_nothing(pending, signature):
     """Ensures that an event Stripe did not sign is refused with 400 and a reason, and
     neither activates the licence nor is remembered."""
-    response = _post(Client(), _completed(pending), signature)
+    response = webhook_post(Client(), _completed(pending), signature)
     assert response.status_code == 400
     assert response.content
     pending.refresh_from_db()
@@ -189,8 +163,8 @@ def test_the_quota_resets_on_the_first_whatever_the_billing_day(pending):
     """Ensures that a licence billed from the 10th still has its quota reset at 00:00 UTC on
     the 1st (the documented window), and that a renewal does not reset it mid-month."""
     with time_machine.travel(datetime(2026, 11, 10, 9, tzinfo=UTC), tick=False):
-        _send(_completed(pending))
-        _send(
+        webhook_send(_completed(pending))
+        webhook_send(
             _invoice(
                 "evt_a",
                 "invoice.paid",
@@ -212,7 +186,9 @@ def test_the_quota_resets_on_the_first_whatever_the_billing_day(pending):
         assert fresh.status_code == 200 and len(fresh.json()) == 5
         assert fresh["X-RateLimit-Remaining"] == "0"
     with time_machine.travel(datetime(2026, 12, 10, 9, 1, tzinfo=UTC), tick=False):
-        _send(_invoice("evt_b", "invoice.paid", pending, datetime(2027, 1, 10, 9, tzinfo=UTC)))
+        webhook_send(
+            _invoice("evt_b", "invoice.paid", pending, datetime(2027, 1, 10, 9, tzinfo=UTC))
+        )
         # Another day, so the posts would be charged again: December's quota, which the
         # renewal did not reset, is spent.
         page = client.get(API)
@@ -225,11 +201,11 @@ def test_cancellation_ends_the_licence_at_the_period_end(pending):
     of its period and no longer; past it, its token gets a 403 saying it ended and when."""
     period_end = datetime(2026, 12, 10, 9, tzinfo=UTC)
     with time_machine.travel(datetime(2026, 11, 20, tzinfo=UTC), tick=False):
-        _send(_completed(pending))
-        _send(_invoice("evt_c", "invoice.paid", pending, period_end, "subscription_create"))
+        webhook_send(_completed(pending))
+        webhook_send(_invoice("evt_c", "invoice.paid", pending, period_end, "subscription_create"))
         PostFactory(author=UserFactory(ai_training_allowed=True))
         client = _api(pending)
-        _send(_deleted())
+        webhook_send(_deleted())
         pending.refresh_from_db()
         assert pending.status == S.ACTIVE and pending.cancel_at_period_end
         assert client.get(API).status_code == 200
@@ -252,8 +228,8 @@ def test_a_failed_payment_has_a_grace_period_then_lapses(pending, settings):
     settings.LICENSING_GRACE_DAYS = 3
     failed_at = datetime(2026, 12, 10, 9, 5, tzinfo=UTC)
     with time_machine.travel(datetime(2026, 11, 10, 9, tzinfo=UTC), tick=False):
-        _send(_completed(pending))
-        _send(
+        webhook_send(_completed(pending))
+        webhook_send(
             _invoice(
                 "evt_d",
                 "invoice.paid",
@@ -265,13 +241,13 @@ def test_a_failed_payment_has_a_grace_period_then_lapses(pending, settings):
         PostFactory(author=UserFactory(ai_training_allowed=True))
         client = _api(pending)
     with time_machine.travel(failed_at, tick=False):
-        _send(_invoice("evt_f1", "invoice.payment_failed", pending, failed_at))
+        webhook_send(_invoice("evt_f1", "invoice.payment_failed", pending, failed_at))
         pending.refresh_from_db()
         assert pending.status == S.PAST_DUE
         assert pending.grace_until == failed_at + timedelta(days=3)
         assert client.get(API).status_code == 200
     with time_machine.travel(failed_at + timedelta(days=1), tick=False):
-        _send(_invoice("evt_f2", "invoice.payment_failed", pending, failed_at))
+        webhook_send(_invoice("evt_f2", "invoice.payment_failed", pending, failed_at))
         pending.refresh_from_db()
         assert pending.grace_until == failed_at + timedelta(days=3)  # not extended
     with time_machine.travel(failed_at + timedelta(days=3), tick=False):
@@ -280,7 +256,7 @@ def test_a_failed_payment_has_a_grace_period_then_lapses(pending, settings):
         assert "renewal was not paid" in refused.json()["error"]
         assert licences_expire() == {"ended": 0, "lapsed": 1}
         late_end = datetime(2027, 1, 13, 9, tzinfo=UTC)
-        _send(_invoice("evt_late", "invoice.paid", pending, late_end))
+        webhook_send(_invoice("evt_late", "invoice.paid", pending, late_end))
         pending.refresh_from_db()
         assert (pending.status, pending.current_period_end) == (S.ACTIVE, late_end)
         assert client.get(API).status_code == 200
@@ -289,7 +265,7 @@ def test_a_failed_payment_has_a_grace_period_then_lapses(pending, settings):
 def test_the_licensee_cancels_renewal_at_stripe(pending, stripe_http):
     """Ensures that "Cancel renewal" tells Stripe to stop at the period end, and the licence
     keeps working until then."""
-    _send(_completed(pending))
+    webhook_send(_completed(pending))
     web = Client()
     web.force_login(pending.user)
     response = web.post(f"/licensing/{pending.pk}/cancel/", follow=True)
@@ -310,20 +286,15 @@ def test_verification_events_still_reach_verification(pending, eligible_user):
     from verification import services
 
     subscription, _ = services.subscription_checkout_start(user=eligible_user)
-    payload = stripe_event(
+    payload = checkout_completed_event(
         "evt_verif",
-        "checkout.session.completed",
-        {
-            "id": "cs_lic",
-            "object": "checkout.session",
-            "client_reference_id": subscription.checkout_ref,
-            "metadata": {"subscription_id": str(subscription.pk)},
-            "customer": "cus_v",
-            "subscription": "sub_v",
-            "payment_status": "paid",
-        },
+        session="cs_lic",
+        reference=subscription.checkout_ref,
+        metadata={"subscription_id": str(subscription.pk)},
+        customer="cus_v",
+        subscription="sub_v",
     )
-    assert _send(payload).status_code == 200
+    assert webhook_send(payload).status_code == 200
     subscription.refresh_from_db()
     pending.refresh_from_db()
     assert subscription.status == Subscription.Status.ACTIVE

@@ -5,26 +5,23 @@ from django.test import Client
 
 from licensing.models import Licence
 from tests.factories import UserFactory
-from tests.verification.test_payments_stripe import FakeStripeHttp
-from verification.payments.stripe_provider import StripeProvider
+from tests.stripe_fakes import FakeStripeHttp, stripe_configure
 
 pytestmark = pytest.mark.django_db
 
 
 def _stripe(monkeypatch, settings, *, session: dict) -> FakeStripeHttp:
-    settings.PAYMENTS_PROVIDER = "stripe"
-    settings.STRIPE_SECRET_KEY = "sk_test_fake_key_for_tests"
-    http = FakeStripeHttp(
+    return stripe_configure(
+        settings,
+        monkeypatch,
         {
             "/v1/checkout/sessions": (
                 200,
                 {"id": "cs_lic_1", "object": "checkout.session", "url": "https://pay.test/cs"},
             ),
             "/v1/checkout/sessions/cs_lic_1": (200, {"object": "checkout.session", **session}),
-        }
+        },
     )
-    monkeypatch.setattr(StripeProvider, "http_client", http)
-    return http
 
 
 def _buy(client) -> Licence:

@@ -1,13 +1,10 @@
 """Tests for the Stripe provider: checkout sessions through the SDK (HTTP faked, no network)
 and signed webhooks applied exactly once."""
 
-import json
 import time
 from datetime import UTC, datetime, timedelta
-from urllib.parse import parse_qs
 
 import pytest
-import stripe
 import time_machine
 from django.core.exceptions import ValidationError
 from django.urls import reverse
@@ -15,45 +12,30 @@ from django.utils import timezone
 
 from accounts.models import User
 from accounts.selectors import effective_tier_slug
-from tests.accounts.conftest import STRIPE_TEST_WEBHOOK_SECRET, stripe_event, stripe_signature
+from tests.stripe_fakes import (
+    WEBHOOK_URL,
+    checkout_completed_event,
+    invoice_event,
+    stripe_configure,
+    stripe_event,
+    stripe_signature,
+    subscription_deleted_event,
+    webhook_post,
+)
 from verification import services
 from verification.models import PaymentWebhookEvent, Subscription
-from verification.payments.stripe_provider import StripeProvider
 
 pytestmark = pytest.mark.django_db
 
 S = Subscription.Status
-WEBHOOK_URL = "/accounts/settings/verification/stripe/webhook/"
-
-
-class FakeStripeHttp(stripe.HTTPClient):
-    """Stands in for the network under the real SDK: records requests, returns canned JSON."""
-
-    name = "fake"
-
-    def __init__(self, responses: dict[str, tuple[int, dict]]):
-        super().__init__()
-        self.responses = responses
-        self.requests: list[tuple[str, str, dict]] = []
-
-    def request(self, method, url, headers, post_data=None):
-        path = url.split("api.stripe.com", 1)[-1]
-        self.requests.append((method, path, parse_qs(post_data or "")))
-        status, body = self.responses[path]
-        return json.dumps(body), status, {}
 
 
 @pytest.fixture
-def stripe_settings(settings):
-    settings.PAYMENTS_PROVIDER = "stripe"
-    settings.STRIPE_SECRET_KEY = "sk_test_fake_key_for_tests"
-    settings.STRIPE_WEBHOOK_SECRET = STRIPE_TEST_WEBHOOK_SECRET
-    return settings
-
-
-@pytest.fixture
-def fake_stripe(monkeypatch):
-    http = FakeStripeHttp(
+def fake_stripe(settings, monkeypatch):
+    """Stripe as the provider, its HTTP answered by canned responses (see stripe_fakes)."""
+    return stripe_configure(
+        settings,
+        monkeypatch,
         {
             "/v1/checkout/sessions": (
                 200,
@@ -64,56 +46,35 @@ def fake_stripe(monkeypatch):
                 {"id": "bps_1", "object": "billing_portal.session", "url": "https://pay.test/p"},
             ),
             "/v1/subscriptions/sub_1": (200, {"id": "sub_1", "object": "subscription"}),
-        }
+        },
     )
-    monkeypatch.setattr(StripeProvider, "http_client", http)
-    return http
 
 
 @pytest.fixture
-def pending(stripe_settings, fake_stripe, eligible_user) -> Subscription:
+def pending(fake_stripe, eligible_user) -> Subscription:
     subscription, _ = services.subscription_checkout_start(user=eligible_user)
     return subscription
 
 
-def _post(client, payload: str, signature: str | None = None):
-    headers = {} if signature is None else {"HTTP_STRIPE_SIGNATURE": signature}
-    return client.post(WEBHOOK_URL, payload, content_type="application/json", **headers)
-
-
 def _completed(subscription: Subscription, event_id: str = "evt_completed") -> str:
-    return stripe_event(
+    return checkout_completed_event(
         event_id,
-        "checkout.session.completed",
-        {
-            "id": "cs_test_1",
-            "object": "checkout.session",
-            "client_reference_id": subscription.checkout_ref,
-            "metadata": {"subscription_id": str(subscription.pk)},
-            "customer": "cus_1",
-            "subscription": "sub_1",
-            "payment_status": "paid",
-        },
+        session="cs_test_1",
+        reference=subscription.checkout_ref,
+        metadata={"subscription_id": str(subscription.pk)},
+        customer="cus_1",
+        subscription="sub_1",
     )
 
 
 def _invoice(event_id: str, event_type: str, subscription: Subscription, period_end: int) -> str:
-    return stripe_event(
+    return invoice_event(
         event_id,
         event_type,
-        {
-            "id": f"in_{event_id}",
-            "object": "invoice",
-            "customer": "cus_1",
-            "parent": {
-                "type": "subscription_details",
-                "subscription_details": {
-                    "subscription": "sub_1",
-                    "metadata": {"subscription_id": str(subscription.pk)},
-                },
-            },
-            "lines": {"data": [{"period": {"start": period_end - 30 * 86400, "end": period_end}}]},
-        },
+        subscription="sub_1",
+        metadata={"subscription_id": str(subscription.pk)},
+        customer="cus_1",
+        period_end=period_end,
     )
 
 
@@ -135,7 +96,7 @@ def test_checkout_creates_a_stripe_session(pending, fake_stripe, eligible_user):
     assert pending.provider_checkout_id == "cs_test_1"
 
 
-def test_checkout_view_redirects_to_stripe(client, stripe_settings, fake_stripe, eligible_user):
+def test_checkout_view_redirects_to_stripe(client, fake_stripe, eligible_user):
     """Ensures that "Get verified" sends the buyer to the Stripe Checkout URL."""
     client.force_login(eligible_user)
     response = client.post(reverse("accounts:verification_checkout"))
@@ -143,7 +104,7 @@ def test_checkout_view_redirects_to_stripe(client, stripe_settings, fake_stripe,
     assert response.url == "https://pay.test/cs_1"
 
 
-def test_checkout_error_is_explained(stripe_settings, fake_stripe, eligible_user):
+def test_checkout_error_is_explained(fake_stripe, eligible_user):
     """Ensures that a Stripe error becomes a message a person understands, and the pending
     subscription is closed."""
     fake_stripe.responses["/v1/checkout/sessions"] = (
@@ -157,7 +118,7 @@ def test_checkout_error_is_explained(stripe_settings, fake_stripe, eligible_user
 
 def test_checkout_completed_activates(client, pending, eligible_user):
     """Ensures that a signed checkout.session.completed makes the account verified."""
-    response = _post(client, payload := _completed(pending), stripe_signature(payload))
+    response = webhook_post(client, payload := _completed(pending), stripe_signature(payload))
     assert response.status_code == 200
     assert response.json() == {"received": True, "duplicate": False}
     pending.refresh_from_db()
@@ -185,7 +146,7 @@ def test_bad_signature_is_rejected_and_changes_nothing(client, pending, eligible
         signature = stripe_signature(payload, secret="whsec_someone_else")
     elif signature == "too-old":
         signature = stripe_signature(payload, ts=int(time.time()) - 3600)
-    response = _post(client, payload, signature)
+    response = webhook_post(client, payload, signature)
     assert response.status_code == 400
     pending.refresh_from_db()
     assert pending.status == S.PENDING
@@ -198,10 +159,10 @@ def test_tampered_payload_is_rejected(client, pending):
     payload = _completed(pending)
     signature = stripe_signature(payload)
     tampered = payload.replace('"paid"', '"paid" ')
-    assert _post(client, tampered, signature).status_code == 400
+    assert webhook_post(client, tampered, signature).status_code == 400
 
 
-def test_webhook_is_post_only(client, stripe_settings):
+def test_webhook_is_post_only(client, fake_stripe):
     """Ensures that the webhook answers only POST."""
     assert client.get(WEBHOOK_URL).status_code == 405
 
@@ -209,18 +170,14 @@ def test_webhook_is_post_only(client, stripe_settings):
 def test_replayed_event_changes_nothing(client, pending, eligible_user):
     """Ensures that an event replayed after later changes does not undo them."""
     completed = _completed(pending)
-    assert _post(client, completed, stripe_signature(completed)).status_code == 200
-    deleted = stripe_event(
-        "evt_deleted",
-        "customer.subscription.deleted",
-        {"id": "sub_1", "object": "subscription", "metadata": {}},
-    )
-    assert _post(client, deleted, stripe_signature(deleted)).status_code == 200
+    assert webhook_post(client, completed, stripe_signature(completed)).status_code == 200
+    deleted = subscription_deleted_event("evt_deleted", subscription="sub_1")
+    assert webhook_post(client, deleted, stripe_signature(deleted)).status_code == 200
     pending.refresh_from_db()
     assert pending.status == S.ENDED
     assert not User.objects.get(pk=eligible_user.pk).is_verified
 
-    response = _post(client, completed, stripe_signature(completed))
+    response = webhook_post(client, completed, stripe_signature(completed))
     assert response.status_code == 200
     assert response.json()["duplicate"] is True
     pending.refresh_from_db()
@@ -232,10 +189,10 @@ def test_replayed_event_changes_nothing(client, pending, eligible_user):
 def test_invoice_paid_renews_to_the_invoiced_period(client, pending):
     """Ensures that invoice.paid sets the period end from the invoice line."""
     completed = _completed(pending)
-    _post(client, completed, stripe_signature(completed))
+    webhook_post(client, completed, stripe_signature(completed))
     period_end = int((timezone.now() + timedelta(days=60)).timestamp())
     paid = _invoice("evt_paid_2", "invoice.paid", pending, period_end)
-    assert _post(client, paid, stripe_signature(paid)).status_code == 200
+    assert webhook_post(client, paid, stripe_signature(paid)).status_code == 200
     pending.refresh_from_db()
     assert pending.status == S.ACTIVE
     assert pending.current_period_end == datetime.fromtimestamp(period_end, tz=UTC)
@@ -246,7 +203,7 @@ def test_invoice_paid_before_checkout_event_activates(client, pending, eligible_
     checkout.session.completed (Stripe does not guarantee order), found by metadata."""
     period_end = int((timezone.now() + timedelta(days=30)).timestamp())
     paid = _invoice("evt_paid_1", "invoice.paid", pending, period_end)
-    assert _post(client, paid, stripe_signature(paid)).status_code == 200
+    assert webhook_post(client, paid, stripe_signature(paid)).status_code == 200
     pending.refresh_from_db()
     assert pending.status == S.ACTIVE
     assert pending.provider_subscription_id == "sub_1"
@@ -256,7 +213,7 @@ def test_invoice_paid_before_checkout_event_activates(client, pending, eligible_
 def test_invoice_paid_with_pre_2025_shape(client, pending):
     """Ensures that invoices carrying the older top-level "subscription" field still renew."""
     completed = _completed(pending)
-    _post(client, completed, stripe_signature(completed))
+    webhook_post(client, completed, stripe_signature(completed))
     period_end = int((timezone.now() + timedelta(days=45)).timestamp())
     payload = stripe_event(
         "evt_old",
@@ -268,7 +225,7 @@ def test_invoice_paid_with_pre_2025_shape(client, pending):
             "lines": {"data": [{"period": {"end": period_end}}]},
         },
     )
-    assert _post(client, payload, stripe_signature(payload)).status_code == 200
+    assert webhook_post(client, payload, stripe_signature(payload)).status_code == 200
     pending.refresh_from_db()
     assert pending.current_period_end == datetime.fromtimestamp(period_end, tz=UTC)
 
@@ -278,16 +235,16 @@ def test_payment_failed_then_grace_then_lapse(client, pending, eligible_user, se
     it, and the expiry task lapses the subscription after it."""
     settings.VERIFICATION_GRACE_DAYS = 3
     completed = _completed(pending)
-    _post(client, completed, stripe_signature(completed))
+    webhook_post(client, completed, stripe_signature(completed))
     failed = _invoice("evt_failed", "invoice.payment_failed", pending, 0)
-    assert _post(client, failed, stripe_signature(failed)).status_code == 200
+    assert webhook_post(client, failed, stripe_signature(failed)).status_code == 200
     pending.refresh_from_db()
     assert pending.status == S.PAST_DUE
     grace_until = pending.grace_until
     assert User.objects.get(pk=eligible_user.pk).is_verified
 
     with time_machine.travel(timezone.now() + timedelta(days=1)):
-        assert _post(client, failed, stripe_signature(failed)).json()["duplicate"] is True
+        assert webhook_post(client, failed, stripe_signature(failed)).json()["duplicate"] is True
         pending.refresh_from_db()
         assert pending.grace_until == grace_until
 
@@ -298,17 +255,17 @@ def test_payment_failed_then_grace_then_lapse(client, pending, eligible_user, se
         assert not User.objects.get(pk=eligible_user.pk).is_verified
 
 
-def test_unknown_event_is_acknowledged(client, stripe_settings):
+def test_unknown_event_is_acknowledged(client, fake_stripe):
     """Ensures that events we do not handle are acknowledged (200) so Stripe stops retrying."""
     payload = stripe_event("evt_other", "customer.created", {"id": "cus_9", "object": "customer"})
-    assert _post(client, payload, stripe_signature(payload)).status_code == 200
+    assert webhook_post(client, payload, stripe_signature(payload)).status_code == 200
 
 
 def test_cancel_and_portal_go_through_stripe(client, pending, fake_stripe, eligible_user):
     """Ensures that cancelling asks Stripe to stop at period end, and "Manage billing" opens
     the customer portal for the subscriber's Stripe customer."""
     completed = _completed(pending)
-    _post(client, completed, stripe_signature(completed))
+    webhook_post(client, completed, stripe_signature(completed))
     client.force_login(eligible_user)
     client.post(reverse("accounts:verification_cancel"))
     method, path, form = fake_stripe.requests[-1]
