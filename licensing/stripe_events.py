@@ -8,10 +8,12 @@ object to the owners in turn. An object is a licence's when its metadata carries
 """
 
 import logging
+from functools import partial
 
 from verification.payments.stripe_events import (
-    invoice_period_end,
+    InvoicePayment,
     invoice_subscription,
+    paid_period_move,
     stripe_event_owner_register,
 )
 
@@ -41,23 +43,20 @@ def _on_checkout_completed(session: dict) -> bool:
 
 
 def _on_invoice_paid(invoice: dict) -> bool:
-    stripe_id, metadata = invoice_subscription(invoice)
-    licence = _licence(stripe_subscription_id=stripe_id, metadata=metadata)
+    payment = InvoicePayment.from_invoice(invoice)
+    licence = _licence(
+        stripe_subscription_id=payment.stripe_subscription_id, metadata=payment.metadata
+    )
     if licence is None:
         return False
-    period_end = invoice_period_end(invoice)
-    # The subscription's first invoice sets the first period exactly (activation by the
-    # checkout event or the buyer's return only guessed it); later ones move it forward.
-    first = invoice.get("billing_reason") == "subscription_create"
-    if licence.status == Licence.Status.PENDING or (first and licence.is_active):
-        billing.licence_activate(
-            licence=licence,
-            period_end=period_end,
-            provider_customer_id=invoice.get("customer") or "",
-            provider_subscription_id=stripe_id,
-        )
-    elif period_end is not None:
-        billing.licence_renew(licence=licence, period_end=period_end)
+    paid_period_move(
+        payment,
+        # The subscription's first invoice sets the first period exactly (activation by the
+        # checkout event or the buyer's return only guessed it); later ones move it forward.
+        starts=licence.status == Licence.Status.PENDING or (payment.first and licence.is_active),
+        activate=partial(billing.licence_activate, licence=licence),
+        renew=partial(billing.licence_renew, licence=licence),
+    )
     return True
 
 

@@ -1,6 +1,7 @@
 """Tests for the Stripe provider: checkout sessions through the SDK (HTTP faked, no network)
 and signed webhooks applied exactly once."""
 
+import json
 import time
 from datetime import UTC, datetime, timedelta
 
@@ -301,3 +302,53 @@ def test_stripe_without_keys_refuses_to_start():
         assert result.returncode != 0
         assert "ImproperlyConfigured" in result.stderr
         assert "PAYMENTS_PROVIDER" in result.stderr
+
+
+def test_one_rule_moves_a_paid_period_for_every_owner():
+    """Ensures that a paid invoice's effect is decided in one place: a sale it starts is
+    activated with the invoiced period and Stripe's ids; another is renewed to the invoice's
+    period end, and left alone when the invoice names none."""
+    from verification.payments.stripe_events import InvoicePayment, paid_period_move
+
+    end = int(datetime(2027, 1, 10, tzinfo=UTC).timestamp())
+    payment = InvoicePayment.from_invoice(
+        json.loads(
+            invoice_event(
+                "evt_x",
+                "invoice.paid",
+                subscription="sub_x",
+                metadata={"licence_id": "7"},
+                customer="cus_x",
+                period_end=end,
+                reason="subscription_create",
+            )
+        )["data"]["object"]
+    )
+    assert (payment.stripe_subscription_id, payment.metadata, payment.first) == (
+        "sub_x",
+        {"licence_id": "7"},
+        True,
+    )
+    calls = []
+    for starts in (True, False):
+        paid_period_move(
+            payment,
+            starts=starts,
+            activate=lambda **kw: calls.append(("activate", kw)),
+            renew=lambda **kw: calls.append(("renew", kw)),
+        )
+    period_end = datetime.fromtimestamp(end, tz=UTC)
+    assert calls == [
+        (
+            "activate",
+            {
+                "period_end": period_end,
+                "provider_customer_id": "cus_x",
+                "provider_subscription_id": "sub_x",
+            },
+        ),
+        ("renew", {"period_end": period_end}),
+    ]
+    no_end = InvoicePayment.from_invoice({"id": "in_y", "subscription": "sub_y"})
+    paid_period_move(no_end, starts=False, activate=calls.append, renew=calls.append)
+    assert len(calls) == 2

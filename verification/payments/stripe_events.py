@@ -12,7 +12,9 @@ concurrently redelivered) event changes nothing, whoever owns it.
 
 import logging
 from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import UTC, datetime
+from functools import partial
 
 import stripe
 from django.conf import settings
@@ -104,6 +106,51 @@ def invoice_period_end(invoice: dict) -> datetime | None:
     return _timestamp(max(ends)) if ends else None
 
 
+@dataclass(frozen=True)
+class InvoicePayment:
+    """What a paid Stripe invoice says, whoever sold it: which Stripe subscription (and the
+    metadata we put on it), which customer, the end of the period it pays for, and whether it
+    is the subscription's first invoice."""
+
+    stripe_subscription_id: str
+    metadata: dict
+    customer_id: str
+    period_end: datetime | None
+    first: bool
+
+    @classmethod
+    def from_invoice(cls, invoice: dict) -> "InvoicePayment":
+        stripe_id, metadata = invoice_subscription(invoice)
+        return cls(
+            stripe_subscription_id=stripe_id,
+            metadata=metadata,
+            customer_id=invoice.get("customer") or "",
+            period_end=invoice_period_end(invoice),
+            first=invoice.get("billing_reason") == "subscription_create",
+        )
+
+
+def paid_period_move(
+    payment: InvoicePayment,
+    *,
+    starts: bool,
+    activate: Callable[..., object],
+    renew: Callable[..., object],
+) -> None:
+    """How a paid invoice moves a sale's paid period, for subscriptions and licences alike:
+    one it ``starts`` is activated for the invoiced period with Stripe's ids; any other has
+    its period end moved to the invoice's (when the invoice names one). ``activate`` and
+    ``renew`` are the owner's services, bound to the sale."""
+    if starts:
+        activate(
+            period_end=payment.period_end,
+            provider_customer_id=payment.customer_id,
+            provider_subscription_id=payment.stripe_subscription_id,
+        )
+    elif payment.period_end is not None:
+        renew(period_end=payment.period_end)
+
+
 def _on_checkout_completed(session: dict) -> bool:
     our_id = (session.get("metadata") or {}).get("subscription_id", "")
     subscription = _find_subscription(our_id=our_id)
@@ -129,20 +176,19 @@ def _on_checkout_completed(session: dict) -> bool:
 
 
 def _on_invoice_paid(invoice: dict) -> bool:
-    stripe_id, our_id = _invoice_subscription_ref(invoice)
-    subscription = _find_subscription(stripe_subscription_id=stripe_id, our_id=our_id)
+    payment = InvoicePayment.from_invoice(invoice)
+    subscription = _find_subscription(
+        stripe_subscription_id=payment.stripe_subscription_id,
+        our_id=payment.metadata.get("subscription_id", ""),
+    )
     if subscription is None:
         return False
-    period_end = invoice_period_end(invoice)
-    if subscription.status == Subscription.Status.PENDING:
-        services.subscription_activate(
-            subscription=subscription,
-            period_end=period_end,
-            provider_customer_id=invoice.get("customer") or "",
-            provider_subscription_id=stripe_id,
-        )
-    elif period_end is not None:
-        services.subscription_renew(subscription=subscription, period_end=period_end)
+    paid_period_move(
+        payment,
+        starts=subscription.status == Subscription.Status.PENDING,
+        activate=partial(services.subscription_activate, subscription=subscription),
+        renew=partial(services.subscription_renew, subscription=subscription),
+    )
     return True
 
 
