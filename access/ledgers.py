@@ -155,6 +155,50 @@ class DatabaseLedger:
         return used or 0
 
 
+# The charge walk of one page, the rule of ``charge_walk`` below: already in the day set:
+# deliver; new and ``used < limit`` (or limit -1, unlimited): add, count, deliver; else stop;
+# and the first post goes out whole or not at all. Counts alongside what enforce mode would
+# deliver against ``tier_limit`` (dry-run's record). Expects the script's locals: key (the
+# day set), limit, tier_limit, first_ids, used (before the page), first_arg (ARGV index of
+# the first id) and requested; leaves delivered, charged, would and the new used. The read
+# ledger's script and the licence quota's (licensing/quota.py) both walk with it.
+CHARGE_WALK_LUA = """
+local delivered = {}
+local charged = {}
+local would_left = tier_limit - used
+local would = 0
+local would_stopped = false
+for i = first_arg, #ARGV do
+  local id = ARGV[i]
+  if redis.call('SISMEMBER', key, id) == 1 then
+    delivered[#delivered + 1] = id
+    if not would_stopped then would = would + 1 end
+  elseif limit < 0 or used < limit then
+    redis.call('SADD', key, id)
+    used = used + 1
+    delivered[#delivered + 1] = id
+    charged[#charged + 1] = id
+    if not would_stopped then
+      if tier_limit >= 0 and would_left <= 0 then
+        would_stopped = true
+      else
+        would_left = would_left - 1
+        would = would + 1
+      end
+    end
+  else
+    break
+  end
+end
+if requested > 0 and #delivered < first_ids then
+  -- The first post goes out whole or not at all: a refused page charges nothing.
+  for _, id in ipairs(charged) do redis.call('SREM', key, id) end
+  used = used - #charged
+  delivered = {}
+  charged = {}
+end
+"""
+
 # The access-log entry of a charge, appended by the charging script itself (one round trip,
 # all or nothing). Expects the script's locals: record ('' = none), limit (-1 = unlimited),
 # tier_limit, first_ids, used, delivered, charged, would (what enforce would deliver, for
@@ -202,42 +246,12 @@ local record = ARGV[3]
 local tier_limit = tonumber(ARGV[4])
 local first_ids = tonumber(ARGV[5])
 local stream = KEYS[2]
+local first_arg = 6
 local requested = #ARGV - 5
 local used = redis.call('SCARD', key)
-local delivered = {}
-local charged = {}
-local would_left = tier_limit - used
-local would = 0
-local would_stopped = false
-for i = 6, #ARGV do
-  local id = ARGV[i]
-  if redis.call('SISMEMBER', key, id) == 1 then
-    delivered[#delivered + 1] = id
-    if not would_stopped then would = would + 1 end
-  elseif limit < 0 or used < limit then
-    redis.call('SADD', key, id)
-    used = used + 1
-    delivered[#delivered + 1] = id
-    charged[#charged + 1] = id
-    if not would_stopped then
-      if tier_limit >= 0 and would_left <= 0 then
-        would_stopped = true
-      else
-        would_left = would_left - 1
-        would = would + 1
-      end
-    end
-  else
-    break
-  end
-end
-if #ARGV > 5 and #delivered < first_ids then
-  -- The first post goes out whole or not at all: a refused page charges nothing.
-  for _, id in ipairs(charged) do redis.call('SREM', key, id) end
-  used = used - #charged
-  delivered = {}
-  charged = {}
-end
+"""
+    + CHARGE_WALK_LUA
+    + """
 if #charged > 0 then
   redis.call('EXPIRE', key, ttl)
 end

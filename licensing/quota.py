@@ -31,6 +31,7 @@ from access.access_log import (
 )
 from access.gate import window_day
 from access.ledgers import (
+    CHARGE_WALK_LUA,
     RECORD_XADD_LUA,
     REDIS_TTL_MARGIN_SECONDS,
     ChargeResult,
@@ -168,56 +169,27 @@ def quota_charges_purge(*, today: date | None = None) -> int:
 # KEYS[1]: the licence-day set of charged ids; KEYS[2]: the licence-month counter; KEYS[3]:
 # the access-log stream. ARGV: quota (-1 = unlimited: dry-run), day TTL, month TTL, the access
 # record as JSON ('' = none), the record's quota (-1 = none), how many ids the first post
-# needs, then the ids in order. Returns {used, delivered, charged}. The read ledger's walk,
-# with the count kept per month; Redis runs the script atomically, so nothing interleaves
-# between the GET and the INCRBY, and the charge and its access-log entry (the read ledger's
-# RECORD_XADD_LUA) are written together or not at all.
+# needs, then the ids in order. Returns {used, delivered, charged}. The read ledger's walk
+# (its CHARGE_WALK_LUA), with the count kept per month; Redis runs the script atomically, so
+# nothing interleaves between the GET and the INCRBY, and the charge and its access-log entry
+# (the read ledger's RECORD_XADD_LUA) are written together or not at all.
 _QUOTA_LUA = (
     """
+local key = KEYS[1]
 local limit = tonumber(ARGV[1])
 local record = ARGV[4]
 local tier_limit = tonumber(ARGV[5])
 local first_ids = tonumber(ARGV[6])
 local stream = KEYS[3]
+local first_arg = 7
 local requested = #ARGV - 6
 local used = tonumber(redis.call('GET', KEYS[2]) or '0')
-local delivered = {}
-local charged = {}
-local would_left = tier_limit - used
-local would = 0
-local would_stopped = false
-for i = 7, #ARGV do
-  local id = ARGV[i]
-  if redis.call('SISMEMBER', KEYS[1], id) == 1 then
-    delivered[#delivered + 1] = id
-    if not would_stopped then would = would + 1 end
-  elseif limit < 0 or used < limit then
-    redis.call('SADD', KEYS[1], id)
-    used = used + 1
-    delivered[#delivered + 1] = id
-    charged[#charged + 1] = id
-    if not would_stopped then
-      if tier_limit >= 0 and would_left <= 0 then
-        would_stopped = true
-      else
-        would_left = would_left - 1
-        would = would + 1
-      end
-    end
-  else
-    break
-  end
-end
-if requested > 0 and #delivered < first_ids then
-  -- The first post goes out whole or not at all: a refused page charges nothing.
-  for _, id in ipairs(charged) do redis.call('SREM', KEYS[1], id) end
-  used = used - #charged
-  delivered = {}
-  charged = {}
-end
+"""
+    + CHARGE_WALK_LUA
+    + """
 if #charged > 0 then
   redis.call('INCRBY', KEYS[2], #charged)
-  redis.call('EXPIRE', KEYS[1], tonumber(ARGV[2]))
+  redis.call('EXPIRE', key, tonumber(ARGV[2]))
   redis.call('EXPIRE', KEYS[2], tonumber(ARGV[3]))
 end
 """
