@@ -92,15 +92,15 @@ class DatabaseLedger:
                 used += len(charged)
                 ReadDay.objects.using(self.using).filter(pk=row.pk).update(used=used)
             if record is not None:
-                outcome = record_outcome(
+                charge_record_write(
                     record,
-                    requested=len(post_ids),
-                    delivered=len(delivered),
-                    charged=len(charged),
+                    limit=limit,
+                    post_ids=post_ids,
+                    delivered=delivered,
+                    charged=charged,
                     used=used,
-                    would_deliver=_dry_run_would_deliver(record, limit, post_ids, charged, used),
+                    using=self.using,
                 )
-                access_log_write(record=record, outcome=outcome, using=self.using, post_ids=charged)
         return ChargeResult(delivered_ids=delivered, used=used, charged_ids=charged)
 
     def _already_read(self, principal: str, day: date, post_ids: list[int]) -> set[int]:
@@ -388,13 +388,32 @@ def would_deliver_count(
     return count
 
 
-def _dry_run_would_deliver(
-    record: AccessRecord, limit: int | None, post_ids: list[int], charged: list[int], used: int
-) -> int | None:
-    """For a dry-run record (charged unlimited, tier limited): what enforce would deliver."""
-    if limit is not None or record.limit is None:
-        return None
-    return would_deliver_count(post_ids, charged, used, record.limit)
+def charge_record_write(
+    record: AccessRecord,
+    *,
+    limit: int | None,
+    post_ids: list[int],
+    delivered: list[int],
+    charged: list[int],
+    used: int,
+    using: str = "default",
+) -> None:
+    """The access-log record of a database charge, in the charge's transaction, with its
+    provenance (the posts newly charged). For a dry-run record (charged unlimited, tier
+    limited) it says what enforce would have delivered. The read ledger and the licence
+    quota ledger (``licensing/quota.py``) both write it."""
+    would = None
+    if limit is None and record.limit is not None:
+        would = would_deliver_count(post_ids, charged, used, record.limit)
+    outcome = record_outcome(
+        record,
+        requested=len(post_ids),
+        delivered=len(delivered),
+        charged=len(charged),
+        used=used,
+        would_deliver=would,
+    )
+    access_log_write(record=record, outcome=outcome, using=using, post_ids=list(charged))
 
 
 def redis_key_prefix() -> str:

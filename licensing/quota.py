@@ -26,8 +26,6 @@ from access.access_log import (
     access_log_shard_tag,
     access_log_shards,
     access_log_stream_key,
-    access_log_write,
-    record_outcome,
 )
 from access.gate import window_day
 from access.ledgers import (
@@ -36,10 +34,10 @@ from access.ledgers import (
     REDIS_TTL_MARGIN_SECONDS,
     ChargeResult,
     LedgerUnavailable,
+    charge_record_write,
     charge_walk,
     ledger_uses_redis,
     redis_key_prefix,
-    would_deliver_count,
 )
 
 from .models import LicenceCharge, LicenceMonth, LicenceUsageDay
@@ -60,23 +58,6 @@ def month_window_seconds(day: date) -> int:
     """How long the month of ``day`` is, in seconds (the quota's window)."""
     start = datetime.combine(month_start(day), time.min, tzinfo=UTC)
     return int((month_reset_at(day) - start).total_seconds())
-
-
-def _record_write(record, *, quota, post_ids, delivered, charged, used) -> None:
-    """The access-log record of a database charge, in its transaction (with provenance: the
-    posts the licence took for the first time that day)."""
-    would = None
-    if quota is None and record.limit is not None:  # dry-run: what enforce would deliver
-        would = would_deliver_count(post_ids, charged, used, record.limit)
-    outcome = record_outcome(
-        record,
-        requested=len(post_ids),
-        delivered=len(delivered),
-        charged=len(charged),
-        used=used,
-        would_deliver=would,
-    )
-    access_log_write(record=record, outcome=outcome, post_ids=list(charged))
 
 
 def _usage_add(licence_id: int, day: date, count: int) -> None:
@@ -123,9 +104,9 @@ class DatabaseQuotaLedger:
                 LicenceMonth.objects.filter(pk=row.pk).update(used=used)
                 _usage_add(licence_id, day, len(charged))
             if record is not None:
-                _record_write(
+                charge_record_write(
                     record,
-                    quota=quota,
+                    limit=quota,
                     post_ids=post_ids,
                     delivered=delivered,
                     charged=charged,

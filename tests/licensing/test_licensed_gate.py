@@ -95,7 +95,8 @@ def test_the_record_commits_with_the_charge_or_not_at_all(monkeypatch, settings)
     def broken(**kwargs):
         raise RuntimeError("the access log is gone")
 
-    monkeypatch.setattr("licensing.quota.access_log_write", broken)
+    # Where the quota ledger's record is written (access.ledgers.charge_record_write).
+    monkeypatch.setattr("access.ledgers.access_log_write", broken)
     with pytest.raises(RuntimeError):
         licensee.client.get(URL)
     assert not LicenceMonth.objects.filter(licence=licensee.licence, used__gt=0).exists()
