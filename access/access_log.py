@@ -266,6 +266,20 @@ def access_log_stream_key(key_prefix: str, shard: int = 0) -> str:
     return f"{access_log_shard_tag(key_prefix, shard)}:accesslog"
 
 
+def access_log_stream_fields(record: AccessRecord, outcome: RecordOutcome) -> dict[str, str]:
+    """A record as a stream entry of no delivery, in the fields the ledger's script writes
+    (``RECORD_XADD_LUA``) and the drain reads (``access_log_drain.stream_entry_parse``)."""
+    return {
+        "r": record.to_json(),
+        "status": str(outcome.status),
+        "delivered": str(outcome.delivered),
+        "charged": str(outcome.newly_charged),
+        "refused": str(outcome.refused),
+        "remaining": "" if outcome.remaining is None else str(outcome.remaining),
+        "p": "",  # nothing delivered: no provenance
+    }
+
+
 def access_log_stream_keys(key_prefix: str) -> list[str]:
     """Every access-log stream, for the drain."""
     return [access_log_stream_key(key_prefix, shard) for shard in range(access_log_shards())]

@@ -21,8 +21,10 @@ from django.utils import timezone
 
 from .access_log import (
     AccessRecord,
+    RecordOutcome,
     access_log_shard,
     access_log_shard_tag,
+    access_log_stream_fields,
     access_log_stream_key,
     access_log_write,
     record_outcome,
@@ -333,6 +335,19 @@ class RedisLedger:
             used=int(used),
             charged_ids=[int(pid) for pid in charged],
         )
+
+    def record_append(self, *, record: AccessRecord, outcome: RecordOutcome) -> None:
+        """Append the record of a request that charged nothing (a request-rate 429) to the
+        reader's access-log stream, for the drain: the charging script's path without a
+        charge. Raises ``LedgerUnavailable`` when Redis cannot be reached."""
+        import redis
+
+        try:
+            self.client.xadd(
+                self.stream_key_for(record.principal), access_log_stream_fields(record, outcome)
+            )
+        except redis.RedisError as exc:
+            raise LedgerUnavailable(str(exc)) from exc
 
     def peek(self, *, principal: str, day: date) -> int:
         import redis

@@ -6,6 +6,11 @@ never reaches the gate, so without this it left no trace and the detectors, "ign
 first, could not see a client hammering on through its 429s. The record is the gate's shape
 with ``status`` 429, nothing delivered, charged or refused (no posts were asked of the
 ledger) and ``remaining`` empty (the ledger was not consulted).
+
+It is written the way the gate writes its records: with the Redis ledger, one XADD to the
+reader's access-log stream (the drain moves it into the database, acknowledged after the
+commit); with Redis unreachable, or on the embedded default, an INSERT. A 429 is the path a
+client ignoring its 429s hammers, so it should cost the database nothing (docs/performance.md).
 """
 
 import logging
@@ -19,6 +24,7 @@ from core.client_ip import reader_principal
 
 from .access_log import STATUS_REFUSED, RecordOutcome, access_log_write, access_record_build
 from .gate import MODE_OFF
+from .ledgers import LedgerUnavailable, RedisLedger, ledger_get
 
 logger = logging.getLogger(__name__)
 
@@ -41,6 +47,13 @@ def rate_limited_record(*, request) -> None:
     outcome = RecordOutcome(
         status=STATUS_REFUSED, delivered=0, newly_charged=0, refused=0, remaining=None
     )
+    ledger = ledger_get()
+    if isinstance(ledger, RedisLedger):
+        try:
+            ledger.record_append(record=record, outcome=outcome)
+            return
+        except LedgerUnavailable:
+            logger.warning("access log: Redis unreachable, a request-rate 429 goes to the database")
     try:
         access_log_write(record=record, outcome=outcome)
     except DatabaseError:
