@@ -1,12 +1,17 @@
-"""Reads the leak tracer makes of its own derived data: the reading volumes of a window, from
-the per-reader-day roll-up of delivery provenance (``ReaderDayVolume``), never the raw rows."""
+"""Reads the leak tracer makes of its own derived data — the reading volumes of a window, from
+the per-reader-day roll-up of delivery provenance (``ReaderDayVolume``), never the raw rows —
+and of the follow graph, to compare each reader with readers who relate to an author as it
+does."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import date
 
-from django.db.models import Count, Sum
+from django.db.models import CharField, Count, Exists, OuterRef, Sum, Value
+from django.db.models.functions import Cast, Concat
+
+from feeds.models import Follow, Post
 
 from .models import ReaderDayVolume
 
@@ -48,3 +53,35 @@ def window_volumes(*, days: list[date], readers: set[str]) -> WindowVolumes:
     return WindowVolumes(
         readers=int(totals["readers"] or 0), total=int(totals["posts"] or 0), volumes=volumes
     )
+
+
+def reposters_of(*, post_ids: list[int]) -> dict[int, set[int]]:
+    """post -> the accounts that reposted it (their followers got it on their home timeline)."""
+    reposters: dict[int, set[int]] = {}
+    rows = Post.objects.filter(repost_of_id__in=post_ids).values_list("repost_of_id", "author_id")
+    for post_id, author_id in rows:
+        reposters.setdefault(post_id, set()).add(author_id)
+    return reposters
+
+
+def followers_reading(*, followees: set[int], days: list[date]) -> dict[int, set[int]]:
+    """followee -> its followers who read anything on ``days`` (a roll-up row then).
+
+    Follows as they are now, whenever made: a follow made after the window counts too, which
+    can only put a reader among those for whom the author's posts are unsurprising. One query:
+    the followees' rows of the ``follow_followee_id_desc`` index, each follower probed on the
+    roll-up's ``readerday_reader_day`` index."""
+    if not followees or not days:
+        return {}
+    reading = ReaderDayVolume.objects.filter(
+        reader=Concat(Value("user:"), Cast(OuterRef("follower_id"), CharField())), day__in=days
+    )
+    rows = (
+        Follow.objects.filter(followee_id__in=sorted(followees))
+        .filter(Exists(reading))
+        .values_list("followee_id", "follower_id")
+    )
+    followers: dict[int, set[int]] = {}
+    for followee_id, follower_id in rows.iterator(chunk_size=5000):
+        followers.setdefault(followee_id, set()).add(follower_id)
+    return followers

@@ -27,8 +27,15 @@ from feeds.models import Post
 from .dumps import DumpItem, dump_parse
 from .fingerprints import candidates_find
 from .matching import Match, Miss, PostMatcher, html_strip, text_normalize
-from .selectors import window_volumes
-from .significance import MIN_POSTS, NAMING_THRESHOLD, Suspect, cover_greedy, suspects_name
+from .selectors import followers_reading, reposters_of, window_volumes
+from .significance import (
+    MIN_POSTS,
+    NAMING_THRESHOLD,
+    Relations,
+    Suspect,
+    cover_greedy,
+    suspects_name,
+)
 
 TRACE_ACTION = AdminActionLog.Action.LEAK_TRACE
 FLAG_ACTION = AdminActionLog.Action.LEAK_FLAG_OPEN
@@ -53,6 +60,7 @@ class ReaderReport:
     named: bool
     round: int = 1  # 1: on the whole dump; k > 1: on the posts no reader named before covered
     residual_posts: int = 0  # how many of its posts were under test in that round
+    related_groups: int = 0  # groups tested whose author (or a reposter) it follows
     in_cover: bool = False
     first_at: str = ""
     last_at: str = ""
@@ -168,12 +176,14 @@ def leak_trace(
         days=days, readers={unit for unit, got in received.items() if len(got) >= MIN_POSTS}
     )
     readers = window.readers
+    groups = _evidence_groups(reach_sets)
     suspects = suspects_name(
         received=received,
         volumes=window.volumes,
-        groups=_evidence_groups(reach_sets),
+        groups=groups,
         readers=readers,
         total_volume=window.total,
+        relations=_relations(groups, days=days),
     )
     cover = {s.unit for s in cover_greedy(suspects)}
     shown = [s for s in suspects if s.named] + [s for s in suspects if not s.named]
@@ -209,6 +219,26 @@ def _evidence_groups(reach: dict[int, set[str]]) -> dict[int, tuple]:
         pid: (authors.get(pid, f"post:{pid}"), int(math.log10(max(len(readers), 1))))
         for pid, readers in reach.items()
     }
+
+
+def _relations(groups: dict[int, tuple], *, days) -> Relations:
+    """The strata of each evidence group: the readers who follow its author, or an account
+    that reposted one of its posts — they receive those posts on their home timeline — and
+    how many of the window's readers that is. Logged-out readers follow nobody."""
+    reposters = reposters_of(post_ids=list(groups))
+    followees_of: dict[tuple, set[int]] = defaultdict(set)
+    for pid, key in groups.items():
+        if isinstance(key[0], int):
+            followees_of[key].add(key[0])
+        followees_of[key] |= reposters.get(pid, set())
+    followers = followers_reading(
+        followees=set().union(*followees_of.values()) if followees_of else set(), days=days
+    )
+    related: dict[tuple, frozenset[str]] = {}
+    for key, followees in followees_of.items():
+        ids = set().union(*(followers.get(f, set()) for f in followees)) if followees else set()
+        related[key] = frozenset(f"user:{user_id}" for user_id in ids)
+    return Relations(related=related, readers={key: len(ids) for key, ids in related.items()})
 
 
 def _verdict(matches, deliveries, suspects: list[Suspect], named) -> str:
@@ -263,6 +293,7 @@ def _reports(suspects: list[Suspect], by_reader) -> list[ReaderReport]:
                 named=suspect.named,
                 round=suspect.round,
                 residual_posts=len(suspect.tested),
+                related_groups=suspect.related_groups,
                 first_at=rows[0].created_at.isoformat() if rows else "",
                 last_at=rows[-1].created_at.isoformat() if rows else "",
                 days=sorted({d.day.isoformat() for d in rows}),
