@@ -11,6 +11,7 @@ from datetime import date
 from django.db.models import CharField, Count, Exists, OuterRef, Sum, Value
 from django.db.models.functions import Cast, Concat
 
+from access.models import AccessLogEntry
 from feeds.models import Follow, Post
 
 from .models import ReaderDayVolume
@@ -85,3 +86,16 @@ def followers_reading(*, followees: set[int], days: list[date]) -> dict[int, set
     for followee_id, follower_id in rows.iterator(chunk_size=5000):
         followers.setdefault(followee_id, set()).add(follower_id)
     return followers
+
+
+def records_on_routes(*, record_ids: list[str], routes: tuple[str, ...]) -> set[str]:
+    """Which of these access-log records were requests to one of ``routes`` (by the unique
+    ``record_id`` index; a record the log's retention already purged is simply not found)."""
+    found: set[str] = set()
+    for start in range(0, len(record_ids), 5000):
+        found.update(
+            AccessLogEntry.objects.filter(
+                record_id__in=record_ids[start : start + 5000], route_name__in=routes
+            ).values_list("record_id", flat=True)
+        )
+    return found

@@ -27,7 +27,7 @@ from feeds.models import Post
 from .dumps import DumpItem, dump_parse
 from .fingerprints import candidates_find
 from .matching import Match, Miss, PostMatcher, html_strip, text_normalize
-from .selectors import followers_reading, reposters_of, window_volumes
+from .selectors import followers_reading, records_on_routes, reposters_of, window_volumes
 from .significance import (
     MIN_POSTS,
     NAMING_THRESHOLD,
@@ -42,6 +42,9 @@ FLAG_ACTION = AdminActionLog.Action.LEAK_FLAG_OPEN
 FLAG_RULE = LEAK_TRACE
 SHOWN_SUSPECTS = 20
 SHOWN_POST_IDS = 200
+# Timelines made of the posts of the people the reader follows (and their reposts): a post
+# delivered there was delivered to a follower, whatever the follow table says today.
+HOME_ROUTES = ("feeds:home", "api:timeline_home")
 
 
 @dataclass
@@ -183,7 +186,7 @@ def leak_trace(
         groups=groups,
         readers=readers,
         total_volume=window.total,
-        relations=_relations(groups, days=days),
+        relations=_relations(groups, days=days, deliveries=deliveries),
     )
     cover = {s.unit for s in cover_greedy(suspects)}
     shown = [s for s in suspects if s.named] + [s for s in suspects if not s.named]
@@ -221,10 +224,12 @@ def _evidence_groups(reach: dict[int, set[str]]) -> dict[int, tuple]:
     }
 
 
-def _relations(groups: dict[int, tuple], *, days) -> Relations:
-    """The strata of each evidence group: the readers who follow its author, or an account
-    that reposted one of its posts — they receive those posts on their home timeline — and
-    how many of the window's readers that is. Logged-out readers follow nobody."""
+def _relations(groups: dict[int, tuple], *, days, deliveries) -> Relations:
+    """The strata of each evidence group: the readers related to its author — who follow it,
+    or an account that reposted one of its posts (both as the follow table is now), or who
+    received one of its posts on their home timeline (a follower then, even one who has
+    unfollowed since) — and how many of the window's readers that is. Logged-out readers
+    follow nobody."""
     reposters = reposters_of(post_ids=list(groups))
     followees_of: dict[tuple, set[int]] = defaultdict(set)
     for pid, key in groups.items():
@@ -234,11 +239,22 @@ def _relations(groups: dict[int, tuple], *, days) -> Relations:
     followers = followers_reading(
         followees=set().union(*followees_of.values()) if followees_of else set(), days=days
     )
-    related: dict[tuple, frozenset[str]] = {}
+    related: dict[tuple, set[str]] = defaultdict(set)
     for key, followees in followees_of.items():
-        ids = set().union(*(followers.get(f, set()) for f in followees)) if followees else set()
-        related[key] = frozenset(f"user:{user_id}" for user_id in ids)
-    return Relations(related=related, readers={key: len(ids) for key, ids in related.items()})
+        for followee in followees:
+            related[key].update(f"user:{user_id}" for user_id in followers.get(followee, ()))
+    on_home = records_on_routes(
+        record_ids=[d.record_id for d in deliveries if d.record_id], routes=HOME_ROUTES
+    )
+    for delivery in deliveries:
+        if delivery.record_id in on_home:
+            for pid in delivery.post_ids:
+                if pid in groups:
+                    related[groups[pid]].add(delivery.reader)
+    return Relations(
+        related={key: frozenset(units) for key, units in related.items()},
+        readers={key: len(units) for key, units in related.items()},
+    )
 
 
 def _verdict(matches, deliveries, suspects: list[Suspect], named) -> str:

@@ -10,6 +10,7 @@ import pytest
 from django.contrib.auth.models import AnonymousUser
 from django.core.management import CommandError, call_command
 from django.test import RequestFactory
+from django.urls import resolve
 
 from access.gate import read_gate
 from accounts.services import token_create
@@ -42,9 +43,11 @@ def world(settings):
     ids = [p.pk for p in sorted(posts, key=lambda p: -p.pk)]
     factory = RequestFactory()
 
-    def read(user, ip, post_ids, token=None):
+    def read(user, ip, post_ids, token=None, path=None):
         for start in range(0, len(post_ids), 40):
-            request = factory.get("/", REMOTE_ADDR=ip)
+            request = factory.get(path or "/", REMOTE_ADDR=ip)
+            if path is not None:  # as the URLconf would resolve it: the record names the route
+                request.resolver_match = resolve(path)
             request.user = user or AnonymousUser()
             if token is not None:
                 request.auth = token
@@ -114,6 +117,19 @@ def test_a_non_follower_with_posts_only_followers_received_is_named(world):
     assert result.named[0].related_groups == 0
     fan_report = next(r for r in result.suspects if r.username == "fan")
     assert not fan_report.named and fan_report.related_groups == 4
+
+
+def test_a_reader_who_got_the_posts_on_its_home_timeline_counts_as_a_follower(world):
+    """Ensures that an account which received the same four posts on its home timeline (so it
+    followed the authors then) but follows nobody now is compared with the followers and not
+    named: the access log's route says how the posts reached it."""
+    rare = [world["posts"][n].pk for n in range(4)]
+    former = UserFactory(username="former")
+    world["read"](former, "10.6.6.6", world["ids"][:20] + rare, path="/")
+    result = leak_trace(data=dump_of(rare), fmt="text")
+    assert result.named == []
+    report = next(r for r in result.suspects if r.username == "former")
+    assert report.related_groups == 4
 
 
 def test_command_json_holds_the_named_list(world, tmp_path):
