@@ -8,8 +8,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import date
 
-from django.db.models import CharField, Count, Exists, OuterRef, Sum, Value
-from django.db.models.functions import Cast, Concat
+from django.db.models import Count, Sum
 
 from access.models import AccessLogEntry
 from feeds.models import Follow, Post
@@ -65,27 +64,31 @@ def reposters_of(*, post_ids: list[int]) -> dict[int, set[int]]:
     return reposters
 
 
-def followers_reading(*, followees: set[int], days: list[date]) -> dict[int, set[int]]:
-    """followee -> its followers who read anything on ``days`` (a roll-up row then).
-
-    Follows as they are now, whenever made: a follow made after the window counts too, which
-    can only put a reader among those for whom the author's posts are unsurprising. One query:
-    the followees' rows of the ``follow_followee_id_desc`` index, each follower probed on the
-    roll-up's ``readerday_reader_day`` index."""
-    if not followees or not days:
-        return {}
-    reading = ReaderDayVolume.objects.filter(
-        reader=Concat(Value("user:"), Cast(OuterRef("follower_id"), CharField())), day__in=days
-    )
+def followers_counted(*, followees: set[int]) -> dict[int, int]:
+    """followee -> how many followers it has (one index-only count per followee on
+    ``follow_followee_id_desc``). Every follower, reading in the window or not: a count too
+    large only makes the readers who do not follow look more ordinary."""
     rows = (
         Follow.objects.filter(followee_id__in=sorted(followees))
-        .filter(Exists(reading))
-        .values_list("followee_id", "follower_id")
+        .values("followee_id")
+        .annotate(followers=Count("id"))
+        .order_by()
+        .values_list("followee_id", "followers")
     )
-    followers: dict[int, set[int]] = {}
-    for followee_id, follower_id in rows.iterator(chunk_size=5000):
-        followers.setdefault(followee_id, set()).add(follower_id)
-    return followers
+    return {followee_id: int(count) for followee_id, count in rows}
+
+
+def follows_among(*, followees: set[int], followers: set[int]) -> dict[int, set[int]]:
+    """followee -> which of ``followers`` follow it (as the follow table is now)."""
+    found: dict[int, set[int]] = {}
+    wanted = sorted(followers)
+    for start in range(0, len(wanted), 5000):
+        rows = Follow.objects.filter(
+            followee_id__in=sorted(followees), follower_id__in=wanted[start : start + 5000]
+        ).values_list("followee_id", "follower_id")
+        for followee_id, follower_id in rows:
+            found.setdefault(followee_id, set()).add(follower_id)
+    return found
 
 
 def records_on_routes(*, record_ids: list[str], routes: tuple[str, ...]) -> set[str]:

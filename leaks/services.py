@@ -27,7 +27,13 @@ from feeds.models import Post
 from .dumps import DumpItem, dump_parse
 from .fingerprints import candidates_find
 from .matching import Match, Miss, PostMatcher, html_strip, text_normalize
-from .selectors import followers_reading, records_on_routes, reposters_of, window_volumes
+from .selectors import (
+    followers_counted,
+    follows_among,
+    records_on_routes,
+    reposters_of,
+    window_volumes,
+)
 from .significance import (
     MIN_POSTS,
     NAMING_THRESHOLD,
@@ -186,7 +192,7 @@ def leak_trace(
         groups=groups,
         readers=readers,
         total_volume=window.total,
-        relations=_relations(groups, days=days, deliveries=deliveries),
+        relations=_relations(groups, deliveries=deliveries),
     )
     cover = {s.unit for s in cover_greedy(suspects)}
     shown = [s for s in suspects if s.named] + [s for s in suspects if not s.named]
@@ -224,36 +230,41 @@ def _evidence_groups(reach: dict[int, set[str]]) -> dict[int, tuple]:
     }
 
 
-def _relations(groups: dict[int, tuple], *, days, deliveries) -> Relations:
+def _relations(groups: dict[int, tuple], *, deliveries) -> Relations:
     """The strata of each evidence group: the readers related to its author — who follow it,
     or an account that reposted one of its posts (both as the follow table is now), or who
     received one of its posts on their home timeline (a follower then, even one who has
-    unfollowed since) — and how many of the window's readers that is. Logged-out readers
-    follow nobody."""
+    unfollowed since) — and how many readers that stratum holds: every follower of those
+    accounts, reading in the window or not, so the non-followers' stratum is if anything too
+    small (which only spares them). Logged-out readers follow nobody."""
     reposters = reposters_of(post_ids=list(groups))
     followees_of: dict[tuple, set[int]] = defaultdict(set)
     for pid, key in groups.items():
         if isinstance(key[0], int):
             followees_of[key].add(key[0])
         followees_of[key] |= reposters.get(pid, set())
-    followers = followers_reading(
-        followees=set().union(*followees_of.values()) if followees_of else set(), days=days
-    )
+    followees = set().union(*followees_of.values()) if followees_of else set()
+    receivers = {d.user_id for d in deliveries if d.user_id is not None}
+    following = follows_among(followees=followees, followers=receivers) if followees else {}
+    counted = followers_counted(followees=followees) if followees else {}
     related: dict[tuple, set[str]] = defaultdict(set)
-    for key, followees in followees_of.items():
-        for followee in followees:
-            related[key].update(f"user:{user_id}" for user_id in followers.get(followee, ()))
+    sizes: dict[tuple, int] = defaultdict(int)
+    for key, accounts in followees_of.items():
+        for followee in accounts:
+            related[key].update(f"user:{user_id}" for user_id in following.get(followee, ()))
+            sizes[key] += counted.get(followee, 0)  # a sum: a follower of two counts twice
     on_home = records_on_routes(
         record_ids=[d.record_id for d in deliveries if d.record_id], routes=HOME_ROUTES
     )
     for delivery in deliveries:
         if delivery.record_id in on_home:
             for pid in delivery.post_ids:
-                if pid in groups:
+                if pid in groups and delivery.reader not in related[groups[pid]]:
                     related[groups[pid]].add(delivery.reader)
+                    sizes[groups[pid]] += 1  # an unfollower since: one more in the stratum
     return Relations(
         related={key: frozenset(units) for key, units in related.items()},
-        readers={key: len(units) for key, units in related.items()},
+        readers=dict(sizes),
     )
 
 
