@@ -29,6 +29,7 @@ class Delivery:
     day: date
     created_at: datetime
     post_ids: tuple[int, ...]
+    record_id: str = ""  # the access-log record it was written with (its route, for tracing)
 
 
 def provenance_reader(user_id: int | None, ip_prefix: str) -> str:
@@ -45,7 +46,16 @@ def deliveries_of_posts(*, post_ids: list[int]) -> list[Delivery]:
     wanted = sorted({int(pid) for pid in post_ids})
     if not wanted:
         return []
-    fields = ("principal", "user_id", "token_id", "client_ip", "ip_prefix", "day", "created_at")
+    fields = (
+        "principal",
+        "user_id",
+        "token_id",
+        "client_ip",
+        "ip_prefix",
+        "day",
+        "created_at",
+        "record_id",
+    )
     connection = connections[DeliveryProvenance.objects.db]
     if connection.vendor == "postgresql":
         table = connection.ops.quote_name(DeliveryProvenance._meta.db_table)
@@ -76,8 +86,9 @@ def deliveries_of_posts(*, post_ids: list[int]) -> list[Delivery]:
             day=day,
             created_at=created_at,
             post_ids=tuple(sorted(hits)),
+            record_id=record_id,
         )
-        for principal, user_id, token_id, ip, prefix, day, created_at, hits in rows
+        for principal, user_id, token_id, ip, prefix, day, created_at, record_id, hits in rows
     ]
 
 

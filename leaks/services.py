@@ -27,14 +27,30 @@ from feeds.models import Post
 from .dumps import DumpItem, dump_parse
 from .fingerprints import candidates_find
 from .matching import Match, Miss, PostMatcher, html_strip, text_normalize
-from .selectors import window_volumes
-from .significance import MIN_POSTS, NAMING_THRESHOLD, Suspect, cover_greedy, suspects_name
+from .selectors import (
+    followers_counted,
+    follows_among,
+    records_on_routes,
+    reposters_of,
+    window_volumes,
+)
+from .significance import (
+    MIN_POSTS,
+    NAMING_THRESHOLD,
+    Relations,
+    Suspect,
+    cover_greedy,
+    suspects_name,
+)
 
 TRACE_ACTION = AdminActionLog.Action.LEAK_TRACE
 FLAG_ACTION = AdminActionLog.Action.LEAK_FLAG_OPEN
 FLAG_RULE = LEAK_TRACE
 SHOWN_SUSPECTS = 20
 SHOWN_POST_IDS = 200
+# Timelines made of the posts of the people the reader follows (and their reposts): a post
+# delivered there was delivered to a follower, whatever the follow table says today.
+HOME_ROUTES = ("feeds:home", "api:timeline_home")
 
 
 @dataclass
@@ -53,6 +69,7 @@ class ReaderReport:
     named: bool
     round: int = 1  # 1: on the whole dump; k > 1: on the posts no reader named before covered
     residual_posts: int = 0  # how many of its posts were under test in that round
+    related_groups: int = 0  # groups tested whose author (or a reposter) it follows
     in_cover: bool = False
     first_at: str = ""
     last_at: str = ""
@@ -168,12 +185,14 @@ def leak_trace(
         days=days, readers={unit for unit, got in received.items() if len(got) >= MIN_POSTS}
     )
     readers = window.readers
+    groups = _evidence_groups(reach_sets)
     suspects = suspects_name(
         received=received,
         volumes=window.volumes,
-        groups=_evidence_groups(reach_sets),
+        groups=groups,
         readers=readers,
         total_volume=window.total,
+        relations=_relations(groups, deliveries=deliveries),
     )
     cover = {s.unit for s in cover_greedy(suspects)}
     shown = [s for s in suspects if s.named] + [s for s in suspects if not s.named]
@@ -209,6 +228,44 @@ def _evidence_groups(reach: dict[int, set[str]]) -> dict[int, tuple]:
         pid: (authors.get(pid, f"post:{pid}"), int(math.log10(max(len(readers), 1))))
         for pid, readers in reach.items()
     }
+
+
+def _relations(groups: dict[int, tuple], *, deliveries) -> Relations:
+    """The strata of each evidence group: the readers related to its author — who follow it,
+    or an account that reposted one of its posts (both as the follow table is now), or who
+    received one of its posts on their home timeline (a follower then, even one who has
+    unfollowed since) — and how many readers that stratum holds: every follower of those
+    accounts, reading in the window or not, so the non-followers' stratum is if anything too
+    small (which only spares them). Logged-out readers follow nobody."""
+    reposters = reposters_of(post_ids=list(groups))
+    followees_of: dict[tuple, set[int]] = defaultdict(set)
+    for pid, key in groups.items():
+        if isinstance(key[0], int):
+            followees_of[key].add(key[0])
+        followees_of[key] |= reposters.get(pid, set())
+    followees = set().union(*followees_of.values()) if followees_of else set()
+    receivers = {d.user_id for d in deliveries if d.user_id is not None}
+    following = follows_among(followees=followees, followers=receivers) if followees else {}
+    counted = followers_counted(followees=followees) if followees else {}
+    related: dict[tuple, set[str]] = defaultdict(set)
+    sizes: dict[tuple, int] = defaultdict(int)
+    for key, accounts in followees_of.items():
+        for followee in accounts:
+            related[key].update(f"user:{user_id}" for user_id in following.get(followee, ()))
+            sizes[key] += counted.get(followee, 0)  # a sum: a follower of two counts twice
+    on_home = records_on_routes(
+        record_ids=[d.record_id for d in deliveries if d.record_id], routes=HOME_ROUTES
+    )
+    for delivery in deliveries:
+        if delivery.record_id in on_home:
+            for pid in delivery.post_ids:
+                if pid in groups and delivery.reader not in related[groups[pid]]:
+                    related[groups[pid]].add(delivery.reader)
+                    sizes[groups[pid]] += 1  # an unfollower since: one more in the stratum
+    return Relations(
+        related={key: frozenset(units) for key, units in related.items()},
+        readers=dict(sizes),
+    )
 
 
 def _verdict(matches, deliveries, suspects: list[Suspect], named) -> str:
@@ -263,6 +320,7 @@ def _reports(suspects: list[Suspect], by_reader) -> list[ReaderReport]:
                 named=suspect.named,
                 round=suspect.round,
                 residual_posts=len(suspect.tested),
+                related_groups=suspect.related_groups,
                 first_at=rows[0].created_at.isoformat() if rows else "",
                 last_at=rows[-1].created_at.isoformat() if rows else "",
                 days=sorted({d.day.isoformat() for d in rows}),

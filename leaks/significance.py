@@ -59,10 +59,25 @@ class Suspect:
     tail: float  # P(an ordinary reader with this volume scores >= score)
     significance: float  # -log10(min(1, tail * readers * round))
     round: int = 1  # the round of the conditional procedure this figure comes from
+    related_groups: int = 0  # ... groups it received whose author it follows (its stratum)
 
     @property
     def named(self) -> bool:
         return self.significance >= NAMING_THRESHOLD and len(self.tested) >= MIN_POSTS
+
+
+@dataclass(frozen=True)
+class Relations:
+    """How the readers relate to each evidence group's author, to compare a reader with the
+    ordinary readers *of its own stratum*: the readers who follow the author (or someone who
+    reposted one of the group's posts) receive them on their home timeline, the others rarely.
+
+    ``related``: group -> the readers in its related stratum (only those of interest are
+    needed: every reader who received a matched post); ``readers``: group -> how many of the
+    window's R readers are in that stratum (the rest are the unrelated stratum)."""
+
+    related: dict[object, frozenset[str]]
+    readers: dict[object, int]
 
 
 def weighted_tail(probabilities: np.ndarray, received: np.ndarray) -> tuple[float, float]:
@@ -109,6 +124,32 @@ def weighted_tail_bound(probabilities: np.ndarray, received: np.ndarray) -> np.n
     return best
 
 
+def _stratified(*, pi, got, reach, keys, candidates, under_test, groups, readers, relations):
+    """(pi, related): each candidate's pi_a taken within its own stratum for group a.
+
+    Unrelated to a's author: the share of the other *unrelated* readers who received a post
+    of group a, Jeffreys-smoothed over that stratum. Related: the share of the other related
+    readers, never below the pooled share ``pi`` (a follower is at least as likely as anyone
+    to receive the author's posts; a larger null probability can only spare)."""
+    column = {key: index for index, key in enumerate(keys)}
+    members = [relations.related.get(key, frozenset()) for key in keys]
+    reach_related = np.zeros(len(keys))
+    for unit, posts in under_test.items():
+        for key in {groups[post] for post in posts}:
+            if unit in members[column[key]]:
+                reach_related[column[key]] += 1
+    reach_unrelated = reach - reach_related
+    # A stratum holds at least the readers seen in it.
+    size_related = np.array([float(relations.readers.get(key, 0)) for key in keys])
+    size_related = np.clip(size_related, reach_related, readers - reach_unrelated)
+    size_unrelated = readers - size_related
+    related = np.array([[float(unit in group) for group in members] for unit in candidates])
+    within_related = (reach_related[None, :] - got + 0.5) / (size_related[None, :] + 1.0)
+    within_unrelated = (reach_unrelated[None, :] - got + 0.5) / (size_unrelated[None, :] + 1.0)
+    stratified = np.where(related > 0, np.maximum(within_related, pi), within_unrelated)
+    return np.clip(stratified, 0.0, 1.0), related
+
+
 def _significance(tail: float, factor: float) -> float:
     corrected = min(1.0, tail * factor)
     return SIGNIFICANCE_CAP if corrected <= 0 else min(-math.log10(corrected), SIGNIFICANCE_CAP)
@@ -123,6 +164,7 @@ def suspects_rank(
     total_volume: float | None = None,
     min_posts: int = MIN_POSTS,
     round_number: int = 1,
+    relations: Relations | None = None,
 ) -> list[Suspect]:
     """Every reader who received at least ``min_posts`` of the posts in ``groups``, most
     significant first, tested on those posts alone (one round of ``suspects_name``).
@@ -133,7 +175,7 @@ def suspects_rank(
     posts under test; ``readers``: R, how many readers read anything in the window;
     ``total_volume``: posts delivered to all of them (default: the sum of ``volumes``);
     ``round_number``: k, the round of the conditional procedure (the tail is multiplied by
-    k x R).
+    k x R); ``relations``: the strata (``Relations``; None: one stratum, every reader alike).
     """
     under_test = {unit: {p for p in got if p in groups} for unit, got in received.items()}
     keys = sorted(set(groups.values()), key=str)
@@ -151,6 +193,19 @@ def suspects_rank(
         for post in under_test[unit]:
             got[row, column[groups[post]]] = 1.0
     pi = np.clip((reach[None, :] - got + 0.5) / (readers + 1.0), 0.0, 1.0)
+    related = np.zeros_like(got)
+    if relations is not None:
+        pi, related = _stratified(
+            pi=pi,
+            got=got,
+            reach=reach,
+            keys=keys,
+            candidates=candidates,
+            under_test=under_test,
+            groups=groups,
+            readers=readers,
+            relations=relations,
+        )
     volume = np.array([max(volumes.get(unit, 0), len(received[unit])) for unit in candidates])
     others_mean = np.maximum((total - volume) / (readers - 1), 1.0)
     p = 1.0 - np.power(1.0 - pi, (volume / others_mean)[:, None])
@@ -179,6 +234,7 @@ def suspects_rank(
                 tail=tail,
                 significance=_significance(tail, factor),
                 round=round_number,
+                related_groups=int((got[row] * related[row]).sum()),
             )
         )
     result.sort(key=lambda s: (-s.significance, -len(s.received), s.unit))
@@ -193,11 +249,13 @@ def suspects_name(
     readers: int,
     total_volume: float | None = None,
     max_rounds: int = MAX_ROUNDS,
+    relations: Relations | None = None,
 ) -> list[Suspect]:
     """The conditional procedure: round 1 tests every reader on all the matched posts; each
     later round k tests every reader not yet named on the *residual* posts (those no named
     reader received), at k x R. Stops when a round names nobody new or nothing is left. Each
-    reader keeps its most significant round; returns them most significant first."""
+    reader keeps its most significant round; returns them most significant first.
+    ``relations``: the strata every round compares a reader within (``suspects_rank``)."""
     best: dict[str, Suspect] = {}
     named: set[str] = set()
     residual = dict(groups)
@@ -209,6 +267,7 @@ def suspects_name(
             readers=readers,
             total_volume=total_volume,
             round_number=round_number,
+            relations=relations,
         )
         for suspect in found:
             kept = best.get(suspect.unit)

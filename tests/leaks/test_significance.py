@@ -8,6 +8,7 @@ import numpy as np
 from leaks.significance import (
     NAMING_THRESHOLD,
     SCORE_STEP,
+    Relations,
     cover_greedy,
     suspects_name,
     suspects_rank,
@@ -141,3 +142,95 @@ def test_a_dump_nobody_stands_out_in_gets_no_second_round():
     groups = {pid: ("author", pid) for pid in range(1, 51)}
     suspects = suspects_name(received=received, volumes=volumes, groups=groups, readers=1000)
     assert suspects and all(s.round == 1 and not s.named for s in suspects)
+
+
+def followers_world(readers: int = 1000, authors: int = 5, followers: int = 100, got: int = 40):
+    """``authors`` authors with ``followers`` followers each among ``readers`` readers; each
+    author's one post (7000 + a) reached ``got`` of its followers and nobody else. Returns the
+    population, the groups and the strata, plus a slot for the readers under test."""
+    received, volumes = population(readers=readers)
+    related: dict[object, set[str]] = {}
+    groups = {}
+    for a in range(authors):
+        key = (f"author{a}", 1)
+        groups[7000 + a] = key
+        fans = [f"user:{n}" for n in range(a * followers, (a + 1) * followers)]
+        related[key] = set(fans)
+        for unit in fans[:got]:
+            received[unit].add(7000 + a)
+    return received, volumes, groups, related
+
+
+def strata(related, readers):
+    return Relations(
+        related={key: frozenset(units) for key, units in related.items()},
+        readers={key: len(units) for key, units in related.items()},
+    )
+
+
+def test_a_non_follower_holding_posts_only_followers_received_is_named():
+    """Ensures that a reader who follows none of five authors and holds one post of each —
+    posts that only the authors' followers received — is named within its stratum, where the
+    pooled null (a few percent of all readers received each) does not name it."""
+    received, volumes, groups, related = followers_world()
+    received["user:outsider"] = set(groups)
+    volumes["user:outsider"] = 120
+    readers = len(received)
+    pooled = suspects_name(received=received, volumes=volumes, groups=groups, readers=readers)
+    assert "user:outsider" not in {s.unit for s in pooled if s.named}
+    suspects = suspects_name(
+        received=received,
+        volumes=volumes,
+        groups=groups,
+        readers=readers,
+        relations=strata(related, readers),
+    )
+    assert [s.unit for s in suspects if s.named] == ["user:outsider"]
+    outsider = suspects[0]
+    assert outsider.significance >= NAMING_THRESHOLD and outsider.related_groups == 0
+
+
+def test_a_follower_holding_the_same_posts_is_not_named():
+    """Ensures that a reader who follows the five authors and holds the same five posts is not
+    surprising in its stratum (about two in five of the followers received each) — and that
+    the stratum never makes a follower more surprising than the pooled null would."""
+    received, volumes, groups, related = followers_world()
+    received["user:fan"] = set(groups)
+    volumes["user:fan"] = 120
+    for units in related.values():
+        units.add("user:fan")
+    readers = len(received)
+    pooled = suspects_rank(received=received, volumes=volumes, groups=groups, readers=readers)
+    suspects = suspects_rank(
+        received=received,
+        volumes=volumes,
+        groups=groups,
+        readers=readers,
+        relations=strata(related, readers),
+    )
+    assert not any(s.named for s in suspects)
+    fan = next(s for s in suspects if s.unit == "user:fan")
+    assert fan.related_groups == 5
+    assert fan.significance <= next(s for s in pooled if s.unit == "user:fan").significance
+
+
+def test_widely_read_posts_accuse_nobody_in_any_stratum():
+    """Ensures that a dump of posts every reader received names nobody, whoever follows whom:
+    in each stratum almost every reader received them."""
+    received, volumes = population(readers=1000)
+    groups = {pid: (f"author{pid % 7}", 3) for pid in range(1, 51)}
+    chance = random.Random(9)  # noqa: S311 - test data
+    related = {
+        key: {unit for unit in received if chance.random() < 0.2} for key in set(groups.values())
+    }
+    received["user:outsider"] = set(range(1, 51))  # follows nobody, read them all too
+    volumes["user:outsider"] = 60
+    readers = len(received)
+    suspects = suspects_name(
+        received=received,
+        volumes=volumes,
+        groups=groups,
+        readers=readers,
+        relations=strata(related, readers),
+    )
+    assert suspects and not any(s.named for s in suspects)

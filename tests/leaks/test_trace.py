@@ -10,11 +10,12 @@ import pytest
 from django.contrib.auth.models import AnonymousUser
 from django.core.management import CommandError, call_command
 from django.test import RequestFactory
+from django.urls import resolve
 
 from access.gate import read_gate
 from accounts.services import token_create
 from core.models import AdminActionLog
-from feeds.models import Post
+from feeds.models import Follow, Post
 from leaks.fingerprints import fingerprints_write
 from leaks.services import leak_trace
 from tests.factories import UserFactory
@@ -31,8 +32,8 @@ def sentence(n: int) -> str:
 
 @pytest.fixture
 def world(settings):
-    """60 ordinary readers who each read the 20 newest posts and one author's 5 posts, and
-    one harvester who paged 200 old posts through a token."""
+    """60 ordinary readers who each follow one author and read the 20 newest posts and that
+    author's 5 oldest posts, and one harvester who paged 200 old posts through a token."""
     settings.ACCESS_LEDGER = "database"
     authors = UserFactory.create_batch(12)
     posts = Post.objects.bulk_create(
@@ -42,22 +43,35 @@ def world(settings):
     ids = [p.pk for p in sorted(posts, key=lambda p: -p.pk)]
     factory = RequestFactory()
 
-    def read(user, ip, post_ids, token=None):
+    def read(user, ip, post_ids, token=None, path=None):
         for start in range(0, len(post_ids), 40):
-            request = factory.get("/", REMOTE_ADDR=ip)
+            request = factory.get(path or "/", REMOTE_ADDR=ip)
+            if path is not None:  # as the URLconf would resolve it: the record names the route
+                request.resolver_match = resolve(path)
             request.user = user or AnonymousUser()
             if token is not None:
                 request.auth = token
             read_gate(request=request, post_ids=post_ids[start : start + 40])
 
     readers = UserFactory.create_batch(60)
+    Follow.objects.bulk_create(
+        [Follow(follower=reader, followee=authors[n % 12]) for n, reader in enumerate(readers)]
+    )
     for n, reader in enumerate(readers):
         own = [p.pk for p in posts if p.author_id == authors[n % 12].pk][:5]
         read(reader, f"10.0.{n}.1", ids[:20] + own)
     harvester = UserFactory(username="harvester")
     token, _ = token_create(user=harvester, name="exporter", scopes=["read"])
     read(harvester, "10.9.9.9", ids[100:300], token=token)
-    return {"ids": ids, "harvester": harvester, "readers": readers, "token": token}
+    return {
+        "ids": ids,
+        "harvester": harvester,
+        "readers": readers,
+        "token": token,
+        "authors": authors,
+        "posts": posts,
+        "read": read,
+    }
 
 
 def dump_of(post_ids) -> str:
@@ -86,6 +100,36 @@ def test_a_dump_of_posts_everybody_read_names_nobody(world):
     result = leak_trace(data=dump_of(world["ids"][:20]), fmt="text")
     assert result.named == []
     assert result.verdict.startswith("no confident match")
+
+
+def test_a_non_follower_with_posts_only_followers_received_is_named(world):
+    """Ensures that an account following none of four authors, holding one of each author's
+    posts that only its followers received, is named (within the non-followers, nobody else
+    received them), while a follower of the four who read the very same posts is not."""
+    posts, authors, read = world["posts"], world["authors"], world["read"]
+    rare = [posts[n].pk for n in range(4)]  # the oldest post of authors 0..3
+    outsider, fan = UserFactory(username="outsider"), UserFactory(username="fan")
+    Follow.objects.bulk_create([Follow(follower=fan, followee=a) for a in authors[:4]])
+    read(outsider, "10.7.7.7", world["ids"][:20] + rare)
+    read(fan, "10.8.8.8", world["ids"][:20] + rare)
+    result = leak_trace(data=dump_of(rare), fmt="text")
+    assert [r.username for r in result.named] == ["outsider"]
+    assert result.named[0].related_groups == 0
+    fan_report = next(r for r in result.suspects if r.username == "fan")
+    assert not fan_report.named and fan_report.related_groups == 4
+
+
+def test_a_reader_who_got_the_posts_on_its_home_timeline_counts_as_a_follower(world):
+    """Ensures that an account which received the same four posts on its home timeline (so it
+    followed the authors then) but follows nobody now is compared with the followers and not
+    named: the access log's route says how the posts reached it."""
+    rare = [world["posts"][n].pk for n in range(4)]
+    former = UserFactory(username="former")
+    world["read"](former, "10.6.6.6", world["ids"][:20] + rare, path="/")
+    result = leak_trace(data=dump_of(rare), fmt="text")
+    assert result.named == []
+    report = next(r for r in result.suspects if r.username == "former")
+    assert report.related_groups == 4
 
 
 def test_command_json_holds_the_named_list(world, tmp_path):
