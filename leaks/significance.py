@@ -12,6 +12,9 @@ would have received a post of group a with probability
     pi_a = (n_a - [r received one] + 1/2) / (R + 1)
 
 — the share of the *other* readers who received one (Jeffreys-smoothed), scaled to r's volume.
+Given ``Relations`` (the strata), the share is taken within r's own stratum for group a: the
+readers related to a's author (who follow it, or a reposter, or got a's posts on their home
+timeline) or the others; a related reader's share is never below the pooled one (``_stratified``).
 What r received is scored by its surprise, s_r = sum over the groups r received of
 -log10 p_ra: a post everybody read adds nothing, a post nobody else read adds about log10 R.
 The tail P(S >= s_r) of the same score for an ordinary reader (each group received
