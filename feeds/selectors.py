@@ -53,7 +53,7 @@ def keyset_page(queryset: QuerySet, page: PageRequest, *, key: str = "id") -> li
     return list(queryset.order_by(f"-{key}")[: page.limit])
 
 
-def _load(posts: list[Post], viewer: User | None) -> list[Post]:
+def _load(posts: list[Post], viewer: User | None, described: dict | None = None) -> list[Post]:
     """Attach what showing posts needs, in at most three queries whatever the page holds.
 
     One statement (``feeds.page_load``) gives, per post, its author, its reposted original
@@ -61,12 +61,14 @@ def _load(posts: list[Post], viewer: User | None) -> list[Post]:
     hidden one is missing, and shown as such), the viewer's flags as ``viewer_liked``/
     ``viewer_reposted``/``viewer_bookmarked``, and whether the shown post has mentions or
     images; those two are queried only when a page has any. The ORM's way took seven queries
-    and ~6 ms of a page's Python compiling them (bench/profile_request.py).
+    and ~6 ms of a page's Python compiling them (bench/profile_request.py). ``described``:
+    the statement's rows, when the caller has them already (the materialised home page).
     """
     if not posts:
         return posts
-    viewer_id = viewer.pk if viewer is not None and viewer.is_authenticated else None
-    described = page_rows([post.pk for post in posts], viewer_id)
+    if described is None:
+        viewer_id = viewer.pk if viewer is not None and viewer.is_authenticated else None
+        described = page_rows([post.pk for post in posts], viewer_id)
     # A post deleted since the page was chosen, or a repost whose original was hidden since:
     # nothing left to show.
     posts = [
@@ -148,28 +150,33 @@ def timeline_home(*, viewer: User, page: PageRequest = PageRequest()) -> list[Po
     From the reader's materialised timeline in Redis when it can answer the page exactly
     (``feeds.home_feed``), else from the database; the two give the same page.
     """
-    posts = _home_page_materialised(viewer_id=viewer.pk, page=page)
+    described: dict = {}
+    posts = _home_page_materialised(viewer_id=viewer.pk, page=page, described=described)
     if posts is None:
-        posts = keyset_page(home_posts(viewer_id=viewer.pk), page)
-    return _load(posts, viewer)
+        return _load(keyset_page(home_posts(viewer_id=viewer.pk), page), viewer)
+    return _load(posts, viewer, described)
 
 
 HOME_FEED_READS = 3  # reads of a reader's set per page before the database takes over
 HOME_FEED_SLACK = 10  # ids read beyond the page, for the stale ones the home rule drops
 
 
-def _home_page_materialised(*, viewer_id: int, page: PageRequest) -> list[Post] | None:
+def _home_page_materialised(
+    *, viewer_id: int, page: PageRequest, described: dict | None = None
+) -> list[Post] | None:
     """The page from the reader's materialised timeline, or None when the database must
     answer: timelines off, Redis unreachable, the reader cold (a rebuild is queued), the
     page reaching below the set's floor (past the cap), or too many stale ids in a row.
 
-    The ids are only candidates: they are loaded through ``home_posts`` (visibility and the
-    home rule), so what comes back is exactly the database query's page. Redis never holds
-    a post the reader may not see; at worst it holds one the rule then drops.
+    The ids are only candidates: they are loaded through the home rule and the visibility
+    rule (``feeds.page_load``'s statement with ``home_of``, which also describes them, into
+    ``described``), so what comes back is exactly the database query's page. Redis never
+    holds a post the reader may not see; at worst it holds one the rule then drops.
     """
     feed = home_feed_get()
     if feed is None:
         return None
+    described = {} if described is None else described
     ascending = page.min_id is not None
     lower = max(page.since_id or 0, page.min_id or 0)  # ids strictly above this
     upper = page.max_id  # ids strictly below this (None: no bound)
@@ -185,9 +192,9 @@ def _home_page_materialised(*, viewer_id: int, page: PageRequest) -> list[Post] 
             reaches_floor = piece.floor == 0 or lower + 1 >= piece.floor
             if ascending and not reaches_floor:
                 return None  # the page starts below the floor: ids there may be missing
-            rows = home_posts(viewer_id=viewer_id).filter(pk__in=piece.ids) if piece.ids else []
-            shown = {post.pk: post for post in rows}
-            found.extend(shown[pid] for pid in piece.ids if pid in shown)
+            rows = page_rows(piece.ids, viewer_id, home_of=viewer_id)
+            described.update(rows)
+            found.extend(rows[pid].post for pid in piece.ids if pid in rows)
             if len(found) >= page.limit:
                 found = found[: page.limit]
                 break
