@@ -181,7 +181,7 @@ def _home_page_materialised(
     lower = max(page.since_id or 0, page.min_id or 0)  # ids strictly above this
     upper = page.max_id  # ids strictly below this (None: no bound)
     count = page.limit + HOME_FEED_SLACK
-    found: list[Post] = []
+    found: list[int] = []  # ids, in page order
     try:
         for _ in range(HOME_FEED_READS):
             piece = feed.read(viewer_id, above=lower, below=upper, ascending=ascending, count=count)
@@ -194,7 +194,7 @@ def _home_page_materialised(
                 return None  # the page starts below the floor: ids there may be missing
             rows = page_rows(piece.ids, viewer_id, home_of=viewer_id)
             described.update(rows)
-            found.extend(rows[pid].post for pid in piece.ids if pid in rows)
+            found.extend(pid for pid in piece.ids if pid in rows)
             if len(found) >= page.limit:
                 found = found[: page.limit]
                 break
@@ -213,7 +213,7 @@ def _home_page_materialised(
         return None
     if ascending:
         found.reverse()
-    return found
+    return [described[pid].post for pid in found]
 
 
 def timeline_public(*, viewer: User | None, page: PageRequest = PageRequest()) -> list[Post]:
