@@ -191,3 +191,45 @@ def test_mentions_and_images_cost_a_query_only_when_the_page_has_them(
     both = fresh([services.post_create(author=ann, text="@ann look", media_ids=[image.pk])])
     with django_assert_num_queries(3):
         selectors.posts_decorate(both, viewer)
+
+
+def test_the_statement_follows_every_change_as_the_orm():
+    """Ensures that after each change a page can see — like and unlike, repost and undo, a
+    reply, a profile edit, suspension and reinstatement, an image attached, bookmark and
+    unbookmark, a delete — the statement describes the page exactly as the ORM does."""
+    viewer = UserFactory(username="viewer")
+    posts = every_kind(viewer)
+    ann = User.objects.get(username="ann")
+    bob = User.objects.get(username="bob")
+    plain = posts[0]
+
+    def same():
+        page = fresh(posts)
+        assert [described(p) for p in selectors.posts_decorate(fresh(posts), viewer)] == [
+            described(p) for p in orm_load(page, viewer)
+        ]
+
+    changes = [
+        lambda: services.like_delete(user=viewer, post=plain),
+        lambda: services.like_create(user=viewer, post=posts[1]),
+        lambda: services.repost_delete(user=viewer, post=posts[1]),
+        lambda: services.repost_create(user=viewer, post=plain),
+        lambda: posts.append(services.post_create(author=viewer, text="@ann hi", reply_to=plain)),
+        lambda: User.objects.filter(pk=ann.pk).update(display_name="Ann", bio="new bio"),
+        lambda: user_suspend(user=bob, actor=None, reason="test"),
+        lambda: User.objects.filter(pk=bob.pk).update(is_active=True),
+        lambda: posts.append(
+            services.post_create(
+                author=ann,
+                text="pictured",
+                media_ids=[media_create(owner=ann, upload=upload(), description="x").pk],
+            )
+        ),
+        lambda: bookmark_create(user=viewer, post=plain),
+        lambda: Bookmark.objects.filter(user=viewer).delete(),
+        lambda: services.post_delete(post=Post.objects.get(pk=plain.pk), actor=ann),
+    ]
+    same()
+    for change in changes:
+        change()
+        same()
