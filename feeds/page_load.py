@@ -228,6 +228,15 @@ def _execute(cursor, count: int, home: bool, params: list[int]) -> None:
     cursor.execute(f"EXECUTE {name} ({', '.join(['%s'] * len(params))})", params)
 
 
+_COMMON_SIZES = (20, 30)  # a timeline page; a materialised page's candidates (20 + 10)
+
+
+def _bucket(count: int) -> int:
+    """How many ids the statement is run with for ``count``: the common page sizes as they
+    are, others rounded up to a power of two."""
+    return count if count in _COMMON_SIZES else 1 << (count - 1).bit_length()
+
+
 def page_rows(
     post_ids: list[int], viewer_id: int | None, *, home_of: int | None = None
 ) -> dict[int, PageRow]:
@@ -245,10 +254,14 @@ def page_rows(
         reader = _readers[connection.vendor] = _Reader()
     viewer = viewer_id or 0  # ids start at 1: nobody's flags
     with connection.cursor() as cursor:
-        params = [viewer, viewer, viewer, *post_ids]
+        size = _bucket(len(post_ids))
+        # Padded with the last id again (a duplicate in IN changes nothing): one prepared
+        # statement per bucket, not one per page length (a thread can be 1-500 posts long).
+        padded = [*post_ids, *[post_ids[-1]] * (size - len(post_ids))]
+        params = [viewer, viewer, viewer, *padded]
         if home_of is not None:
             params += [home_of, home_of]
-        _execute(cursor, len(post_ids), home_of is not None, params)
+        _execute(cursor, size, home_of is not None, params)
         rows = cursor.fetchall()
     # The first column is the page post's id (``Post``'s first concrete field).
     return {row[0]: PageRow(reader, row) for row in rows}
