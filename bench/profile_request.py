@@ -154,7 +154,7 @@ def main() -> int:
                 stats = pstats.Stats(profiler, stream=out).sort_stats(
                     os.environ.get("PROFILE_SORT", "tottime")
                 )
-                stats.print_stats(15)
+                stats.print_stats(int(os.environ.get("PROFILE_LINES", 15)))
                 print(f"--- {target}, {mode}, 100 requests ---")
                 print(out.getvalue())
     return 0

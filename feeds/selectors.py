@@ -18,7 +18,8 @@ from accounts.models import User
 
 from .home_feed import home_feed_get
 from .home_timelines import home_feed_rebuild_queue
-from .models import Bookmark, Follow, Like, MediaAttachment, Mention, Post
+from .models import Follow, Like, MediaAttachment, Mention, Post
+from .page_load import page_rows
 
 logger = logging.getLogger(__name__)
 
@@ -52,93 +53,72 @@ def keyset_page(queryset: QuerySet, page: PageRequest, *, key: str = "id") -> li
     return list(queryset.order_by(f"-{key}")[: page.limit])
 
 
-_NO_ID = [0]  # ids start at 1: "IN (0)" matches nothing but still runs, keeping counts fixed
+def _load(posts: list[Post], viewer: User | None, described: dict | None = None) -> list[Post]:
+    """Attach what showing posts needs, in at most three queries whatever the page holds.
 
-
-def _load(posts: list[Post], viewer: User | None) -> list[Post]:
-    """Attach what showing posts needs, in a fixed number of queries whatever the page holds.
-
-    Four small queries instead of one seven-way join (measured 2x faster on a million posts,
-    bench/selector_alternatives.py: the join's planning cost dominated): the reposted
-    originals and reply targets (with their reply targets), every author involved, and — for
-    a logged-in viewer — which of the shown posts (a repost's original) they liked and
-    reposted, as ``viewer_liked``/``viewer_reposted``. (One ``UNION ALL`` for the last two
-    was tried: no faster, 1.15 vs 1.07 ms; the ORM's cost is per query compiled, not per
-    round trip.)
+    One statement (``feeds.page_load``) gives, per post, its author, its reposted original
+    and that one's author, the reply target of what is shown (through the visibility rule: a
+    hidden one is missing, and shown as such), the viewer's flags as ``viewer_liked``/
+    ``viewer_reposted``/``viewer_bookmarked``, and whether the shown post has mentions or
+    images; those two are queried only when a page has any. The ORM's way took seven queries
+    and ~6 ms of a page's Python compiling them (bench/profile_request.py). ``described``:
+    the statement's rows, when the caller has them already (the materialised home page).
     """
     if not posts:
         return posts
-    related_ids = {p.repost_of_id for p in posts if p.repost_of_id}
-    related_ids |= {p.reply_to_id for p in posts if p.reply_to_id}
-    wanted = sorted(related_ids) or _NO_ID
-    # The originals and reply targets, and theirs (a reposted reply's "Replying to"), in one
-    # query through the visibility rule: a hidden one is missing, and shown as such.
-    # One ``IN (… UNION …)``, not ``IN (list) OR IN (subquery)``: PostgreSQL plans the OR as
-    # a sequential scan of every post (0.3-0.7 s at 1,000,000 posts), the union as ~20
-    # primary-key look-ups (0.7 ms).
-    direct = Post.objects.filter(pk__in=wanted).values("pk")
-    parents = Post.objects.filter(pk__in=wanted, reply_to__isnull=False).values("reply_to_id")
-    related = {row.pk: row for row in Post.objects.visible().filter(pk__in=direct.union(parents))}
-    # A repost whose original was hidden since the page was chosen: nothing left to show.
-    posts = [post for post in posts if not post.repost_of_id or post.repost_of_id in related]
-    everyone = [*posts, *related.values()]
-    authors = User.objects.in_bulk({row.author_id for row in everyone})
-    for row in everyone:
-        row.author = authors[row.author_id]
+    if described is None:
+        viewer_id = viewer.pk if viewer is not None and viewer.is_authenticated else None
+        described = page_rows([post.pk for post in posts], viewer_id)
+    # A post deleted since the page was chosen, or a repost whose original was hidden since:
+    # nothing left to show.
+    posts = [
+        post
+        for post in posts
+        if post.pk in described and (not post.repost_of_id or described[post.pk].original)
+    ]
     for post in posts:
+        row = described[post.pk]
+        post.author = row.post.author
         if post.repost_of_id:
-            post.repost_of = related[post.repost_of_id]
-    for row in everyone:
-        if row.reply_to_id:
-            # A hidden parent reads as a deleted one: no reply target (reply_to_id None).
-            row.reply_to = related.get(row.reply_to_id)
-
-    shown_ids = [post.repost_of_id or post.pk for post in posts]
-    liked: set[int] = set()
-    reposted: set[int] = set()
-    if viewer is not None and viewer.is_authenticated:
-        liked = set(
-            Like.objects.filter(user_id=viewer.pk, post_id__in=shown_ids).values_list(
-                "post_id", flat=True
-            )
-        )
-        reposted = set(
-            Post.objects.filter(author_id=viewer.pk, repost_of_id__in=shown_ids).values_list(
-                "repost_of_id", flat=True
-            )
-        )
-    for post, shown_id in zip(posts, shown_ids, strict=True):
-        post.viewer_liked = shown_id in liked
-        post.viewer_reposted = shown_id in reposted
-    _references_attach(posts, shown_ids, viewer)
+            original = post.repost_of = row.original
+            if original.reply_to_id:
+                # A hidden parent reads as a deleted one: no reply target (reply_to_id kept).
+                original.reply_to = row.original_reply_target
+        elif post.reply_to_id:
+            post.reply_to = row.reply_target
+        post.viewer_liked = row.liked
+        post.viewer_reposted = row.reposted
+        post.viewer_bookmarked = row.bookmarked
+    _references_attach(posts, described)
     return posts
 
 
-def _references_attach(posts: list[Post], shown_ids: list[int], viewer: User | None) -> None:
+def _references_attach(posts: list[Post], described: dict) -> None:
     """Attach what each shown post mentions (``mentioned``: (id, username) pairs, and
-    ``mention_names`` for rendering), its images in order (``media``) and whether the viewer
-    bookmarked it (``viewer_bookmarked``): one query each, whatever the page holds."""
+    ``mention_names`` for rendering) and its images in order (``media``): one query each,
+    only when a shown post has any."""
+    shown_ids = [post.repost_of_id or post.pk for post in posts]
     mentioned: dict[int, list[tuple[int, str]]] = {}
-    rows = Mention.objects.filter(post_id__in=shown_ids or _NO_ID).order_by("id")
-    for post_id, user_id, username in rows.values_list("post_id", "user_id", "user__username"):
-        mentioned.setdefault(post_id, []).append((user_id, username))
+    wanted = [
+        sid for post, sid in zip(posts, shown_ids, strict=True) if described[post.pk].has_mentions
+    ]
+    if wanted:
+        rows = Mention.objects.filter(post_id__in=wanted).order_by("id")
+        for post_id, user_id, username in rows.values_list("post_id", "user_id", "user__username"):
+            mentioned.setdefault(post_id, []).append((user_id, username))
     media: dict[int, list[MediaAttachment]] = {}
-    images = MediaAttachment.objects.filter(post_id__in=shown_ids or _NO_ID)
-    for image in images.order_by("post_id", "position"):
-        media.setdefault(image.post_id, []).append(image)
-    bookmarked: set[int] = set()
-    if viewer is not None and viewer.is_authenticated:
-        bookmarked = set(
-            Bookmark.objects.filter(user_id=viewer.pk, post_id__in=shown_ids).values_list(
-                "post_id", flat=True
-            )
-        )
+    wanted = [
+        sid for post, sid in zip(posts, shown_ids, strict=True) if described[post.pk].has_media
+    ]
+    if wanted:
+        images = MediaAttachment.objects.filter(post_id__in=wanted)
+        for image in images.order_by("post_id", "position"):
+            media.setdefault(image.post_id, []).append(image)
     for post, shown_id in zip(posts, shown_ids, strict=True):
         shown = post.repost_of if post.repost_of_id else post
         shown.mentioned = mentioned.get(shown_id, [])
         shown.mention_names = frozenset(name.lower() for _, name in shown.mentioned)
         shown.media = media.get(shown_id, [])
-        post.viewer_bookmarked = shown_id in bookmarked
 
 
 def posts_decorate(posts: list[Post], viewer: User | None) -> list[Post]:
@@ -167,33 +147,38 @@ def timeline_home(*, viewer: User, page: PageRequest = PageRequest()) -> list[Po
     From the reader's materialised timeline in Redis when it can answer the page exactly
     (``feeds.home_feed``), else from the database; the two give the same page.
     """
-    posts = _home_page_materialised(viewer_id=viewer.pk, page=page)
+    described: dict = {}
+    posts = _home_page_materialised(viewer_id=viewer.pk, page=page, described=described)
     if posts is None:
-        posts = keyset_page(home_posts(viewer_id=viewer.pk), page)
-    return _load(posts, viewer)
+        return _load(keyset_page(home_posts(viewer_id=viewer.pk), page), viewer)
+    return _load(posts, viewer, described)
 
 
 HOME_FEED_READS = 3  # reads of a reader's set per page before the database takes over
 HOME_FEED_SLACK = 10  # ids read beyond the page, for the stale ones the home rule drops
 
 
-def _home_page_materialised(*, viewer_id: int, page: PageRequest) -> list[Post] | None:
+def _home_page_materialised(
+    *, viewer_id: int, page: PageRequest, described: dict | None = None
+) -> list[Post] | None:
     """The page from the reader's materialised timeline, or None when the database must
     answer: timelines off, Redis unreachable, the reader cold (a rebuild is queued), the
     page reaching below the set's floor (past the cap), or too many stale ids in a row.
 
-    The ids are only candidates: they are loaded through ``home_posts`` (visibility and the
-    home rule), so what comes back is exactly the database query's page. Redis never holds
-    a post the reader may not see; at worst it holds one the rule then drops.
+    The ids are only candidates: they are loaded through the home rule and the visibility
+    rule (``feeds.page_load``'s statement with ``home_of``, which also describes them, into
+    ``described``), so what comes back is exactly the database query's page. Redis never
+    holds a post the reader may not see; at worst it holds one the rule then drops.
     """
     feed = home_feed_get()
     if feed is None:
         return None
+    described = {} if described is None else described
     ascending = page.min_id is not None
     lower = max(page.since_id or 0, page.min_id or 0)  # ids strictly above this
     upper = page.max_id  # ids strictly below this (None: no bound)
     count = page.limit + HOME_FEED_SLACK
-    found: list[Post] = []
+    found: list[int] = []  # ids, in page order
     try:
         for _ in range(HOME_FEED_READS):
             piece = feed.read(viewer_id, above=lower, below=upper, ascending=ascending, count=count)
@@ -204,9 +189,9 @@ def _home_page_materialised(*, viewer_id: int, page: PageRequest) -> list[Post] 
             reaches_floor = piece.floor == 0 or lower + 1 >= piece.floor
             if ascending and not reaches_floor:
                 return None  # the page starts below the floor: ids there may be missing
-            rows = home_posts(viewer_id=viewer_id).filter(pk__in=piece.ids) if piece.ids else []
-            shown = {post.pk: post for post in rows}
-            found.extend(shown[pid] for pid in piece.ids if pid in shown)
+            rows = page_rows(piece.ids, viewer_id, home_of=viewer_id)
+            described.update(rows)
+            found.extend(pid for pid in piece.ids if pid in rows)
             if len(found) >= page.limit:
                 found = found[: page.limit]
                 break
@@ -225,7 +210,7 @@ def _home_page_materialised(*, viewer_id: int, page: PageRequest) -> list[Post] 
         return None
     if ascending:
         found.reverse()
-    return found
+    return [described[pid].post for pid in found]
 
 
 def timeline_public(*, viewer: User | None, page: PageRequest = PageRequest()) -> list[Post]:

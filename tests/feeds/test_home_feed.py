@@ -270,3 +270,20 @@ def test_scripts_add_more_ids_than_one_zadd_takes(feed_redis):
     assert big.members(1) == list(range(301, 2301))
     scores = big.client.zrangebyscore(big.key(1), "(0", "+inf", withscores=True)
     assert all(int(member) == int(score) for member, score in scores)
+
+
+def test_a_materialised_page_is_decided_and_described_by_one_query(feed, django_assert_num_queries):
+    """Ensures that a home page from the materialised timeline costs one query (the statement
+    that applies the home and visibility rules to the candidates and describes them), against
+    two from the database (the page, then the statement), for the same page."""
+    viewer, bob = UserFactory(), UserFactory()
+    follow_create(follower=viewer, followee=bob)
+    selectors.timeline_home(viewer=viewer)  # cold: rebuilt
+    for n in range(CAP - 2):
+        post_create(author=bob, text=f"bob {n}")
+    with django_assert_num_queries(1):
+        materialised = selectors.timeline_home(viewer=viewer, page=PageRequest(limit=4))
+    assert selectors._home_page_materialised(viewer_id=viewer.pk, page=PageRequest(limit=4))
+    with django_assert_num_queries(2):
+        expected = database_page(viewer, PageRequest(limit=4))
+    assert [p.pk for p in materialised] == expected
