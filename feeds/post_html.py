@@ -36,11 +36,12 @@ def page_facts(context) -> PageFacts:
     """The page's facts from a template context (a ``RequestContext``), as ``_post.html``
     read them: ``{% csrf_token %}``, ``request.get_full_path`` and ``user``."""
     request = context["request"]
-    token = context.get("csrf_token")
+    csrf_value = context.get("csrf_token")
     csrf_field = ""
-    if token and token != "NOTPROVIDED":
+    # {% csrf_token %} renders nothing for Django's "NOTPROVIDED" placeholder (no request).
+    if csrf_value and csrf_value != "NOTPROVIDED":
         csrf_field = format_html(
-            '<input type="hidden" name="csrfmiddlewaretoken" value="{}">', token
+            '<input type="hidden" name="csrfmiddlewaretoken" value="{}">', csrf_value
         )
     user = context.get("user") or getattr(request, "user", None)
     authenticated = bool(user is not None and user.is_authenticated)

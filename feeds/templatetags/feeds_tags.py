@@ -181,7 +181,5 @@ def post_items(context, posts) -> str:
     post_parts_warm(context, posts)
     request = context["request"]
     facts = _page_facts(context)
-    items = [
-        f"<li>{post_article(post, _parts_of(request, post), facts)}</li>" for post in posts
-    ]
+    items = [f"<li>{post_article(post, _parts_of(request, post), facts)}</li>" for post in posts]
     return mark_safe("".join(items))  # noqa: S308 - escaped by post_article
