@@ -183,3 +183,35 @@ def post_items(context, posts) -> str:
     facts = _page_facts(context)
     items = [f"<li>{post_article(post, _parts_of(request, post), facts)}</li>" for post in posts]
     return mark_safe("".join(items))  # noqa: S308 - escaped by post_article
+
+
+# The unbound composer's fields, rendered once per process: ten widgets through the form
+# renderer cost more CPU than the twenty posts of a page.
+_COMPOSER_FIELDS = "feeds/_composer_fields.html"
+_composer_fields_rendered: dict[tuple, str] = {}
+
+
+def _composer_fields_key(form) -> tuple | None:
+    """Everything the fields' HTML is made of, or None when it depends on input (a bound
+    form, initial values other than the hidden ``reply_to``)."""
+    if form.is_bound or set(form.initial) - {"reply_to"}:
+        return None
+    fields = tuple(
+        (name, type(field.widget).__name__, tuple(sorted(field.widget.attrs.items())), field.label)
+        for name, field in form.fields.items()
+        if name != "reply_to"
+    )
+    return (type(form), form.prefix, form.auto_id, form.counter_id, form.max_chars, fields)
+
+
+@register.simple_tag
+def composer_fields(form) -> str:
+    """The composer's text and image fields (``_composer_fields.html``), from this process's
+    memory when the form is unbound."""
+    key = _composer_fields_key(form)
+    html = _composer_fields_rendered.get(key) if key is not None else None
+    if html is None:
+        html = get_template(_COMPOSER_FIELDS).render({"form": form})
+        if key is not None:
+            _composer_fields_rendered[key] = html
+    return mark_safe(html)  # noqa: S308 - rendered (and escaped) by the template
