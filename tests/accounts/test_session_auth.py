@@ -22,7 +22,7 @@ from verification import services as verification
 
 pytestmark = pytest.mark.django_db
 
-CACHED_DB = "django.contrib.sessions.backends.cached_db"
+CACHED_DB = "accounts.sessions"
 
 
 @pytest.fixture
@@ -190,7 +190,7 @@ def test_cache_off_reads_the_user_from_the_database(settings, carol):
 
 
 def test_sessions_are_cached_only_with_redis(settings):
-    """Ensures that the session engine is cached_db exactly when Redis is configured: an
+    """Ensures that sessions are read through the cache exactly when Redis is configured: an
     in-process cache would keep a logged-out session alive in the other processes."""
     expected = CACHED_DB if settings.REDIS_URL else "django.contrib.sessions.backends.db"
     assert expected == settings.SESSION_ENGINE
@@ -215,3 +215,32 @@ def test_a_session_whose_hash_does_not_verify_is_flushed(carol):
     session["_auth_user_hash"] = "0" * 64
     session.save()
     assert not logged_in(carol)
+
+
+def test_redis_down_logs_in_shows_pages_and_logs_out(monkeypatch, settings, carol):
+    """Ensures that with the cache unreachable, logging in, reading a page and logging out
+    all work from the database (never a 500), and the logged-out session stays out."""
+    monkeypatch.setattr("accounts.sessions.caches", {settings.SESSION_CACHE_ALIAS: BrokenCache()})
+    monkeypatch.setattr("accounts.auth_cache.cache", BrokenCache())
+    client = Client()
+    response = client.post("/accounts/login/", {"username": "carol", "password": "old-password-1"})
+    assert response.status_code == 302, response.content[:300]
+    assert logged_in(client)
+    old = client.cookies["sessionid"].value
+    assert client.post("/accounts/logout/").status_code == 302
+    replay = Client()
+    replay.cookies["sessionid"] = old
+    assert not logged_in(replay)
+
+
+def test_a_lost_logout_keeps_a_cached_session_only_for_the_auth_cache_bound(settings, carol):
+    """Ensures that a session whose cache delete was lost (its row gone, the cached copy
+    left) stops working once ``AUTH_CACHE_SECONDS`` have passed, not weeks later."""
+    from django.contrib.sessions.models import Session
+
+    assert logged_in(carol)
+    Session.objects.all().delete()  # as a logout whose Redis delete failed
+    assert logged_in(carol)  # the cached copy, for now
+    later = timezone.now() + timedelta(seconds=settings.AUTH_CACHE_SECONDS + 1)
+    with time_machine.travel(later):
+        assert not logged_in(carol)
