@@ -1,5 +1,5 @@
-"""The API's way in without the ORM: a bearer token's hash → its token row, user and
-effective tier, cached.
+"""The way in without the ORM: a bearer token's hash → its token row, user and effective
+tier (the API), and a session's user id → the user and effective tier (the web pages), cached.
 
 An entry remembers the *generations* of what it was built from: its user's, its app's and
 the site's (tier rows). Every change to those rows sets a new generation (signals for saves,
@@ -19,6 +19,7 @@ was lost to a Redis outage, and a "new" account's entry never outlives the day i
 "unverified".
 """
 
+from collections.abc import Callable
 from contextlib import suppress
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -32,11 +33,12 @@ from django.utils import timezone
 from core.cache_errors import CACHE_ERRORS
 from core.render_cache import LocalEntries, render_cache_enabled
 
-from .models import ApiToken, Tier
+from .models import ApiToken, Tier, User
 from .selectors import effective_tier, token_authenticate
 from .services import token_mark_used
 
 _ENTRY = "auth:token:{}"
+_SESSION_USER = "auth:session-user:{}"
 _USER_GENERATION = "auth:gen:user:{}"
 _APP_GENERATION = "auth:gen:app:{}"
 _SITE_GENERATION = "auth:gen:site"
@@ -79,18 +81,18 @@ def _generation_seconds() -> int:
     return 2 * settings.AUTH_CACHE_SECONDS
 
 
-def _valid_until(token: ApiToken) -> datetime:
+def _valid_until(user) -> datetime:
     now = timezone.now()
     until = now + timedelta(seconds=settings.AUTH_CACHE_SECONDS)
-    user = token.user
     if user is not None and effective_tier(user).slug == Tier.NEW:
         # The tier moves from "new" to "unverified" with the account's age, not with a write.
         until = min(until, user.date_joined + timedelta(days=settings.NEW_ACCOUNT_DAYS))
     return until
 
 
-def _cached(token_hash: str) -> ApiToken | None:
-    key = _ENTRY.format(token_hash)
+def _entry_get(key: str):
+    """The entry under ``key`` (this process's memory first) if it has not expired and its
+    generations are still current, else None."""
     entry = local_entries.get_many([key]).get(key)
     local = entry is not None
     if entry is None:
@@ -103,7 +105,19 @@ def _cached(token_hash: str) -> ApiToken | None:
         return None
     if not local:
         local_entries.set_many({key: entry})
-    return entry.token
+    return entry
+
+
+def _entry_put(key: str, entry) -> None:
+    seconds = int((entry.valid_until - timezone.now()).total_seconds())
+    if seconds > 0:
+        cache.set(key, entry, timeout=seconds)
+        local_entries.set_many({key: entry})
+
+
+def _cached(token_hash: str) -> ApiToken | None:
+    entry = _entry_get(_ENTRY.format(token_hash))
+    return entry.token if entry is not None else None
 
 
 def _load(raw: str, token_hash: str) -> ApiToken | None:
@@ -121,12 +135,9 @@ def _load(raw: str, token_hash: str) -> ApiToken | None:
         return None
     if token.user is not None:
         effective_tier(token.user)  # attached to the user, so cached with it
-    valid_until = _valid_until(token)
-    seconds = int((valid_until - timezone.now()).total_seconds())
-    if (token.user_id, token.application_id) == owner and seconds > 0:
-        entry = _Entry(token, keys, generations, valid_until)
-        cache.set(_ENTRY.format(token_hash), entry, timeout=seconds)
-        local_entries.set_many({_ENTRY.format(token_hash): entry})
+    if (token.user_id, token.application_id) == owner:
+        entry = _Entry(token, keys, generations, _valid_until(token.user))
+        _entry_put(_ENTRY.format(token_hash), entry)
     return token
 
 
@@ -157,6 +168,45 @@ def api_token_authenticate(*, raw: str, ip: str | None) -> ApiToken | None:
     return token
 
 
+# --- Session users: the web's way in, cached under the same generations as tokens. ---
+
+
+@dataclass
+class _UserEntry:
+    """A cached session user (with the effective tier attached), the generations it was
+    built under, and when it stops being trusted."""
+
+    user: User
+    generation_keys: list[str]
+    generations: list[str]
+    valid_until: datetime
+
+
+def session_user_get(*, user_id, load: Callable[[], User | None]) -> User | None:
+    """The active user a session names (``load`` reads it from the database: the auth
+    backend's ``get_user``), with the effective tier attached; served from the cache while
+    the user's and the site's generations are unchanged, so logout-everywhere changes
+    (password, suspension, tier, verification, any save of the row) apply on the next
+    request. A user ``load`` refuses (inactive, gone) is never cached."""
+    if not render_cache_enabled():
+        return load()
+    key = _SESSION_USER.format(user_id)
+    try:
+        entry = _entry_get(key)
+        if entry is not None:
+            return entry.user
+        keys = _generation_keys(user_id, None)
+        generations = _generations_ensure(keys)
+        user = load()
+        if user is None:
+            return None
+        effective_tier(user)  # attached to the user, so cached with it
+        _entry_put(key, _UserEntry(user, keys, generations, _valid_until(user)))
+        return user
+    except CACHE_ERRORS:
+        return load()
+
+
 def _usage_remember(token_hash: str, token: ApiToken) -> None:
     """Keep the cached token's last use current, so ``token_mark_used`` keeps writing at
     most once a minute. A concurrent invalidation still wins: the entry keeps its old
@@ -167,10 +217,7 @@ def _usage_remember(token_hash: str, token: ApiToken) -> None:
         if entry is None:
             return
         entry.token.last_used_at, entry.token.last_used_ip = token.last_used_at, token.last_used_ip
-        seconds = int((entry.valid_until - timezone.now()).total_seconds())
-        if seconds > 0:
-            cache.set(key, entry, timeout=seconds)
-            local_entries.set_many({key: entry})
+        _entry_put(key, entry)
 
 
 def _generations_renew(keys: list[str]) -> None:

@@ -12,13 +12,15 @@ post (or undoing the like, repost or follow) deletes its notifications by cascad
 from dataclasses import dataclass
 
 from django.db import IntegrityError, transaction
-from django.db.models import Q, QuerySet
+from django.db.models import Q, QuerySet, Subquery
+from django.db.models.functions import Coalesce
 from django.utils import timezone
 
 from accounts.models import User
 
 from .models import Marker, Notification, Post
 from .selectors import PageRequest, keyset_page, posts_decorate
+from .unread_counts import unread_count_cached
 
 UNREAD_COUNT_CAP = 100  # the navigation says "99+" past this; counting further costs for nothing
 
@@ -225,11 +227,19 @@ def marker_get(*, user: User, timeline: str) -> Marker | None:
 
 
 def unread_count(*, user: User) -> int:
-    """How many notifications arrived after the read position, up to ``UNREAD_COUNT_CAP``."""
-    marker = marker_get(user=user, timeline=Marker.NOTIFICATIONS)
-    queryset = _visible(Notification.objects.filter(recipient_id=user.pk))
-    if marker is not None:
-        queryset = queryset.filter(pk__gt=marker.last_read_id)
+    """How many notifications arrived after the read position, up to ``UNREAD_COUNT_CAP``:
+    one query (the marker as a subquery), cached exactly (``feeds.unread_counts``), as every
+    web page's navigation asks."""
+    return unread_count_cached(user_id=user.pk, count=lambda: _unread_count_query(user))
+
+
+def _unread_count_query(user: User) -> int:
+    read_up_to = Marker.objects.filter(user_id=user.pk, timeline=Marker.NOTIFICATIONS).values(
+        "last_read_id"
+    )[:1]
+    queryset = _visible(Notification.objects.filter(recipient_id=user.pk)).filter(
+        pk__gt=Coalesce(Subquery(read_up_to), 0)
+    )
     return queryset.order_by()[:UNREAD_COUNT_CAP].count()
 
 

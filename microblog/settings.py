@@ -94,7 +94,9 @@ MIDDLEWARE = [
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
-    "django.contrib.auth.middleware.AuthenticationMiddleware",
+    # Django's AuthenticationMiddleware with the session's user and tier from the cache
+    # (accounts/auth_cache.py): no user or tier query on a page, every change seen at once.
+    "accounts.session_auth.SessionAuthenticationMiddleware",
     # Too many query parameters, oversized or non-UTF-8 bodies: a clear 4xx, DEBUG on or off.
     "core.request_input.RequestInputMiddleware",
     "access.middleware.ReadBudgetHeadersMiddleware",
@@ -297,6 +299,11 @@ SECURE_HSTS_SECONDS = env_int("SECURE_HSTS_SECONDS", 0 if DEBUG else 31_536_000)
 SECURE_HSTS_INCLUDE_SUBDOMAINS = env_bool("SECURE_HSTS_INCLUDE_SUBDOMAINS", default=not DEBUG)
 SECURE_HSTS_PRELOAD = env_bool("SECURE_HSTS_PRELOAD", default=not DEBUG)
 SESSION_COOKIE_HTTPONLY = True
+# Sessions are read from Redis and written through to the database (accounts/sessions.py:
+# Django's cached_db, falling back to the database when Redis fails), so a page costs no
+# session query. Only with Redis: an in-process cache is not shared, and a logout in one
+# process must end the session in every other.
+SESSION_ENGINE = "accounts.sessions" if REDIS_URL else "django.contrib.sessions.backends.db"
 SESSION_COOKIE_SECURE = env_bool("SECURE_COOKIES", default=not DEBUG)
 CSRF_COOKIE_SECURE = SESSION_COOKIE_SECURE
 X_FRAME_OPTIONS = "DENY"

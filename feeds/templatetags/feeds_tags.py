@@ -2,21 +2,25 @@
 
 from django import template
 from django.core.exceptions import ObjectDoesNotExist
+from django.template.defaultfilters import date as date_format
 from django.template.loader import get_template
 from django.urls import reverse
 from django.utils.safestring import mark_safe
+from django.utils.timezone import template_localtime
 
 from access.delivered import post_delivered_check
 from core.render_cache import render_key, rendered_many
 from feeds.media_urls import media_url
 from feeds.models import Post
+from feeds.post_html import page_facts, post_article
 from feeds.text import render_post_html
 
 register = template.Library()
 
 # Bump when _post_head.html or the body markup changes, so a deploy never serves old HTML.
-FRAGMENT_RENDERING = "fragment-v2"
+FRAGMENT_RENDERING = "fragment-v3"
 _PARTS_ATTR = "_post_parts"
+_PAGE_ATTR = "_post_page_facts"
 
 
 @register.filter
@@ -63,6 +67,7 @@ def _fragment_key(post) -> str:
         post.repost_of_id,
         (post.author.username, post.author.name) if post.repost_of_id else None,
         shown.pk,
+        shown.created_at,
         shown.reply_to_id,
         reply_to.author.username if reply_to else None,
         shown.author.username,
@@ -80,11 +85,17 @@ _ACTION_URLS = ("post", "like", "unlike", "repost", "unrepost", "bookmark", "unb
 
 def _fragment_build(post) -> dict[str, str]:
     """The shared parts of a post fragment: the head (repost and reply lines, the author's
-    name), the body and the buttons' URLs. Rendered without the request, so they cannot
-    depend on the reader."""
+    name), the body, the time's machine-readable forms and the buttons' URLs. Rendered
+    without the request, so they cannot depend on the reader."""
     shown = post.shown
     head = get_template("feeds/_post_head.html").render({"post": post, "shown": shown})
-    parts = {"head": str(head), "body": f'<div class="post-body">{post_content(shown)}</div>'}
+    created_at = template_localtime(shown.created_at)
+    parts = {
+        "head": str(head),
+        "body": f'<div class="post-body">{post_content(shown)}</div>',
+        "time_iso": date_format(created_at, "c"),
+        "time_title": date_format(created_at, "Y-m-d H:i"),
+    }
     for name in _ACTION_URLS:
         parts[f"{name}_url"] = reverse(f"feeds:{name}", args=[shown.pk])
     return parts
@@ -132,14 +143,75 @@ def _partial(post):
     return lambda: _fragment_build(post)
 
 
-@register.simple_tag(takes_context=True)
-def post_parts(context, post) -> dict[str, str]:
-    """The shared parts of ``post``'s fragment (head, body, the buttons' URLs), from the
-    page's warm look-up or, for a post shown alone, one cache look-up of its own."""
-    store = _parts_store(context["request"])
+def _parts_of(request, post) -> dict[str, str]:
+    """The shared parts of ``post``'s fragment (head, body, time, the buttons' URLs), from
+    the page's warm look-up or, for a post shown alone, one cache look-up of its own."""
+    store = _parts_store(request)
     parts = store.get(post.pk)
     if parts is None:
         key = _fragment_key(post)
         parts = store[post.pk] = rendered_many({key: _partial(post)})[key]
-    # The head and body were rendered (and escaped) by us; URLs need no marking.
-    return {**parts, "head": mark_safe(parts["head"]), "body": mark_safe(parts["body"])}  # noqa: S308
+    return parts
+
+
+def _page_facts(context):
+    """The page's ``PageFacts``, worked out for its first post and kept on the request."""
+    request = context["request"]
+    facts = getattr(request, _PAGE_ATTR, None)
+    if facts is None:
+        facts = page_facts(context)
+        setattr(request, _PAGE_ATTR, facts)
+    return facts
+
+
+@register.simple_tag(takes_context=True)
+def post_html(context, post, focus=False) -> str:
+    """One post's ``<article>`` (``feeds.post_html``), checked against the gate first."""
+    request = context["request"]
+    post_delivered_check(request, post)
+    parts = _parts_of(request, post)
+    # The parts were rendered and escaped by us; post_article escapes the rest.
+    return mark_safe(post_article(post, parts, _page_facts(context), focus=bool(focus)))  # noqa: S308
+
+
+@register.simple_tag(takes_context=True)
+def post_items(context, posts) -> str:
+    """A list of posts as ``<li>`` items, after one look-up of all their parts
+    (``post_parts_warm``)."""
+    post_parts_warm(context, posts)
+    request = context["request"]
+    facts = _page_facts(context)
+    items = [f"<li>{post_article(post, _parts_of(request, post), facts)}</li>" for post in posts]
+    return mark_safe("".join(items))  # noqa: S308 - escaped by post_article
+
+
+# The unbound composer's fields, rendered once per process: ten widgets through the form
+# renderer cost more CPU than the twenty posts of a page.
+_COMPOSER_FIELDS = "feeds/_composer_fields.html"
+_composer_fields_rendered: dict[tuple, str] = {}
+
+
+def _composer_fields_key(form) -> tuple | None:
+    """Everything the fields' HTML is made of, or None when it depends on input (a bound
+    form, initial values other than the hidden ``reply_to``)."""
+    if form.is_bound or set(form.initial) - {"reply_to"}:
+        return None
+    fields = tuple(
+        (name, type(field.widget).__name__, tuple(sorted(field.widget.attrs.items())), field.label)
+        for name, field in form.fields.items()
+        if name != "reply_to"
+    )
+    return (type(form), form.prefix, form.auto_id, form.counter_id, form.max_chars, fields)
+
+
+@register.simple_tag
+def composer_fields(form) -> str:
+    """The composer's text and image fields (``_composer_fields.html``), from this process's
+    memory when the form is unbound."""
+    key = _composer_fields_key(form)
+    html = _composer_fields_rendered.get(key) if key is not None else None
+    if html is None:
+        html = get_template(_COMPOSER_FIELDS).render({"form": form})
+        if key is not None:
+            _composer_fields_rendered[key] = html
+    return mark_safe(html)  # noqa: S308 - rendered (and escaped) by the template

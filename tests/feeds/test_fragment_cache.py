@@ -21,7 +21,11 @@ from accounts.moderation import user_suspend
 from accounts.profiles import profile_update
 from core.render_cache import local_entries
 from feeds import services
+from feeds.forms import PostForm
+from feeds.media import media_create
+from feeds.templatetags.feeds_tags import composer_fields
 from tests.api.test_cache_outage import BrokenCache
+from tests.media_helpers import upload
 from tests.render_world import World, world_build
 
 pytestmark = pytest.mark.django_db
@@ -47,7 +51,14 @@ def world(django_capture_on_commit_callbacks) -> World:
         time_machine.travel(datetime(2026, 11, 30, 12, 0, tzinfo=UTC), tick=False),
         django_capture_on_commit_callbacks(execute=True),
     ):
-        return world_build()
+        world = world_build()
+        # Images: signed URLs, an escaped description, one without (the default alt text).
+        images = [
+            media_create(owner=world.ann, upload=upload(), description='a red "square" <&>'),
+            media_create(owner=world.ann, upload=upload(), description=""),
+        ]
+        services.post_create(author=world.ann, text="pics", media_ids=[m.pk for m in images])
+        return world
 
 
 @pytest.fixture
@@ -106,6 +117,8 @@ def test_cached_fragments_are_the_uncached_html_on_every_page(settings, world, v
     assert "soon suspended" not in home
     assert "badge-verified" in home and "♥ Liked" in home and "★ Bookmarked" in home
     assert "an hour ago" in home
+    assert 'title="a red &quot;square&quot; &lt;&amp;&gt;"' in home
+    assert 'alt="Image without a description"' in home
     assert "Delete</button>" in get(viewer_client, "/@viewer/")
 
 
@@ -167,20 +180,32 @@ def test_the_gate_check_stays_on_the_cached_path(rf, world, viewer_client):
 
 def test_a_warm_home_page_renders_without_extra_queries(settings, world, viewer_client):
     """Ensures that the web home page's queries do not grow with the render cache, warm or
-    cold: the fragments are built from the rows the page loaded."""
+    cold (the fragments are built from the rows the page loaded), and that a warm page runs
+    only the timeline's own queries: the session's user and tier and the unread count come
+    from the cache."""
 
-    def count():
-        with CaptureQueriesContext(connection) as queries:
+    def queries():
+        with CaptureQueriesContext(connection) as captured:
             get(viewer_client, "/")
-        return len(queries)
+        return [q["sql"] for q in captured.captured_queries]
 
     settings.RENDER_CACHE = False
-    count()
-    off = count()
+    queries()
+    off = queries()
     settings.RENDER_CACHE = True
-    cold = count()
-    warm = count()
-    assert off == cold == warm
+    queries()  # the session's user and the unread count are cached
+    # Only the rendered fragments go: with Redis, clear() would flush the session cache too.
+    render = caches["render"]
+    render.delete_pattern("r:*") if hasattr(render, "delete_pattern") else render.clear()
+    local_entries.clear()
+    cold = queries()
+    warm = queries()
+    assert len(cold) == len(warm)
+    # Saved: the user, the tier and the unread count. The session is read from Redis with
+    # or without RENDER_CACHE (cached_db), and from the database without Redis.
+    assert len(off) - len(warm) == 3, "\n".join(warm)
+    assert not any('"accounts_tier"' in sql or '"feeds_notification"' in sql for sql in warm)
+    assert any('"django_session"' in sql for sql in warm) == (not settings.REDIS_URL)
 
 
 def test_redis_down_renders_uncached(monkeypatch, settings, world, viewer_client):
@@ -201,3 +226,21 @@ def test_a_warm_page_builds_no_fragment(monkeypatch, world, viewer_client):
 
     monkeypatch.setattr("feeds.templatetags.feeds_tags._fragment_build", fail)
     assert get(viewer_client, "/") == expected
+
+
+@pytest.mark.parametrize("counter_id", ["composer-count", "reply-count"])
+def test_the_remembered_composer_fields_are_the_rendered_ones(settings, counter_id):
+    """Ensures that the composer's fields kept from an earlier unbound form are exactly what
+    the template renders for a new one, that a changed setting makes new ones, and that a
+    bound form (its errors shown) is always rendered."""
+    expected = Template("{% include 'feeds/_composer_fields.html' %}")
+    for _ in range(2):
+        form = PostForm(counter_id=counter_id)
+        assert composer_fields(form) == expected.render(Context({"form": form}))
+    settings.POST_MAX_CHARACTERS = 42
+    assert 'data-max-chars="42"' in composer_fields(PostForm(counter_id=counter_id))
+    bound = PostForm({"text": "x"}, counter_id=counter_id)
+    bound.is_valid()
+    bound.add_error("text", "That post is too long.")
+    assert composer_fields(bound) == expected.render(Context({"form": bound}))
+    assert "That post is too long." in composer_fields(bound)

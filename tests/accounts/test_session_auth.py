@@ -1,0 +1,252 @@
+"""Tests for the web's cached way in (accounts.session_auth, accounts.auth_cache): a session's
+user and tier come from the cache, the session itself from Redis (cached_db), and every
+change that matters — logout, password, suspension, tier, verification, profile — is
+effective on the very next page."""
+
+from datetime import timedelta
+
+import pytest
+import time_machine
+from django.db import connection
+from django.test import Client
+from django.test.utils import CaptureQueriesContext
+from django.utils import timezone
+
+from accounts.models import Tier
+from accounts.moderation import user_suspend, user_tier_override_set
+from accounts.profiles import profile_update
+from feeds import services as feeds_services
+from tests.api.test_cache_outage import BrokenCache
+from tests.factories import UserFactory
+from verification import services as verification
+
+pytestmark = pytest.mark.django_db
+
+CACHED_DB = "accounts.sessions"
+
+
+@pytest.fixture
+def carol(settings):
+    """A logged-in reader with one followed author's post on her home page. Sessions are
+    cached_db here as they are with Redis (the embedded default keeps them in the database
+    only: an in-process cache is not shared between processes)."""
+    settings.SESSION_ENGINE = CACHED_DB
+    user = UserFactory(username="carol", password="old-password-1")
+    author = UserFactory(username="dave")
+    feeds_services.follow_create(follower=user, followee=author)
+    feeds_services.post_create(author=author, text="hello carol")
+    client = Client()
+    client.force_login(user)
+    client.user = user
+    return client
+
+
+def page(client, path="/"):
+    response = client.get(path)
+    assert response.status_code in (200, 302), response.status_code
+    return response
+
+
+def logged_in(client) -> bool:
+    """True when the home page shows the reader's timeline (a logged-out visitor is sent to
+    the public timeline)."""
+    return page(client).status_code == 200
+
+
+def budget(client) -> int:
+    """The daily read budget of the reader's effective tier, as the home page says."""
+    response = page(client)
+    assert response.status_code == 200
+    return int(response["X-RateLimit-Limit"])
+
+
+def way_in_queries(client, path="/") -> list[str]:
+    """The SQL a page runs to find its session, the reader's user row and tier."""
+    with CaptureQueriesContext(connection) as queries:
+        page(client, path)
+    reader = f'FROM "accounts_user" WHERE "accounts_user"."id" = {client.user.pk} '
+    return [
+        q["sql"]
+        for q in queries.captured_queries
+        if any(table in q["sql"] for table in ('"django_session"', '"accounts_tier"'))
+        or reader in q["sql"]
+    ]
+
+
+def test_a_warm_session_needs_no_session_user_or_tier_query(carol):
+    """Ensures that once cached, a page finds its session, user and tier without a query."""
+    assert way_in_queries(carol)  # cold: the session, the user, the tier
+    assert way_in_queries(carol) == []
+    assert way_in_queries(carol, "/public/") == []
+
+
+def test_logout_ends_the_session_on_the_next_request(carol):
+    """Ensures that after logging out, the old session cookie no longer logs anyone in,
+    though its session and user were cached."""
+    assert logged_in(carol)
+    stolen = carol.cookies["sessionid"].value
+    assert carol.post("/accounts/logout/").status_code == 302
+    assert not logged_in(carol)
+    replay = Client()
+    replay.cookies["sessionid"] = stolen
+    assert not logged_in(replay)
+
+
+def test_a_password_change_logs_out_other_sessions_on_the_next_request(carol):
+    """Ensures that changing the password (on the settings page) keeps this session and ends
+    every other one at once, though their user was cached."""
+    other = Client()
+    other.force_login(carol.user)
+    assert logged_in(carol) and logged_in(other)
+    response = carol.post(
+        "/accounts/settings/password/",
+        {
+            "old_password": "old-password-1",
+            "new_password1": "a-new-Passw0rd-9",
+            "new_password2": "a-new-Passw0rd-9",
+        },
+    )
+    assert response.status_code == 302, response.content[:300]
+    assert logged_in(carol)
+    assert not logged_in(other)
+
+
+def test_suspension_is_effective_on_the_next_request(carol):
+    """Ensures that a suspended (inactive) user's cached session stops working at once."""
+    assert logged_in(carol)
+    user_suspend(user=carol.user, actor=None, reason="scraping")
+    assert not logged_in(carol)
+
+
+def test_admin_tier_change_is_effective_on_the_next_request(carol):
+    """Ensures that an admin's tier override applies on the next page, and lifting it."""
+    new = Tier.objects.get(slug=Tier.NEW).daily_read_budget
+    assert budget(carol) == new
+    restricted = Tier.objects.get(slug=Tier.RESTRICTED)
+    user_tier_override_set(user=carol.user, tier=restricted, actor=None, reason="bulk")
+    assert budget(carol) == restricted.daily_read_budget
+    user_tier_override_set(user=carol.user, tier=None, actor=None, reason="ok")
+    assert budget(carol) == new
+
+
+def test_a_tier_budget_edit_is_effective_on_the_next_request(carol):
+    """Ensures that editing a tier's budget (a row, as the admin does) applies at once."""
+    budget(carol)
+    tier = Tier.objects.get(slug=Tier.NEW)
+    tier.daily_read_budget = 123
+    tier.save()
+    assert budget(carol) == 123
+
+
+def test_paid_verification_is_effective_on_the_next_request(settings, carol):
+    """Ensures that verification granted, and lapsed after its grace, changes the tier on
+    the next page, though the cache entry would otherwise still be trusted."""
+    settings.AUTH_CACHE_SECONDS = 365 * 24 * 60 * 60
+    new = Tier.objects.get(slug=Tier.NEW).daily_read_budget
+    verified = Tier.objects.get(slug=Tier.VERIFIED).daily_read_budget
+    assert budget(carol) == new
+    until = timezone.now() + timedelta(seconds=60)
+    verification.verification_grant(user=carol.user, actor=None, reason="test", until=until)
+    assert budget(carol) == verified
+    grace = timedelta(days=settings.VERIFICATION_GRACE_DAYS)
+    with time_machine.travel(until + grace + timedelta(seconds=30)):
+        verification.subscriptions_expire()
+        assert budget(carol) == new
+
+
+def test_a_new_account_becomes_unverified_on_the_day_without_any_write(settings, carol):
+    """Ensures that the account-age rule (new → unverified) applies on time although nothing
+    is written: a "new" entry never outlives the account's newness."""
+    settings.AUTH_CACHE_SECONDS = 10 * 24 * 60 * 60
+    carol.user.date_joined = timezone.now() - timedelta(days=settings.NEW_ACCOUNT_DAYS, hours=-1)
+    carol.user.save()
+    assert budget(carol) == Tier.objects.get(slug=Tier.NEW).daily_read_budget
+    with time_machine.travel(timezone.now() + timedelta(hours=2)):
+        assert budget(carol) == Tier.objects.get(slug=Tier.UNVERIFIED).daily_read_budget
+
+
+def test_a_profile_change_shows_on_the_next_page(carol):
+    """Ensures that the reader's own name (the composer's heading) is fresh at once."""
+    assert "What&#x27;s new, " in page(carol).content.decode()
+    profile_update(user=carol.user, display_name="Carol Renamed")
+    assert "What&#x27;s new, Carol Renamed?" in page(carol).content.decode()
+
+
+def test_redis_down_authenticates_from_the_database(monkeypatch, carol):
+    """Ensures that with the cache unreachable, sessions still work (the user from the
+    database) and a suspended user is still refused: no 500, no stale answer."""
+    assert logged_in(carol)
+    monkeypatch.setattr("accounts.auth_cache.cache", BrokenCache())
+    assert logged_in(carol)
+    user_suspend(user=carol.user, actor=None, reason="scraping")
+    assert not logged_in(carol)
+
+
+def test_cache_off_reads_the_user_from_the_database(settings, carol):
+    """Ensures that RENDER_CACHE=0 turns the session-user cache off too."""
+    settings.RENDER_CACHE = False
+    page(carol)
+    assert any('"accounts_user"' in sql for sql in way_in_queries(carol))
+
+
+def test_sessions_are_cached_only_with_redis(settings):
+    """Ensures that sessions are read through the cache exactly when Redis is configured: an
+    in-process cache would keep a logged-out session alive in the other processes."""
+    expected = CACHED_DB if settings.REDIS_URL else "django.contrib.sessions.backends.db"
+    assert expected == settings.SESSION_ENGINE
+
+
+def test_a_session_from_a_retired_secret_key_moves_to_the_current_one(settings, carol):
+    """Ensures that a session signed under a retired SECRET_KEY (in SECRET_KEY_FALLBACKS)
+    still logs in, as Django's get_user allows, and is re-signed."""
+    old_key = settings.SECRET_KEY
+    assert logged_in(carol)
+    settings.SECRET_KEY, settings.SECRET_KEY_FALLBACKS = "a-rotated-secret-key-" * 3, [old_key]
+    before = carol.cookies["sessionid"].value
+    assert logged_in(carol)
+    assert carol.cookies["sessionid"].value != before
+    assert logged_in(carol)
+
+
+def test_a_session_whose_hash_does_not_verify_is_flushed(carol):
+    """Ensures that a session whose password hash no longer matches is ended, not trusted."""
+    assert logged_in(carol)
+    session = carol.session
+    session["_auth_user_hash"] = "0" * 64
+    session.save()
+    assert not logged_in(carol)
+
+
+def test_redis_down_logs_in_shows_pages_and_logs_out(monkeypatch, settings, carol):
+    """Ensures that with the cache unreachable, logging in, reading a page and logging out
+    all work from the database (never a 500), and the logged-out session stays out."""
+    monkeypatch.setattr("accounts.sessions.caches", {settings.SESSION_CACHE_ALIAS: BrokenCache()})
+    monkeypatch.setattr("accounts.auth_cache.cache", BrokenCache())
+    client = Client()
+    response = client.post("/accounts/login/", {"username": "carol", "password": "old-password-1"})
+    assert response.status_code == 302, response.content[:300]
+    assert logged_in(client)
+    old = client.cookies["sessionid"].value
+    assert client.post("/accounts/logout/").status_code == 302
+    replay = Client()
+    replay.cookies["sessionid"] = old
+    assert not logged_in(replay)
+
+
+def test_a_lost_logout_keeps_a_cached_session_only_for_the_auth_cache_bound(settings, carol):
+    """Ensures that a session whose cache delete was lost (its row gone, the cached copy
+    left) stops working once ``AUTH_CACHE_SECONDS`` have passed, not weeks later."""
+    from django.contrib.sessions.models import Session
+    from django.core.cache import caches
+
+    assert logged_in(carol)
+    Session.objects.all().delete()  # as a logout whose Redis delete failed
+    assert logged_in(carol)  # the cached copy, for now
+    cache = caches[settings.SESSION_CACHE_ALIAS]
+    if hasattr(cache, "ttl"):  # Redis expires by its own clock, which time-machine cannot move
+        key = f"django.contrib.sessions.cached_db{carol.cookies['sessionid'].value}"
+        assert 0 < cache.ttl(key) <= settings.AUTH_CACHE_SECONDS
+        return
+    later = timezone.now() + timedelta(seconds=settings.AUTH_CACHE_SECONDS + 1)
+    with time_machine.travel(later):
+        assert not logged_in(carol)
