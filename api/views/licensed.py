@@ -17,7 +17,7 @@ from rest_framework.exceptions import PermissionDenied
 from rest_framework.response import Response
 
 from access.content_usage import content_usage_for, content_usage_headers
-from core.waits import reset_at_iso
+from core.waits import rate_limit_headers, reset_at_iso
 from feeds import selectors as feeds
 from licensing.quota import month_window_seconds
 from licensing.selectors import licence_for_token, licence_refusal
@@ -42,13 +42,14 @@ def licence_quota_headers(delivery: LicensedDelivery) -> dict[str, str]:
     seconds = max(math.ceil((delivery.reset_at - now).total_seconds()), 0)
     window = month_window_seconds(now.date())
     remaining = max(delivery.quota - delivery.used, 0)
-    return {
-        "RateLimit-Policy": f'"{POLICY}";q={delivery.quota};w={window}',
-        "RateLimit": f'"{POLICY}";r={remaining};t={seconds}',
-        "X-RateLimit-Limit": str(delivery.quota),
-        "X-RateLimit-Remaining": str(remaining),
-        "X-RateLimit-Reset": reset_at_iso(delivery),
-    }
+    return rate_limit_headers(
+        delivery,
+        policy=POLICY,
+        quota=delivery.quota,
+        window_seconds=window,
+        remaining=remaining,
+        reset_in=seconds,
+    )
 
 
 class LicensedStatusesView(ApiView):
