@@ -2,12 +2,15 @@
 no query, and after every change that alters it the cached count is exactly the uncounted
 one, on the next request."""
 
+import re
+
 import pytest
 from django.db import connection
 from django.test import Client
 from django.test.utils import CaptureQueriesContext
 
 from accounts.moderation import account_visibility_changed, user_suspend
+from accounts.services import token_create
 from feeds import notifications as notes
 from feeds import services
 from feeds.models import Notification
@@ -120,3 +123,56 @@ def test_cache_off_counts_every_time(settings, world):
     with CaptureQueriesContext(connection) as queries:
         notes.unread_count(user=world["ann"])
     assert len(queries) == 1
+
+
+def badge(client) -> int:
+    """The unread count the web navigation shows (0 when it shows none)."""
+    found = re.search(r'aria-label="(\d+)\+? unread"', client.get("/public/").content.decode())
+    return int(found.group(1)) if found else 0
+
+
+@pytest.mark.parametrize(
+    "act", ["mentioned_together", "replied", "reposted", "liked", "followed", "actor_deleted"]
+)
+def test_every_way_a_notification_is_written_shows_on_the_next_request(
+    django_capture_on_commit_callbacks, world, act
+):
+    """Ensures that each path that writes notifications (a post mentioning several readers at
+    once, a reply, a repost, a like, a follow) and a deleted actor's cascade move both the web
+    badge and the API's unread count on the recipients' next request (the renewal is the
+    ``post_save``/``post_delete`` receiver, so a write that sends no signal, such as
+    ``bulk_create``, fails here)."""
+    ann, bob, cat, dan, post = (world[k] for k in ("ann", "bob", "cat", "dan", "post"))
+    readers = {}
+    for user in (ann, bob, cat):
+        web = Client()
+        web.force_login(user)
+        _, raw = token_create(user=user, name="test", scopes=["read"])
+        api = Client(HTTP_AUTHORIZATION=f"Bearer {raw}")
+        readers[user.username] = (user, web, api)
+
+    def seen():
+        return {
+            name: (badge(web), api.get("/api/v1/notifications/unread_count").json()["count"])
+            for name, (_, web, api) in readers.items()
+        }
+
+    before = seen()  # warms every cached count
+    with django_capture_on_commit_callbacks(execute=True):
+        if act == "mentioned_together":
+            services.post_create(author=dan, text="hello @ann @bob @cat")
+        elif act == "replied":
+            services.post_create(author=dan, text="a reply", reply_to=post)
+        elif act == "reposted":
+            services.repost_create(user=dan, post=post)
+        elif act == "liked":
+            services.like_create(user=dan, post=post)
+        elif act == "followed":
+            services.follow_create(follower=bob, followee=cat)
+        elif act == "actor_deleted":
+            bob.delete()
+            del readers["bob"]
+    after = seen()
+    expected = {name: counted(user) for name, (user, _, _) in readers.items()}
+    assert after == {name: (count, count) for name, count in expected.items()}
+    assert after != {name: before[name] for name in after}
