@@ -64,6 +64,23 @@ def _period_end_after(start: datetime, plan: Plan | None) -> datetime:
     return start + timedelta(days=days)
 
 
+def _grace_end(subscription: Subscription, *, missed_at: datetime) -> datetime:
+    """When the grace for a renewal missed at ``missed_at`` runs out: VERIFICATION_GRACE_DAYS
+    from then, or from the period's end if that came first, so a late or missed webhook
+    neither costs nor buys the subscriber any grace."""
+    start = missed_at
+    if subscription.current_period_end is not None:
+        start = min(start, subscription.current_period_end)
+    return start + timedelta(days=settings.VERIFICATION_GRACE_DAYS)
+
+
+def _subscription_lapse(subscription: Subscription, *, now: datetime) -> None:
+    """Grace ran out with no payment: lapsed, the badge goes (a late payment brings it back)."""
+    subscription.status = Subscription.Status.LAPSED
+    subscription.ended_at = now
+    _subscription_save(subscription, "status", "ended_at")
+
+
 # --- Paid verification: checkout ----------------------------------------------------------
 
 
@@ -201,18 +218,30 @@ def subscription_renew(*, subscription: Subscription, period_end: datetime) -> S
     return subscription
 
 
-def subscription_payment_fail(*, subscription: Subscription) -> Subscription:
-    """A renewal payment failed: past due, badge kept for VERIFICATION_GRACE_DAYS.
+def subscription_payment_fail(
+    *, subscription: Subscription, period_end: datetime | None = None
+) -> Subscription:
+    """A renewal payment failed: past due, badge kept until grace runs out (``_grace_end``).
 
-    A second failure during the same grace period does not extend it.
+    ``period_end`` is the end of the period the failed invoice bills, when the provider says:
+    a failure for a period already paid (delivered after the retry that succeeded) changes
+    nothing. A second failure during the same grace period does not extend it, and a failure
+    reported after grace would have run out lapses the subscription at once.
     """
     with transaction.atomic():
         subscription = Subscription.objects.select_for_update().get(pk=subscription.pk)
         if subscription.status != Subscription.Status.ACTIVE:
             return subscription
+        paid_to = subscription.current_period_end
+        if period_end is not None and paid_to is not None and period_end <= paid_to:
+            logger.info("Ignoring a failed payment for a paid period of %s", subscription.pk)
+            return subscription
+        now = timezone.now()
         subscription.status = Subscription.Status.PAST_DUE
-        subscription.grace_until = timezone.now() + timedelta(days=settings.VERIFICATION_GRACE_DAYS)
+        subscription.grace_until = _grace_end(subscription, missed_at=now)
         _subscription_save(subscription, "status", "grace_until")
+        if subscription.grace_until <= now:
+            _subscription_lapse(subscription, now=now)
     return subscription
 
 
@@ -261,7 +290,6 @@ def subscriptions_expire(*, now: datetime | None = None) -> dict[str, int]:
     Each change also updates the badge. Returns how many subscriptions moved, per change.
     """
     now = now or timezone.now()
-    grace = timedelta(days=settings.VERIFICATION_GRACE_DAYS)
     counts = {"ended": 0, "past_due": 0, "lapsed": 0}
     overdue = Subscription.objects.filter(
         status=Subscription.Status.ACTIVE, current_period_end__lte=now
@@ -283,7 +311,7 @@ def subscriptions_expire(*, now: datetime | None = None) -> dict[str, int]:
                 counts["ended"] += 1
                 continue
             subscription.status = Subscription.Status.PAST_DUE
-            subscription.grace_until = subscription.current_period_end + grace
+            subscription.grace_until = _grace_end(subscription, missed_at=now)
             _subscription_save(subscription, "status", "grace_until")
             counts["past_due"] += 1
     # A subscription moved to past due just above may already be past its grace too.
@@ -300,9 +328,7 @@ def subscriptions_expire(*, now: datetime | None = None) -> dict[str, int]:
             )
             if subscription is None:
                 continue
-            subscription.status = Subscription.Status.LAPSED
-            subscription.ended_at = now
-            _subscription_save(subscription, "status", "ended_at")
+            _subscription_lapse(subscription, now=now)
             counts["lapsed"] += 1
     return counts
 

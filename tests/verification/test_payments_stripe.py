@@ -256,6 +256,54 @@ def test_payment_failed_then_grace_then_lapse(client, pending, eligible_user, se
         assert not User.objects.get(pk=eligible_user.pk).is_verified
 
 
+def test_a_failure_delivered_after_its_invoice_was_paid_changes_nothing(
+    client, pending, eligible_user
+):
+    """Ensures that invoice.payment_failed for a period already paid (Stripe does not
+    guarantee order: a failed attempt delivered after the retry that succeeded) leaves the
+    subscription active, without a grace period."""
+    completed = _completed(pending)
+    webhook_post(client, completed, stripe_signature(completed))
+    pending.refresh_from_db()
+    renewed_to = (pending.current_period_end + timedelta(days=30)).replace(microsecond=0)
+    with time_machine.travel(pending.current_period_end + timedelta(hours=3)):
+        paid = _invoice("evt_paid_2", "invoice.paid", pending, int(renewed_to.timestamp()))
+        failed = _invoice(
+            "evt_failed_2", "invoice.payment_failed", pending, int(renewed_to.timestamp())
+        )
+        for payload in (paid, failed):
+            assert webhook_post(client, payload, stripe_signature(payload)).status_code == 200
+        pending.refresh_from_db()
+        assert (pending.status, pending.grace_until) == (S.ACTIVE, None)
+        assert pending.current_period_end == renewed_to
+        assert User.objects.get(pk=eligible_user.pk).is_verified
+
+
+def test_a_late_failure_grants_no_fresh_grace(client, pending, eligible_user, settings):
+    """Ensures that invoice.payment_failed delivered after the period ended longer ago than
+    the grace period (the expiry job not run yet) lapses the subscription instead of granting
+    VERIFICATION_GRACE_DAYS from now, and that its replay changes nothing."""
+    settings.VERIFICATION_GRACE_DAYS = 3
+    completed = _completed(pending)
+    webhook_post(client, completed, stripe_signature(completed))
+    pending.refresh_from_db()
+    period_end = pending.current_period_end
+    failed = _invoice(
+        "evt_failed_late",
+        "invoice.payment_failed",
+        pending,
+        int((period_end + timedelta(days=30)).timestamp()),
+    )
+    with time_machine.travel(period_end + timedelta(days=5)):
+        assert webhook_post(client, failed, stripe_signature(failed)).status_code == 200
+        pending.refresh_from_db()
+        assert (pending.status, pending.grace_until) == (S.LAPSED, period_end + timedelta(days=3))
+        assert not User.objects.get(pk=eligible_user.pk).is_verified
+        assert webhook_post(client, failed, stripe_signature(failed)).json()["duplicate"] is True
+        pending.refresh_from_db()
+        assert pending.status == S.LAPSED
+
+
 def test_unknown_event_is_acknowledged(client, fake_stripe):
     """Ensures that events we do not handle are acknowledged (200) so Stripe stops retrying."""
     payload = stripe_event("evt_other", "customer.created", {"id": "cus_9", "object": "customer"})

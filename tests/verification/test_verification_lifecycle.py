@@ -263,3 +263,65 @@ def test_only_the_newest_checkout_can_be_paid(eligible_user):
         services.subscription_dev_checkout_complete(subscription=first, outcome="pay")
     services.subscription_dev_checkout_complete(subscription=second, outcome="pay")
     assert Subscription.objects.filter(user=eligible_user, status=S.ACTIVE).count() == 1
+
+
+def test_a_failure_after_the_period_ended_counts_grace_from_the_period_end(eligible_user, settings):
+    """Ensures that a payment failure reported after the period's end, before the expiry job
+    ran, gives the grace the job would have given (from the period's end), not a fresh one."""
+    settings.VERIFICATION_GRACE_DAYS = 3
+    subscription = _active(eligible_user)
+    period_end = subscription.current_period_end
+    with time_machine.travel(period_end + timedelta(hours=20)):
+        subscription = services.subscription_payment_fail(subscription=subscription)
+        assert subscription.status == S.PAST_DUE
+        assert subscription.grace_until == period_end + timedelta(days=3)
+        assert _fresh(eligible_user).is_verified
+    with time_machine.travel(period_end + timedelta(days=3, seconds=1)):
+        assert services.subscriptions_expire()["lapsed"] == 1
+        assert not _fresh(eligible_user).is_verified
+
+
+def test_a_failure_reported_after_grace_would_have_run_out_lapses_at_once(eligible_user, settings):
+    """Ensures that a failure reported (late, or replayed under a new event id) after the
+    period ended longer ago than the grace period grants no grace: the subscription lapses
+    at once and the badge goes, as the expiry job would have done."""
+    settings.VERIFICATION_GRACE_DAYS = 3
+    subscription = _active(eligible_user)
+    with time_machine.travel(subscription.current_period_end + timedelta(days=10), tick=False):
+        subscription = services.subscription_payment_fail(subscription=subscription)
+        assert subscription.status == S.LAPSED
+        assert subscription.ended_at == timezone.now()
+        assert not _fresh(eligible_user).is_verified
+        assert services.subscriptions_expire() == {"ended": 0, "past_due": 0, "lapsed": 0}
+        services.subscription_payment_fail(subscription=subscription)
+        subscription.refresh_from_db()
+        assert subscription.status == S.LAPSED
+
+
+def test_a_failure_after_grace_ran_out_does_not_renew_it(eligible_user, settings):
+    """Ensures that a failure arriving when grace has run out but the expiry job has not yet
+    lapsed the subscription leaves ``grace_until`` as it was, so the job lapses it."""
+    settings.VERIFICATION_GRACE_DAYS = 3
+    subscription = _active(eligible_user)
+    subscription = services.subscription_payment_fail(subscription=subscription)
+    grace_until = subscription.grace_until
+    with time_machine.travel(grace_until + timedelta(minutes=5)):
+        subscription = services.subscription_payment_fail(subscription=subscription)
+        assert (subscription.status, subscription.grace_until) == (S.PAST_DUE, grace_until)
+        assert services.subscriptions_expire()["lapsed"] == 1
+        assert not _fresh(eligible_user).is_verified
+
+
+def test_a_failure_for_a_period_already_paid_changes_nothing(eligible_user):
+    """Ensures that a failure for a period a renewal already paid (Stripe delivered the
+    failed attempt after the successful retry) leaves the subscription active."""
+    subscription = _active(eligible_user)
+    paid_to = subscription.current_period_end + timedelta(days=30)
+    with time_machine.travel(subscription.current_period_end + timedelta(hours=2)):
+        services.subscription_renew(subscription=subscription, period_end=paid_to)
+        subscription = services.subscription_payment_fail(
+            subscription=subscription, period_end=paid_to
+        )
+        assert (subscription.status, subscription.grace_until) == (S.ACTIVE, None)
+        assert subscription.current_period_end == paid_to
+        assert _fresh(eligible_user).is_verified

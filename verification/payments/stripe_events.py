@@ -197,7 +197,9 @@ def _on_invoice_payment_failed(invoice: dict) -> bool:
     subscription = _find_subscription(stripe_subscription_id=stripe_id, our_id=our_id)
     if subscription is None:
         return False
-    services.subscription_payment_fail(subscription=subscription)
+    services.subscription_payment_fail(
+        subscription=subscription, period_end=invoice_period_end(invoice)
+    )
     return True
 
 
