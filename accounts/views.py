@@ -78,7 +78,7 @@ def signup(request):
             # rules already ran on the form.
             add_service_errors(form, exc, field="password1")
         else:
-            login(request, user, backend="django.contrib.auth.backends.ModelBackend")
+            login(request, user, backend=settings.AUTHENTICATION_BACKENDS[0])
             user_id = user.pk
             transaction.on_commit(lambda: _email_confirmation_queue(user_id))
             messages.success(request, f"Welcome, @{user.username}! Say hello with a first post.")

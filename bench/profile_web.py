@@ -44,10 +44,10 @@ def main() -> int:
     import django
 
     django.setup()
+    import django.contrib.auth.middleware
     from django.db import connection
     from django.test import Client
 
-    import accounts.session_auth
     import feeds.context_processors
     import feeds.templatetags.feeds_tags
     import feeds.views
@@ -58,7 +58,7 @@ def main() -> int:
         (feeds.views, "timeline_home_select", "timeline selector (shared with the API)"),
         (feeds.views, "_deliver_page", "read gate"),
         (feeds.views, "render", "template render, of which:"),
-        (accounts.session_auth, "session_user", "  session user and tier"),
+        (django.contrib.auth.middleware, "get_user", "  session user and tier"),
         (feeds.context_processors, "unread_count", "  unread-notification count"),
         (feeds.templatetags.feeds_tags, "post_parts_warm", "  posts: cached parts"),
         (feeds.templatetags.feeds_tags, "post_article", "  posts: joined (20)"),

@@ -94,9 +94,9 @@ MIDDLEWARE = [
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
-    # Django's AuthenticationMiddleware with the session's user and tier from the cache
-    # (accounts/auth_cache.py): no user or tier query on a page, every change seen at once.
-    "accounts.session_auth.SessionAuthenticationMiddleware",
+    # Django's own; the session's user and tier come from the cache through the backend
+    # (accounts/session_auth.py): no user or tier query on a page, every change seen at once.
+    "django.contrib.auth.middleware.AuthenticationMiddleware",
     # Too many query parameters, oversized or non-UTF-8 bodies: a clear 4xx, DEBUG on or off.
     "core.request_input.RequestInputMiddleware",
     "access.middleware.ReadBudgetHeadersMiddleware",
@@ -149,6 +149,10 @@ else:
 
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 AUTH_USER_MODEL = "accounts.User"
+# Django's ModelBackend with the session's user read through the cache (accounts/session_auth.py).
+# Sessions name their backend: ones made under django.contrib.auth.backends.ModelBackend
+# (before this backend) are logged out once and log in again.
+AUTHENTICATION_BACKENDS = ["accounts.session_auth.CachedUserBackend"]
 
 # --- Cache --------------------------------------------------------------------------------
 REDIS_URL = os.environ.get("REDIS_URL", "")

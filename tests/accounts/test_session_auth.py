@@ -7,8 +7,10 @@ from datetime import timedelta
 
 import pytest
 import time_machine
+from django.contrib import auth
+from django.contrib.sessions.models import Session
 from django.db import connection
-from django.test import Client
+from django.test import Client, override_settings
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
@@ -250,3 +252,94 @@ def test_a_lost_logout_keeps_a_cached_session_only_for_the_auth_cache_bound(sett
     later = timezone.now() + timedelta(seconds=settings.AUTH_CACHE_SECONDS + 1)
     with time_machine.travel(later):
         assert not logged_in(carol)
+
+
+def _stock_django(settings) -> dict:
+    """The settings of Django's own way in, uncached: its middleware and its ModelBackend."""
+    return {
+        "AUTHENTICATION_BACKENDS": ["django.contrib.auth.backends.ModelBackend"],
+        "MIDDLEWARE": [
+            "django.contrib.auth.middleware.AuthenticationMiddleware"
+            if name.endswith("AuthenticationMiddleware")
+            else name
+            for name in settings.MIDDLEWARE
+        ],
+    }
+
+
+def _session_change(client, how: str, settings) -> dict:
+    """Make the change ``how`` to the client's session or user; the settings it needs."""
+    user, session = client.user, client.session
+    if how == "password_changed":
+        user.set_password("another-Passw0rd-3")
+        user.save()
+    elif how == "hash_mismatch":
+        session[auth.HASH_SESSION_KEY] = "0" * 64
+        session.save()
+    elif how == "hash_missing":
+        del session[auth.HASH_SESSION_KEY]
+        session.save()
+    elif how == "backend_removed":
+        session[auth.BACKEND_SESSION_KEY] = "accounts.removed.Backend"
+        session.save()
+    elif how == "deactivated":
+        user.is_active = False
+        user.save()
+    elif how == "deleted":
+        user.delete()
+    elif how == "secret_rotated":
+        return {"SECRET_KEY": "rotated-key-" * 5, "SECRET_KEY_FALLBACKS": [settings.SECRET_KEY]}
+    elif how == "secret_replaced":
+        return {"SECRET_KEY": "replaced-key-" * 5, "SECRET_KEY_FALLBACKS": []}
+    return {}
+
+
+def _outcome(client) -> tuple[bool, bool, bool]:
+    """(logged in, the session key changed, the old session row is gone), over two pages."""
+    before = client.cookies["sessionid"].value
+    let_in = (logged_in(client), logged_in(client))
+    rekeyed = client.cookies["sessionid"].value != before
+    return let_in, rekeyed, not Session.objects.filter(session_key=before).exists()
+
+
+@pytest.mark.parametrize(
+    ("how", "expected"),
+    [
+        ("unchanged", ((True, True), False, False)),
+        ("password_changed", ((False, False), True, True)),
+        ("hash_mismatch", ((False, False), True, True)),
+        ("hash_missing", ((False, False), True, True)),
+        ("backend_removed", ((False, False), False, False)),
+        ("deactivated", ((False, False), False, False)),
+        ("deleted", ((False, False), False, False)),
+        ("secret_rotated", ((True, True), True, True)),
+        ("secret_replaced", ((False, False), True, True)),
+    ],
+)
+def test_a_cached_session_is_checked_exactly_as_stock_django_checks_it(settings, how, expected):
+    """Ensures that after each change to a session or its user (a changed password hash, a
+    non-matching or missing HASH_SESSION_KEY, a removed backend, a deactivated or deleted
+    user, a rotated or replaced SECRET_KEY) a warm cached session is let in, re-keyed or
+    logged out exactly as Django's own middleware and ModelBackend do it, uncached."""
+    settings.SESSION_ENGINE = CACHED_DB
+    outcomes = {}
+    for way_in, overrides in (("ours", {}), ("stock", _stock_django(settings))):
+        with override_settings(**overrides):
+            client = Client()
+            client.user = UserFactory(password="old-password-1")
+            client.force_login(client.user)
+            assert logged_in(client) and logged_in(client)  # the cache is warm
+            with override_settings(**_session_change(client, how, settings)):
+                outcomes[way_in] = _outcome(client)
+    assert outcomes == {"ours": expected, "stock": expected}
+
+
+def test_the_session_user_is_checked_by_djangos_own_get_user(monkeypatch, carol):
+    """Ensures that the web's session user comes from ``django.contrib.auth.get_user``
+    itself (the cache sits in the backend's ``get_user``), so Django's session checks are
+    never restated here to drift on an upgrade."""
+    calls = []
+    original = auth.get_user
+    monkeypatch.setattr(auth, "get_user", lambda request: calls.append(1) or original(request))
+    assert logged_in(carol)
+    assert calls
