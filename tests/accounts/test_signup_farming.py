@@ -20,6 +20,7 @@ from accounts.forms import EmailChangeForm, add_service_errors
 from accounts.models import EMAIL_TAKEN_MESSAGE, User
 from accounts.selectors import email_canonical, user_email_taken
 from tests.access.conftest import NOON
+from tests.accounts.conftest import signup_data
 from tests.factories import DEFAULT_PASSWORD, UserFactory
 from verification import services as verification_services
 
@@ -66,30 +67,12 @@ HOMOGLYPH_USERNAMES = [
 ]
 
 
-def signup_data(**overrides) -> dict:
-    data = {
-        "username": "newcomer",
-        "email": "newcomer@example.com",
-        "password1": DEFAULT_PASSWORD,
-        "password2": DEFAULT_PASSWORD,
-    }
-    data.update(overrides)
-    return data
-
-
 @pytest.fixture
 def holders(db):
     """The accounts that own the mailboxes sam@example.com and jane.doe@gmail.com."""
     return UserFactory(username="sam", email="sam@example.com"), UserFactory(
         username="jane", email="jane.doe@gmail.com"
     )
-
-
-@pytest.fixture
-def admin_client(db):
-    client = Client()
-    client.force_login(UserFactory(username="root_admin", is_staff=True, is_superuser=True))
-    return client
 
 
 def email_change(user: User, email: str) -> EmailChangeForm:

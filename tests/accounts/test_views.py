@@ -4,20 +4,10 @@ import pytest
 from django.urls import reverse
 
 from accounts.models import User
+from tests.accounts.conftest import signup_data
 from tests.factories import DEFAULT_PASSWORD, UserFactory
 
 pytestmark = pytest.mark.django_db
-
-
-def signup_data(**overrides):
-    data = {
-        "username": "newbie",
-        "email": "newbie@example.com",
-        "password1": DEFAULT_PASSWORD,
-        "password2": DEFAULT_PASSWORD,
-    }
-    data.update(overrides)
-    return data
 
 
 @pytest.mark.parametrize(
@@ -32,11 +22,11 @@ def test_anonymous_pages_render(client, name):
 
 def test_signup_creates_account_logs_in_and_goes_home(client):
     """Ensures that a valid sign-up creates the account, logs it in and redirects home."""
-    response = client.post(reverse("accounts:signup"), signup_data(email="NewBie@Example.COM"))
+    response = client.post(reverse("accounts:signup"), signup_data(email="NewComer@Example.COM"))
     assert response.status_code == 302
     assert response.url == reverse("feeds:home")
-    user = User.objects.get(username="newbie")
-    assert user.email == "newbie@example.com"
+    user = User.objects.get(username="newcomer")
+    assert user.email == "newcomer@example.com"
     assert client.session["_auth_user_id"] == str(user.pk)
 
 

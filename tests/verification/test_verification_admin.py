@@ -16,14 +16,6 @@ pytestmark = pytest.mark.django_db
 CHANGELIST = "/admin/accounts/user/"
 
 
-@pytest.fixture
-def admin_client(client):
-    admin_user = UserFactory(is_staff=True, is_superuser=True)
-    client.force_login(admin_user)
-    client.admin_user = admin_user
-    return client
-
-
 def test_grant_needs_a_reason_and_is_logged(admin_client):
     """Ensures that the grant action asks for a reason first, then verifies the account and
     records who, what, whom and why."""

@@ -11,6 +11,7 @@ from django.utils import timezone
 
 from accounts.models import User
 from accounts.selectors import effective_tier_slug
+from tests.accounts.conftest import eligible_account
 from tests.factories import UserFactory
 from verification import services
 from verification.models import Subscription
@@ -191,11 +192,7 @@ def test_expiry_task_and_command_are_idempotent(eligible_user):
     them again changes nothing more."""
     subscription = _active(eligible_user)
     services.subscription_cancel(subscription=subscription)
-    other = UserFactory(date_joined=timezone.now() - timedelta(days=10))
-    from tests.accounts.conftest import email_confirmed
-
-    email_confirmed(other)
-    other_subscription = _active(other)
+    other_subscription = _active(eligible_account())
     services.subscription_payment_fail(subscription=other_subscription)
 
     with time_machine.travel(timezone.now() + timedelta(days=31)):
