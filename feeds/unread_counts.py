@@ -5,9 +5,13 @@ page. The count is kept under two *generations*, as ``accounts.auth_cache`` keep
 the reader's (renewed when one of their notifications is written or deleted — cascades from
 a deleted post included — and when their notifications marker moves) and the site's
 (renewed when an account is suspended or reinstated, which changes whose notifications are
-visible). Generations are read before counting and renewed again after commit, so a count
-racing a change can only be stored under a generation that is already gone. A missing
-generation never matches; with Redis unreachable, or ``RENDER_CACHE=0``, every page counts.
+visible). The reader's is renewed by the ``post_save``/``post_delete`` receivers below, so
+every notification write must send them: ``notifications._notify`` is the only writer, and
+a ``bulk_create`` or ``update()`` there would need ``unread_count_changed`` (a test in
+``tests/feeds/test_unread_counts.py`` fails otherwise). Generations are read before
+counting and renewed again after commit, so a count racing a change can only be stored
+under a generation that is already gone. A missing generation never matches; with Redis
+unreachable, or ``RENDER_CACHE=0``, every page counts.
 """
 
 from collections.abc import Callable
