@@ -211,16 +211,30 @@ def licence_renew(*, licence: Licence, period_end: datetime) -> Licence:
     return _synced(original, licence)
 
 
-def licence_payment_fail(*, licence: Licence) -> Licence:
-    """A renewal payment failed: past due, still usable for LICENSING_GRACE_DAYS, then it
-    lapses. A second failure in the same grace period does not extend it."""
+def licence_payment_fail(*, licence: Licence, period_end: datetime | None = None) -> Licence:
+    """A renewal payment failed: past due, still usable until its grace runs out
+    (``Licence.grace_end``), then it lapses.
+
+    ``period_end`` is the end of the period the failed invoice bills, when the provider says:
+    a failure for a period already paid (delivered after the retry that succeeded) changes
+    nothing. A second failure in the same grace period does not extend it, and a failure
+    reported after the grace would have run out lapses the licence at once, as
+    ``licences_expire`` would have.
+    """
     with transaction.atomic():
         original, licence = licence, _locked(licence)
         if licence.status != Licence.Status.ACTIVE:
             return _synced(original, licence)
+        paid_to = licence.current_period_end
+        if period_end is not None and paid_to is not None and period_end <= paid_to:
+            logger.info("Ignoring a failed payment for a paid period of licence %s", licence.pk)
+            return _synced(original, licence)
+        now = timezone.now()
         licence.status = Licence.Status.PAST_DUE
-        licence.grace_until = timezone.now() + timedelta(days=settings.LICENSING_GRACE_DAYS)
+        licence.grace_until = licence.grace_end(failed_at=now)
         licence.save(update_fields=["status", "grace_until"])
+        if licence.grace_until <= now:
+            _licence_close(licence)
     return _synced(original, licence)
 
 
@@ -282,15 +296,21 @@ def licences_expire(*, now: datetime | None = None) -> dict[str, int]:
             licence = Licence.objects.select_for_update().filter(pk=pk).first()
             if licence is None or not licence.is_active or licence.is_usable(now):
                 continue
-            ends = licence.access_ends_at()
-            if licence.cancel_at_period_end:
-                licence.status, key = Licence.Status.ENDED, "ended"
-            else:
-                licence.status, key = Licence.Status.LAPSED, "lapsed"
-            licence.ended_at = ends
-            licence.save(update_fields=["status", "ended_at"])
-            counts[key] += 1
+            counts[_licence_close(licence)] += 1
     return counts
+
+
+def _licence_close(licence: Licence) -> str:
+    """A live licence past its deadline moves on as of that deadline (``access_ends_at``):
+    ended if it was cancelled, lapsed otherwise. Returns which ("ended" / "lapsed")."""
+    ends = licence.access_ends_at()
+    if licence.cancel_at_period_end:
+        licence.status, key = Licence.Status.ENDED, "ended"
+    else:
+        licence.status, key = Licence.Status.LAPSED, "lapsed"
+    licence.ended_at = ends
+    licence.save(update_fields=["status", "ended_at"])
+    return key
 
 
 DEV_EVENTS = {

@@ -1,13 +1,14 @@
 """The licensed lane: data plans, the licences bought on them, their tokens, the monthly quota
 ledger and the signed receipts of what was delivered (docs/licensing.md)."""
 
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 
 from django.conf import settings
 from django.db import models
 from django.utils import timezone
 
 from accounts.models import ApiToken, User
+from core.grace import grace_end
 from core.money import price_text
 
 
@@ -105,10 +106,21 @@ class Licence(models.Model):
                 return None
             if self.cancel_at_period_end:
                 return self.current_period_end
-            return self.current_period_end + timedelta(days=settings.LICENSING_GRACE_DAYS)
+            return self.grace_end()
         if self.status == self.Status.PAST_DUE:
             return self.grace_until or self.current_period_end or self.ended_at or _EPOCH
         return self.ended_at or _EPOCH
+
+    def grace_end(self, *, failed_at: datetime | None = None) -> datetime:
+        """When the grace for an unpaid renewal runs out: LICENSING_GRACE_DAYS from the failed
+        payment or the period's end, whichever came first (``core.grace.grace_end``). The one
+        rule for a failure reported (``licence_payment_fail``) and for a renewal never
+        reported (``access_ends_at``)."""
+        return grace_end(
+            days=settings.LICENSING_GRACE_DAYS,
+            period_end=self.current_period_end,
+            failed_at=failed_at,
+        )
 
     def is_usable(self, now: datetime | None = None) -> bool:
         """Whether the licence's tokens may take posts at ``now``."""

@@ -12,6 +12,7 @@ from functools import partial
 
 from verification.payments.stripe_events import (
     InvoicePayment,
+    invoice_period_end,
     invoice_subscription,
     paid_period_move,
     stripe_event_owner_register,
@@ -65,7 +66,7 @@ def _on_invoice_payment_failed(invoice: dict) -> bool:
     licence = _licence(stripe_subscription_id=stripe_id, metadata=metadata)
     if licence is None:
         return False
-    billing.licence_payment_fail(licence=licence)
+    billing.licence_payment_fail(licence=licence, period_end=invoice_period_end(invoice))
     return True
 
 

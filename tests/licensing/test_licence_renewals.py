@@ -222,11 +222,13 @@ def test_cancellation_ends_the_licence_at_the_period_end(pending):
 
 
 def test_a_failed_payment_has_a_grace_period_then_lapses(pending, settings):
-    """Ensures that invoice.payment_failed keeps the licence usable for LICENSING_GRACE_DAYS,
-    that it lapses after (403 saying the renewal was not paid), and that a late payment
-    brings it back."""
+    """Ensures that invoice.payment_failed keeps the licence usable for LICENSING_GRACE_DAYS
+    (from the period's end, which came first: Stripe attempts the renewal after it), that it
+    lapses after (403 saying the renewal was not paid), and that a late payment brings it
+    back."""
     settings.LICENSING_GRACE_DAYS = 3
-    failed_at = datetime(2026, 12, 10, 9, 5, tzinfo=UTC)
+    period_end = datetime(2026, 12, 10, 9, tzinfo=UTC)
+    failed_at = period_end + timedelta(minutes=5)
     with time_machine.travel(datetime(2026, 11, 10, 9, tzinfo=UTC), tick=False):
         webhook_send(_completed(pending))
         webhook_send(
@@ -234,7 +236,7 @@ def test_a_failed_payment_has_a_grace_period_then_lapses(pending, settings):
                 "evt_d",
                 "invoice.paid",
                 pending,
-                datetime(2026, 12, 10, 9, tzinfo=UTC),
+                period_end,
                 "subscription_create",
             )
         )
@@ -244,13 +246,13 @@ def test_a_failed_payment_has_a_grace_period_then_lapses(pending, settings):
         webhook_send(_invoice("evt_f1", "invoice.payment_failed", pending, failed_at))
         pending.refresh_from_db()
         assert pending.status == S.PAST_DUE
-        assert pending.grace_until == failed_at + timedelta(days=3)
+        assert pending.grace_until == period_end + timedelta(days=3)
         assert client.get(API).status_code == 200
     with time_machine.travel(failed_at + timedelta(days=1), tick=False):
         webhook_send(_invoice("evt_f2", "invoice.payment_failed", pending, failed_at))
         pending.refresh_from_db()
-        assert pending.grace_until == failed_at + timedelta(days=3)  # not extended
-    with time_machine.travel(failed_at + timedelta(days=3), tick=False):
+        assert pending.grace_until == period_end + timedelta(days=3)  # not extended
+    with time_machine.travel(period_end + timedelta(days=3), tick=False):
         refused = client.get(API)
         assert refused.status_code == 403
         assert "renewal was not paid" in refused.json()["error"]
@@ -260,6 +262,92 @@ def test_a_failed_payment_has_a_grace_period_then_lapses(pending, settings):
         pending.refresh_from_db()
         assert (pending.status, pending.current_period_end) == (S.ACTIVE, late_end)
         assert client.get(API).status_code == 200
+
+
+PERIOD_END = datetime(2026, 12, 10, 9, tzinfo=UTC)
+NEXT_END = datetime(2027, 1, 10, 9, tzinfo=UTC)
+
+
+def _active_to_period_end(licence: Licence) -> Client:
+    """``licence`` bought on 10 November, paid to ``PERIOD_END``; an API client on its token
+    (with one post to read)."""
+    with time_machine.travel(datetime(2026, 11, 10, 9, tzinfo=UTC), tick=False):
+        webhook_send(_completed(licence))
+        webhook_send(
+            _invoice("evt_first", "invoice.paid", licence, PERIOD_END, "subscription_create")
+        )
+        PostFactory(author=UserFactory(ai_training_allowed=True))
+        return _api(licence)
+
+
+def test_a_failure_after_the_period_ended_counts_grace_from_the_period_end(pending, settings):
+    """Ensures that a failed renewal reported after the period's end gives the grace the
+    period's end gave (the one a licence with no renewal reported has), not a fresh one."""
+    settings.LICENSING_GRACE_DAYS = 3
+    client = _active_to_period_end(pending)
+    with time_machine.travel(PERIOD_END + timedelta(hours=20), tick=False):
+        webhook_send(_invoice("evt_fail_late", "invoice.payment_failed", pending, NEXT_END))
+        pending.refresh_from_db()
+        assert (pending.status, pending.grace_until) == (S.PAST_DUE, PERIOD_END + timedelta(days=3))
+    with time_machine.travel(PERIOD_END + timedelta(days=3, seconds=-1), tick=False):
+        assert client.get(API).status_code == 200
+    with time_machine.travel(PERIOD_END + timedelta(days=3), tick=False):
+        assert client.get(API).status_code == 403
+        assert licences_expire() == {"ended": 0, "lapsed": 1}
+
+
+def test_a_failure_reported_after_grace_would_have_run_out_lapses_at_once(pending, settings):
+    """Ensures that a failed renewal reported longer after the period's end than the grace
+    period (the hourly job not run yet) lapses the licence at once, as the job would have,
+    instead of making its tokens work again; and that neither its replay nor another failure
+    changes anything."""
+    settings.LICENSING_GRACE_DAYS = 3
+    client = _active_to_period_end(pending)
+    failed = _invoice("evt_fail_days_late", "invoice.payment_failed", pending, NEXT_END)
+    with time_machine.travel(PERIOD_END + timedelta(days=5), tick=False):
+        assert webhook_send(failed).status_code == 200
+        pending.refresh_from_db()
+        assert (pending.status, pending.ended_at) == (S.LAPSED, PERIOD_END + timedelta(days=3))
+        refused = client.get(API)
+        assert refused.status_code == 403
+        assert "renewal was not paid" in refused.json()["error"]
+        assert licences_expire() == {"ended": 0, "lapsed": 0}
+        assert webhook_send(failed).json()["duplicate"] is True
+        webhook_send(_invoice("evt_fail_again", "invoice.payment_failed", pending, NEXT_END))
+        pending.refresh_from_db()
+        assert (pending.status, pending.ended_at) == (S.LAPSED, PERIOD_END + timedelta(days=3))
+        assert client.get(API).status_code == 403
+
+
+def test_a_failure_during_grace_or_after_it_ran_out_does_not_renew_it(pending, settings):
+    """Ensures that once past due, a later failure (another retry of the renewal) leaves the
+    grace as it was, even when grace has run out and the job has not lapsed the licence yet."""
+    settings.LICENSING_GRACE_DAYS = 3
+    client = _active_to_period_end(pending)
+    with time_machine.travel(PERIOD_END + timedelta(hours=1), tick=False):
+        webhook_send(_invoice("evt_fail_1", "invoice.payment_failed", pending, NEXT_END))
+    with time_machine.travel(PERIOD_END + timedelta(days=3, minutes=5), tick=False):
+        webhook_send(_invoice("evt_fail_2", "invoice.payment_failed", pending, NEXT_END))
+        pending.refresh_from_db()
+        assert (pending.status, pending.grace_until) == (S.PAST_DUE, PERIOD_END + timedelta(days=3))
+        assert client.get(API).status_code == 403
+        assert licences_expire() == {"ended": 0, "lapsed": 1}
+
+
+def test_a_failure_delivered_after_its_invoice_was_paid_changes_nothing(pending):
+    """Ensures that invoice.payment_failed for a period already paid (Stripe does not
+    guarantee order: the failed attempt may arrive after the retry that succeeded) leaves the
+    licence active, paid to that period's end, with no grace period."""
+    client = _active_to_period_end(pending)
+    with time_machine.travel(PERIOD_END + timedelta(hours=3), tick=False):
+        webhook_send(_invoice("evt_paid_retry", "invoice.paid", pending, NEXT_END))
+        webhook_send(_invoice("evt_failed_attempt", "invoice.payment_failed", pending, NEXT_END))
+        pending.refresh_from_db()
+        assert (pending.status, pending.grace_until) == (S.ACTIVE, None)
+        assert pending.current_period_end == NEXT_END
+    with time_machine.travel(PERIOD_END + timedelta(days=20), tick=False):
+        assert client.get(API).status_code == 200
+        assert licences_expire() == {"ended": 0, "lapsed": 0}
 
 
 def test_the_licensee_cancels_renewal_at_stripe(pending, stripe_http):
