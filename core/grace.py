@@ -13,3 +13,10 @@ def grace_end(
     end. At least one of the two must be known."""
     starts = [when for when in (failed_at, period_end) if when is not None]
     return min(starts) + timedelta(days=days)
+
+
+def period_paid(*, billed_to: datetime | None, paid_to: datetime | None) -> bool:
+    """Whether an invoice for the period ending ``billed_to`` bills a period already paid
+    (up to ``paid_to``): a failed attempt Stripe delivered after the retry that succeeded
+    (it does not guarantee order), which must change nothing. Unknown dates: not paid."""
+    return billed_to is not None and paid_to is not None and billed_to <= paid_to

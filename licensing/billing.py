@@ -19,6 +19,7 @@ from django.urls import reverse
 from django.utils import timezone
 
 from accounts.models import User
+from core.grace import period_paid
 from core.site import absolute_url
 from verification.payments import PaymentProviderError, payment_provider
 from verification.payments.stripe_provider import (
@@ -218,23 +219,24 @@ def licence_payment_fail(*, licence: Licence, period_end: datetime | None = None
     ``period_end`` is the end of the period the failed invoice bills, when the provider says:
     a failure for a period already paid (delivered after the retry that succeeded) changes
     nothing. A second failure in the same grace period does not extend it, and a failure
-    reported after the grace would have run out lapses the licence at once, as
-    ``licences_expire`` would have.
+    reported after the licence's deadline (the grace would have run out, or it was cancelled
+    and its period is over) moves it on at once, as ``licences_expire`` would have.
     """
     with transaction.atomic():
         original, licence = licence, _locked(licence)
         if licence.status != Licence.Status.ACTIVE:
             return _synced(original, licence)
-        paid_to = licence.current_period_end
-        if period_end is not None and paid_to is not None and period_end <= paid_to:
+        if period_paid(billed_to=period_end, paid_to=licence.current_period_end):
             logger.info("Ignoring a failed payment for a paid period of licence %s", licence.pk)
             return _synced(original, licence)
         now = timezone.now()
+        if not licence.is_usable(now):
+            # Past its deadline already (the hourly job not run yet): no grace to start.
+            _licence_close(licence)
+            return _synced(original, licence)
         licence.status = Licence.Status.PAST_DUE
         licence.grace_until = licence.grace_end(failed_at=now)
         licence.save(update_fields=["status", "grace_until"])
-        if licence.grace_until <= now:
-            _licence_close(licence)
     return _synced(original, licence)
 
 

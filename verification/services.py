@@ -16,6 +16,7 @@ from accounts.auth_cache import auth_user_changed
 from accounts.models import User
 from accounts.validators import validate_username
 from core.audit import admin_action_log, security_event_record
+from core.grace import grace_end, period_paid
 from core.models import AdminActionLog, SecurityEvent
 from core.site import absolute_url
 
@@ -67,11 +68,12 @@ def _period_end_after(start: datetime, plan: Plan | None) -> datetime:
 def _grace_end(subscription: Subscription, *, missed_at: datetime) -> datetime:
     """When the grace for a renewal missed at ``missed_at`` runs out: VERIFICATION_GRACE_DAYS
     from then, or from the period's end if that came first, so a late or missed webhook
-    neither costs nor buys the subscriber any grace."""
-    start = missed_at
-    if subscription.current_period_end is not None:
-        start = min(start, subscription.current_period_end)
-    return start + timedelta(days=settings.VERIFICATION_GRACE_DAYS)
+    neither costs nor buys the subscriber any grace (``core.grace``, shared with licences)."""
+    return grace_end(
+        days=settings.VERIFICATION_GRACE_DAYS,
+        period_end=subscription.current_period_end,
+        failed_at=missed_at,
+    )
 
 
 def _subscription_lapse(subscription: Subscription, *, now: datetime) -> None:
@@ -232,8 +234,7 @@ def subscription_payment_fail(
         subscription = Subscription.objects.select_for_update().get(pk=subscription.pk)
         if subscription.status != Subscription.Status.ACTIVE:
             return subscription
-        paid_to = subscription.current_period_end
-        if period_end is not None and paid_to is not None and period_end <= paid_to:
+        if period_paid(billed_to=period_end, paid_to=subscription.current_period_end):
             logger.info("Ignoring a failed payment for a paid period of %s", subscription.pk)
             return subscription
         now = timezone.now()

@@ -319,6 +319,19 @@ def test_a_failure_reported_after_grace_would_have_run_out_lapses_at_once(pendin
         assert client.get(API).status_code == 403
 
 
+def test_a_failure_after_a_cancelled_licence_ended_does_not_bring_it_back(pending):
+    """Ensures that a failure reported after a cancelled licence's period is over (the job
+    not run yet) ends it as of its period's end instead of starting a grace period."""
+    client = _active_to_period_end(pending)
+    webhook_send(_deleted())
+    with time_machine.travel(PERIOD_END + timedelta(hours=1), tick=False):
+        webhook_send(_invoice("evt_fail_ended", "invoice.payment_failed", pending, NEXT_END))
+        pending.refresh_from_db()
+        assert (pending.status, pending.ended_at) == (S.ENDED, PERIOD_END)
+        assert client.get(API).status_code == 403
+        assert licences_expire() == {"ended": 0, "lapsed": 0}
+
+
 def test_a_failure_during_grace_or_after_it_ran_out_does_not_renew_it(pending, settings):
     """Ensures that once past due, a later failure (another retry of the renewal) leaves the
     grace as it was, even when grace has run out and the job has not lapsed the licence yet."""
