@@ -40,23 +40,32 @@ class _Timer:
 
 @contextmanager
 def _redis_timer(timer: _Timer):
+    """Time every Redis round trip: a command, or a whole pipeline (one round trip however
+    many commands it carries; its queued commands are not round trips of their own)."""
     import redis
+    from redis.client import Pipeline
 
     original = redis.Redis.execute_command
+    original_pipeline = Pipeline.execute
 
-    def timed(self, *args, **kwargs):
-        started = time.perf_counter()
-        try:
-            return original(self, *args, **kwargs)
-        finally:
-            timer.seconds += time.perf_counter() - started
-            timer.calls += 1
+    def timing(call):
+        def timed(self, *args, **kwargs):
+            started = time.perf_counter()
+            try:
+                return call(self, *args, **kwargs)
+            finally:
+                timer.seconds += time.perf_counter() - started
+                timer.calls += 1
 
-    redis.Redis.execute_command = timed
+        return timed
+
+    redis.Redis.execute_command = timing(original)
+    Pipeline.execute = timing(original_pipeline)
     try:
         yield
     finally:
         redis.Redis.execute_command = original
+        Pipeline.execute = original_pipeline
 
 
 def _measure(client, paths: dict[str, str], rounds: int, calls: int):
