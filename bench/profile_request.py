@@ -6,7 +6,9 @@ Runs ``GET /api/v1/timelines/home`` (20 posts, Bearer token, controls on, Redis 
 web home page (session), ``verify_credentials`` and ``/healthz`` through Django's full handler
 and middleware in this process, interleaved, once with the render and token caches off
 (``RENDER_CACHE=0``: before) and once warm (after), and prints side by side the milliseconds
-per request, the share spent waiting on SQL and on Redis, the SQL queries per request, and
+per request, the share spent waiting on SQL and on Redis (a pipeline counted as one round
+trip), the SQL queries per request, this process's CPU per request (user + system: less
+moved by other tenants than the wall clock), and
 with ``--profile`` the functions that take the most time (cProfile) both ways.
 Absolute figures are this machine's; compare the lines of one run.
 """
@@ -74,17 +76,21 @@ def _measure(client, paths: dict[str, str], rounds: int, calls: int):
     from django.db import connection
 
     per_request: dict[str, list[float]] = {path: [] for path in paths.values()}
+    cpu: dict[str, list[float]] = {path: [] for path in paths.values()}
     waits = {path: (_Timer(), _Timer()) for path in paths.values()}
     for index in range(rounds):
         shift = index % len(paths)
         for path in [*paths.values()][shift:] + [*paths.values()][:shift]:
             sql, cache = waits[path]
             with connection.execute_wrapper(sql), _redis_timer(cache):
-                started = time.perf_counter()
+                started, cpu_started = time.perf_counter(), time.process_time()
                 for _ in range(calls):
                     client(path).get(path)
                 per_request[path].append((time.perf_counter() - started) / calls)
-    return {path: statistics.median(values) for path, values in per_request.items()}, waits
+                cpu[path].append((time.process_time() - cpu_started) / calls)
+    medians = {path: statistics.median(values) for path, values in per_request.items()}
+    cpu_medians = {path: statistics.median(values) for path, values in cpu.items()}
+    return medians, waits, cpu_medians
 
 
 def main() -> int:
@@ -132,11 +138,11 @@ def main() -> int:
     print(f"in-process, median of {rounds} interleaved rounds × {calls} requests")
     print("before = render and token caches off (RENDER_CACHE=0), after = warm caches\n")
     header = f"{'request':<46} {'':>6} {'ms':>6} {'vs trivial':>10} {'SQL':>4} {'SQL ms':>7} "
-    header += f"{'Redis':>5} {'Redis ms':>8} {'Python ms':>9}"
+    header += f"{'Redis':>5} {'Redis ms':>8} {'Python ms':>9} {'CPU ms':>6}"
     print(header)
     for label, path in paths.items():
         for mode, tag in (("cache off", "before"), ("warm cache", "after")):
-            medians, waits = results[mode]
+            medians, waits, cpu = results[mode]
             ms = medians[path] * 1000
             trivial_ms = medians["/healthz"] * 1000
             sql, cache = waits[path]
@@ -145,7 +151,7 @@ def main() -> int:
             print(
                 f"{name:<46} {tag:>6} {ms:>6.2f} {trivial_ms / ms:>10.3f} {sql.calls / n:>4.1f} "
                 f"{sql_ms:>7.2f} {cache.calls / n:>5.1f} {cache_ms:>8.2f} "
-                f"{ms - sql_ms - cache_ms:>9.2f}"
+                f"{ms - sql_ms - cache_ms:>9.2f} {cpu[path] * 1000:>6.2f}"
             )
         before = results["cache off"][0][path]
         after = results["warm cache"][0][path]
