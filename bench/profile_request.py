@@ -24,6 +24,7 @@ from contextlib import contextmanager
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
+CONTROLS_OFF_HOME = "/api/v1/timelines/home?limit=20"
 
 
 class _Timer:
@@ -73,6 +74,7 @@ def _redis_timer(timer: _Timer):
 def _measure(client, paths: dict[str, str], rounds: int, calls: int):
     """Median seconds per request of each path over interleaved rounds, and its SQL and
     Redis waits (total seconds and calls over all requests)."""
+    from django.conf import settings
     from django.db import connection
 
     per_request: dict[str, list[float]] = {path: [] for path in paths.values()}
@@ -82,6 +84,7 @@ def _measure(client, paths: dict[str, str], rounds: int, calls: int):
         shift = index % len(paths)
         for path in [*paths.values()][shift:] + [*paths.values()][:shift]:
             sql, cache = waits[path]
+            settings.ACCESS_ENFORCEMENT = "off" if path == CONTROLS_OFF_HOME else "enforce"
             with connection.execute_wrapper(sql), _redis_timer(cache):
                 started, cpu_started = time.perf_counter(), time.process_time()
                 for _ in range(calls):
@@ -116,6 +119,8 @@ def main() -> int:
         "trivial view (/healthz)": "/healthz",
         "token auth + own account (verify_credentials)": "/api/v1/accounts/verify_credentials",
         "home timeline API, 20 statuses, controls on": home,
+        # The same page (limit=20 is the default) with the gate off: the controls' own cost.
+        "home timeline API, 20 statuses, controls off": CONTROLS_OFF_HOME,
         "home web page, 20 posts, controls on": "/",
     }
 
@@ -156,7 +161,14 @@ def main() -> int:
         before = results["cache off"][0][path]
         after = results["warm cache"][0][path]
         print(f"{'':<46} {'speed':>6} {before / after:>5.2f}×")
+    for mode in ("cache off", "warm cache"):
+        cpu = results[mode][2]
+        print(
+            f"home API controls on / off, {mode}, by this process's CPU: "
+            f"{cpu[CONTROLS_OFF_HOME] / cpu[home]:.3f}"
+        )
     if "--profile" in sys.argv:
+        settings.ACCESS_ENFORCEMENT = "enforce"
         for mode, enabled in (("cache off", False), ("warm cache", True)):
             settings.RENDER_CACHE = enabled
             for target in (home, "/"):
