@@ -24,7 +24,9 @@ import uuid
 import zlib
 from dataclasses import asdict, dataclass, field
 from datetime import datetime
+from functools import lru_cache
 
+import orjson
 from django.conf import settings
 from django.db import transaction
 from django.http import HttpRequest
@@ -77,12 +79,17 @@ class AccessRecord:
     # Last, with a default: records already in the Redis stream before it existed still load.
     application_id: int | None = None
 
-    def to_json(self) -> str:
-        return json.dumps(asdict(self), separators=(",", ":"))
+    def to_json(self) -> bytes:
+        """The record as compact UTF-8 JSON (what the Redis stream holds). orjson encodes the
+        dataclass itself: ``asdict`` deep-copied every field, a tenth of the gate's Python."""
+        try:
+            return orjson.dumps(self)
+        except orjson.JSONEncodeError:  # e.g. a lone surrogate in a header: json escapes it
+            return json.dumps(asdict(self), separators=(",", ":")).encode()
 
     @classmethod
     def from_json(cls, raw: str | bytes) -> AccessRecord:
-        return cls(**json.loads(raw))
+        return cls(**orjson.loads(raw))
 
 
 @dataclass(frozen=True)
@@ -96,11 +103,13 @@ class RecordOutcome:
     remaining: int | None
 
 
+@lru_cache(maxsize=4096)
 def log_ip_prefix(address: str | None) -> str:
     """The network a record is grouped by for review: IPv4 /24, IPv6 /64 ("unknown" if none).
 
     Coarser than the anonymous reader's principal (IPv4 /32): it is for spotting many accounts
-    or addresses behind one network, not for budgets.
+    or addresses behind one network, not for budgets. Remembered per address (parsing it was
+    a fifth of building a record): the answer depends on the address alone.
     """
     return review_prefix(address) or "unknown"
 
@@ -129,9 +138,12 @@ def access_record_build(
 ) -> AccessRecord:
     """The request side of the record for one pass through the gate."""
     user = getattr(request, "user", None)
-    address = client_ip(request)
-    match = getattr(request, "resolver_match", None)
-    query = request.GET
+    # The Django request for what it holds itself: DRF's wrapper reaches it only after a
+    # failed attribute look-up, once per field.
+    django_request = getattr(request, "_request", request)
+    address = client_ip(django_request)
+    match = getattr(django_request, "resolver_match", None)
+    query = django_request.GET
     paging = {
         name: str(query.get(name))[:PAGING_VALUE_MAX] for name in PAGING_PARAMS if name in query
     }
@@ -145,9 +157,9 @@ def access_record_build(
         tier=tier,
         client_ip=address,
         ip_prefix=log_ip_prefix(address),
-        user_agent=request.META.get("HTTP_USER_AGENT", "")[:USER_AGENT_MAX],
+        user_agent=django_request.META.get("HTTP_USER_AGENT", "")[:USER_AGENT_MAX],
         route_name=(match.view_name if match else "")[:ROUTE_MAX],
-        path=request.path[:PATH_MAX],
+        path=django_request.path[:PATH_MAX],
         paging=paging,
         mode=mode,
         limit=limit,
@@ -266,7 +278,9 @@ def access_log_stream_key(key_prefix: str, shard: int = 0) -> str:
     return f"{access_log_shard_tag(key_prefix, shard)}:accesslog"
 
 
-def access_log_stream_fields(record: AccessRecord, outcome: RecordOutcome) -> dict[str, str]:
+def access_log_stream_fields(
+    record: AccessRecord, outcome: RecordOutcome
+) -> dict[str, str | bytes]:
     """A record as a stream entry of no delivery, in the fields the ledger's script writes
     (``RECORD_XADD_LUA``) and the drain reads (``access_log_drain.stream_entry_parse``)."""
     return {

@@ -296,9 +296,11 @@ def posts_deliver(
     user = getattr(request, "user", None)
     reader_id = user.pk if user is not None and user.is_authenticated else None
     free_author_id = None if charge_own else reader_id
-    ids = delivered_post_ids(posts, free_author_id=free_author_id)
+    # The ids each post takes from the gate, worked out once for the charge and the cut.
+    per_post = [gated_post_ids(post, free_author_id=free_author_id) for post in posts]
+    ids = [pid for post_ids in per_post for pid in post_ids]
     # A repost needs its original too: the page is refused if its first post cannot go out.
-    first_post_ids = len(delivered_post_ids(posts[:1], free_author_id=free_author_id))
+    first_post_ids = len(per_post[0]) if per_post else 0
     grant = read_gate(request=request, post_ids=ids, first_post_ids=max(first_post_ids, 1))
     # On the Django request itself (DRF's wrapper proxies reads to it), where the headers
     # middleware and the access log look for it.
@@ -309,8 +311,8 @@ def posts_deliver(
         raise ReadBudgetExhausted(grant)
     allowed = set(grant.delivered_ids)
     delivered: list[PostT] = []
-    for post in posts:
-        if not allowed.issuperset(gated_post_ids(post, free_author_id=free_author_id)):
+    for post, post_ids in zip(posts, per_post, strict=True):
+        if not allowed.issuperset(post_ids):
             break
         delivered.append(post)
     if posts and not delivered:

@@ -23,10 +23,11 @@ from collections.abc import Callable
 from contextlib import suppress
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Protocol
 from uuid import uuid4
 
 from django.conf import settings
-from django.core.cache import cache
+from django.core.cache import cache, caches
 from django.db import transaction
 from django.utils import timezone
 
@@ -90,19 +91,62 @@ def _valid_until(user) -> datetime:
     return until
 
 
-def _entry_get(key: str):
+class AlongsideReads(Protocol):
+    """Redis reads a caller wants made in the same round trip as a token's generation check
+    (the home timeline's first slice: ``api.authentication``). ``queue`` adds them to a
+    pipeline for the user the entry names, and says whether it did (not when they belong to
+    another Redis); ``receive`` gets their answers, and only when the generations matched, so
+    nothing is handed over for a user who is no longer trusted."""
+
+    def queue(self, pipe, *, user_id: int) -> bool: ...
+
+    def receive(self, results: list) -> None: ...
+
+
+def _generations_current(keys: list[str], *, user_id, alongside: AlongsideReads | None):
+    """The current generations of ``keys`` (None for a missing one): one ``get_many``, or, with
+    ``alongside`` reads on a Redis cache, one pipeline carrying both. Returns the generations
+    and the alongside answers (None when none were read)."""
+    client = _redis_client() if alongside is not None and user_id is not None else None
+    if client is None:
+        found = cache.get_many(keys)
+        return [found.get(key) for key in keys], None
+    backend = caches["default"].client
+    pipe = client.pipeline(transaction=False)
+    pipe.mget([backend.make_key(key) for key in keys])
+    queued = alongside.queue(pipe, user_id=user_id)
+    raw, *answers = pipe.execute()
+    current = [None if value is None else backend.decode(value) for value in raw]
+    return current, (answers if queued else None)
+
+
+def _redis_client():
+    """The raw Redis client behind the default cache, or None when it is not django-redis."""
+    backend = caches["default"]
+    if not hasattr(backend, "client") or not hasattr(backend.client, "decode"):
+        return None
+    return backend.client.get_client(write=False)
+
+
+def _entry_get(key: str, *, alongside: AlongsideReads | None = None):
     """The entry under ``key`` (this process's memory first) if it has not expired and its
-    generations are still current, else None."""
+    generations are still current, else None. ``alongside`` reads ride with the generation
+    check of an entry found in memory (one round trip for both)."""
     entry = local_entries.get_many([key]).get(key)
     local = entry is not None
     if entry is None:
         entry = cache.get(key)
     if entry is None or timezone.now() >= entry.valid_until:
         return None
-    current = cache.get_many(entry.generation_keys)
-    if [current.get(key) for key in entry.generation_keys] != entry.generations:
+    user_id = getattr(getattr(entry, "token", None), "user_id", None) if local else None
+    current, answers = _generations_current(
+        entry.generation_keys, user_id=user_id, alongside=alongside
+    )
+    if current != entry.generations:
         local_entries.discard(key)
         return None
+    if answers is not None:
+        alongside.receive(answers)
     if not local:
         local_entries.set_many({key: entry})
     return entry
@@ -115,8 +159,8 @@ def _entry_put(key: str, entry) -> None:
         local_entries.set_many({key: entry})
 
 
-def _cached(token_hash: str) -> ApiToken | None:
-    entry = _entry_get(_ENTRY.format(token_hash))
+def _cached(token_hash: str, alongside: AlongsideReads | None = None) -> ApiToken | None:
+    entry = _entry_get(_ENTRY.format(token_hash), alongside=alongside)
     return entry.token if entry is not None else None
 
 
@@ -141,9 +185,13 @@ def _load(raw: str, token_hash: str) -> ApiToken | None:
     return token
 
 
-def api_token_authenticate(*, raw: str, ip: str | None) -> ApiToken | None:
+def api_token_authenticate(
+    *, raw: str, ip: str | None, alongside: AlongsideReads | None = None
+) -> ApiToken | None:
     """The active token whose secret is ``raw`` (with its user, app and effective tier), or
-    None; records its use (``token_mark_used``). Served from the cache when it can be."""
+    None; records its use (``token_mark_used``). Served from the cache when it can be, with
+    ``alongside`` reads made in the generation check's round trip when that is a pipeline
+    (otherwise they are simply not made: the caller reads for itself)."""
     if not raw or len(raw) > 200:
         return None
     if not render_cache_enabled():
@@ -153,7 +201,7 @@ def api_token_authenticate(*, raw: str, ip: str | None) -> ApiToken | None:
         return token
     token_hash = ApiToken.hash_secret(raw)
     try:
-        token = _cached(token_hash) or _load(raw, token_hash)
+        token = _cached(token_hash, alongside) or _load(raw, token_hash)
     except CACHE_ERRORS:
         token = token_authenticate(raw=raw)
         if token is not None:

@@ -32,7 +32,10 @@ class BearerTokenAuthentication(authentication.BaseAuthentication):
             raise exceptions.AuthenticationFailed(INVALID_TOKEN) from exc
         if keyword.lower() != self.keyword.lower():
             return None  # another scheme (e.g. Basic): not ours to judge
-        token = api_token_authenticate(raw=raw.strip(), ip=client_ip(request))
+        # A view may ask for Redis reads to ride with the token check (``auth_alongside``).
+        view = (getattr(request, "parser_context", None) or {}).get("view")
+        alongside = view.auth_alongside(request) if hasattr(view, "auth_alongside") else None
+        token = api_token_authenticate(raw=raw.strip(), ip=client_ip(request), alongside=alongside)
         if token is None:
             raise exceptions.AuthenticationFailed(INVALID_TOKEN)
         # An app's client-credentials token acts for nobody: it reads as a logged-out caller.

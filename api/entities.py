@@ -13,12 +13,13 @@ are added by ``EntityBuilder.decorate`` on every request.
 """
 
 from datetime import UTC, datetime
-from functools import partial
+from functools import lru_cache, partial
 from urllib.parse import quote
 
+from django.conf import settings
 from django.core.files.storage import default_storage
 from django.templatetags.static import static
-from django.urls import reverse
+from django.urls import get_script_prefix, get_urlconf, reverse
 
 from access.delivered import post_delivered_check
 from accounts.ai_training import ai_training_allowed, ai_training_choice
@@ -47,6 +48,16 @@ def content_usage(author) -> str:
     return f"train-ai={'y' if ai_training_allowed(author) else 'n'}"
 
 
+@lru_cache(maxsize=16)
+def _page_paths(script_prefix: str, urlconf: object) -> tuple[str, str]:
+    """The post and profile page paths with ``EntityBuilder``'s stand-ins, reversed once per
+    script prefix and URLconf (what ``reverse`` reads), not on every request."""
+    return (
+        reverse("feeds:post", args=[EntityBuilder._POST_MARK], urlconf=urlconf),
+        reverse("feeds:profile", args=[EntityBuilder._USER_MARK], urlconf=urlconf),
+    )
+
+
 class EntityBuilder:
     """Builds entities for one request: absolute URLs need the request's scheme and host."""
 
@@ -58,12 +69,11 @@ class EntityBuilder:
         self.request = request
         self._avatar = request.build_absolute_uri(static(AVATAR_PATH))
         self._header = request.build_absolute_uri(static(HEADER_PATH))
-        self._post_url = self.url(reverse("feeds:post", args=[self._POST_MARK])).split(
-            self._POST_MARK
+        post_path, profile_path = _page_paths(
+            get_script_prefix(), get_urlconf() or settings.ROOT_URLCONF
         )
-        self._profile_url = self.url(reverse("feeds:profile", args=[self._USER_MARK])).split(
-            self._USER_MARK
-        )
+        self._post_url = self.url(post_path).split(self._POST_MARK)
+        self._profile_url = self.url(profile_path).split(self._USER_MARK)
         self._accounts: dict[tuple, dict] = {}
         self._base = self.url("/").rstrip("/")
 

@@ -31,22 +31,24 @@ def page_request(
     )
 
 
-def _page_url(request, **cursor) -> str:
-    """This endpoint's URL with the request's other parameters kept and ``cursor`` set."""
-    kept = [(key, value) for key, value in request.query_params.lists() if key not in _CURSORS]
-    query = [(key, item) for key, values in kept for item in values]
-    query += list(cursor.items())
-    return request.build_absolute_uri(request.path) + "?" + urlencode(query)
+def _page_url(base: str, kept: list[tuple[str, str]], **cursor) -> str:
+    """This endpoint's URL (``base``) with the request's other parameters (``kept``) and
+    ``cursor`` set."""
+    return base + "?" + urlencode([*kept, *cursor.items()])
 
 
 def link_header(request, *, first_id: int | None, last_id: int | None, full: bool) -> str | None:
     """The ``Link`` header for a page whose rows run from ``first_id`` (newest) to ``last_id``."""
     if first_id is None or last_id is None:
         return None
+    # Worked out once for both links.
+    base = request.build_absolute_uri(request.path)
+    lists = request.query_params.lists()
+    kept = [(key, item) for key, values in lists if key not in _CURSORS for item in values]
     links = []
     if full:
-        links.append(f'<{_page_url(request, max_id=last_id)}>; rel="next"')
-    links.append(f'<{_page_url(request, min_id=first_id)}>; rel="prev"')
+        links.append(f'<{_page_url(base, kept, max_id=last_id)}>; rel="next"')
+    links.append(f'<{_page_url(base, kept, min_id=first_id)}>; rel="prev"')
     return ", ".join(links)
 
 

@@ -6,7 +6,9 @@ Runs ``GET /api/v1/timelines/home`` (20 posts, Bearer token, controls on, Redis 
 web home page (session), ``verify_credentials`` and ``/healthz`` through Django's full handler
 and middleware in this process, interleaved, once with the render and token caches off
 (``RENDER_CACHE=0``: before) and once warm (after), and prints side by side the milliseconds
-per request, the share spent waiting on SQL and on Redis, the SQL queries per request, and
+per request, the share spent waiting on SQL and on Redis (a pipeline counted as one round
+trip), the SQL queries per request, this process's CPU per request (user + system: less
+moved by other tenants than the wall clock), and
 with ``--profile`` the functions that take the most time (cProfile) both ways.
 Absolute figures are this machine's; compare the lines of one run.
 """
@@ -22,6 +24,7 @@ from contextlib import contextmanager
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
+CONTROLS_OFF_HOME = "/api/v1/timelines/home?limit=20"
 
 
 class _Timer:
@@ -40,42 +43,57 @@ class _Timer:
 
 @contextmanager
 def _redis_timer(timer: _Timer):
+    """Time every Redis round trip: a command, or a whole pipeline (one round trip however
+    many commands it carries; its queued commands are not round trips of their own)."""
     import redis
+    from redis.client import Pipeline
 
     original = redis.Redis.execute_command
+    original_pipeline = Pipeline.execute
 
-    def timed(self, *args, **kwargs):
-        started = time.perf_counter()
-        try:
-            return original(self, *args, **kwargs)
-        finally:
-            timer.seconds += time.perf_counter() - started
-            timer.calls += 1
+    def timing(call):
+        def timed(self, *args, **kwargs):
+            started = time.perf_counter()
+            try:
+                return call(self, *args, **kwargs)
+            finally:
+                timer.seconds += time.perf_counter() - started
+                timer.calls += 1
 
-    redis.Redis.execute_command = timed
+        return timed
+
+    redis.Redis.execute_command = timing(original)
+    Pipeline.execute = timing(original_pipeline)
     try:
         yield
     finally:
         redis.Redis.execute_command = original
+        Pipeline.execute = original_pipeline
 
 
 def _measure(client, paths: dict[str, str], rounds: int, calls: int):
     """Median seconds per request of each path over interleaved rounds, and its SQL and
     Redis waits (total seconds and calls over all requests)."""
+    from django.conf import settings
     from django.db import connection
 
     per_request: dict[str, list[float]] = {path: [] for path in paths.values()}
+    cpu: dict[str, list[float]] = {path: [] for path in paths.values()}
     waits = {path: (_Timer(), _Timer()) for path in paths.values()}
     for index in range(rounds):
         shift = index % len(paths)
         for path in [*paths.values()][shift:] + [*paths.values()][:shift]:
             sql, cache = waits[path]
+            settings.ACCESS_ENFORCEMENT = "off" if path == CONTROLS_OFF_HOME else "enforce"
             with connection.execute_wrapper(sql), _redis_timer(cache):
-                started = time.perf_counter()
+                started, cpu_started = time.perf_counter(), time.process_time()
                 for _ in range(calls):
                     client(path).get(path)
                 per_request[path].append((time.perf_counter() - started) / calls)
-    return {path: statistics.median(values) for path, values in per_request.items()}, waits
+                cpu[path].append((time.process_time() - cpu_started) / calls)
+    medians = {path: statistics.median(values) for path, values in per_request.items()}
+    cpu_medians = {path: statistics.median(values) for path, values in cpu.items()}
+    return medians, waits, cpu_medians
 
 
 def main() -> int:
@@ -101,6 +119,8 @@ def main() -> int:
         "trivial view (/healthz)": "/healthz",
         "token auth + own account (verify_credentials)": "/api/v1/accounts/verify_credentials",
         "home timeline API, 20 statuses, controls on": home,
+        # The same page (limit=20 is the default) with the gate off: the controls' own cost.
+        "home timeline API, 20 statuses, controls off": CONTROLS_OFF_HOME,
         "home web page, 20 posts, controls on": "/",
     }
 
@@ -123,11 +143,11 @@ def main() -> int:
     print(f"in-process, median of {rounds} interleaved rounds × {calls} requests")
     print("before = render and token caches off (RENDER_CACHE=0), after = warm caches\n")
     header = f"{'request':<46} {'':>6} {'ms':>6} {'vs trivial':>10} {'SQL':>4} {'SQL ms':>7} "
-    header += f"{'Redis':>5} {'Redis ms':>8} {'Python ms':>9}"
+    header += f"{'Redis':>5} {'Redis ms':>8} {'Python ms':>9} {'CPU ms':>6}"
     print(header)
     for label, path in paths.items():
         for mode, tag in (("cache off", "before"), ("warm cache", "after")):
-            medians, waits = results[mode]
+            medians, waits, cpu = results[mode]
             ms = medians[path] * 1000
             trivial_ms = medians["/healthz"] * 1000
             sql, cache = waits[path]
@@ -136,12 +156,19 @@ def main() -> int:
             print(
                 f"{name:<46} {tag:>6} {ms:>6.2f} {trivial_ms / ms:>10.3f} {sql.calls / n:>4.1f} "
                 f"{sql_ms:>7.2f} {cache.calls / n:>5.1f} {cache_ms:>8.2f} "
-                f"{ms - sql_ms - cache_ms:>9.2f}"
+                f"{ms - sql_ms - cache_ms:>9.2f} {cpu[path] * 1000:>6.2f}"
             )
         before = results["cache off"][0][path]
         after = results["warm cache"][0][path]
         print(f"{'':<46} {'speed':>6} {before / after:>5.2f}×")
+    for mode in ("cache off", "warm cache"):
+        cpu = results[mode][2]
+        print(
+            f"home API controls on / off, {mode}, by this process's CPU: "
+            f"{cpu[CONTROLS_OFF_HOME] / cpu[home]:.3f}"
+        )
     if "--profile" in sys.argv:
+        settings.ACCESS_ENFORCEMENT = "enforce"
         for mode, enabled in (("cache off", False), ("warm cache", True)):
             settings.RENDER_CACHE = enabled
             for target in (home, "/"):

@@ -1,16 +1,20 @@
 """One way to say a wait and a reset time, for read budgets and request-rate limits alike."""
 
 import math
-
-from django.utils import timezone
+from datetime import UTC, datetime
+from functools import lru_cache
 
 
 def reset_at_iso(limited) -> str:
     """``reset_at`` of a ``ReadGrant`` or a request-rate ``RateLimitStatus``, as Mastodon writes
     times: 2026-11-27T00:00:00.000Z."""
-    return limited.reset_at.astimezone(timezone.get_fixed_timezone(0)).strftime(
-        "%Y-%m-%dT%H:%M:%S.000Z"
-    )
+    return _utc_iso(limited.reset_at)
+
+
+@lru_cache(maxsize=256)
+def _utc_iso(moment: datetime) -> str:
+    # Remembered: a read budget's reset is the same moment for every response of a day.
+    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.000Z")
 
 
 def rate_limit_headers(

@@ -28,7 +28,9 @@ by their tasks; nothing here raises to a reader.
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass
 from functools import cache
 
@@ -150,6 +152,11 @@ class FeedSlice:
     ids: list[int]
 
 
+# Slices already read for this request (``home_feed_slices_given``), by the arguments of the
+# ``HomeFeed.read`` they answer; each answers one read.
+_given_slices: ContextVar[dict | None] = ContextVar("home_feed_given_slices", default=None)
+
+
 class HomeFeed:
     """The materialised home timelines on one Redis (or Redis Cluster) client."""
 
@@ -168,17 +175,34 @@ class HomeFeed:
         self, user_id: int, *, above: int, below: int | None, ascending: bool, count: int
     ) -> FeedSlice:
         """Up to ``count`` ids strictly between ``above`` and ``below`` (None: no upper bound),
-        newest first unless ``ascending``; and the set's floor. One round trip."""
+        newest first unless ``ascending``; and the set's floor. One round trip, or none when
+        this request already read the slice (``home_feed_slices_given``)."""
+        given = _given_slices.get()
+        if given:
+            piece = given.pop((user_id, above, below, ascending, count), None)
+            if piece is not None:
+                return piece
+        pipe = self.client.pipeline(transaction=False)
+        self.read_queue(pipe, user_id, above=above, below=below, ascending=ascending, count=count)
+        return self.read_answer(pipe.execute())
+
+    def read_queue(
+        self, pipe, user_id: int, *, above: int, below: int | None, ascending: bool, count: int
+    ) -> None:
+        """Queue ``read``'s two commands on ``pipe`` (any pipeline on this client)."""
         key = self.key(user_id)
         high = f"({below}" if below is not None else "+inf"
         low = f"({max(above, 0)}"
-        pipe = self.client.pipeline(transaction=False)
         pipe.zscore(key, MARKER)
         if ascending:
             pipe.zrangebyscore(key, low, high, start=0, num=count)
         else:
             pipe.zrevrangebyscore(key, high, low, start=0, num=count)
-        marker, members = pipe.execute()
+
+    @staticmethod
+    def read_answer(results: list) -> FeedSlice:
+        """The slice from the answers to ``read_queue``'s commands."""
+        marker, members = results
         if marker is None:
             return FeedSlice(floor=None, ids=[])
         return FeedSlice(floor=int(-1 - marker), ids=[int(member) for member in members])
@@ -259,6 +283,46 @@ class HomeFeed:
                 queued = 0
         if queued:
             pipe.execute()
+
+
+class HomeFeedFirstRead:
+    """The first ``HomeFeed.read`` of a home page, made ahead in another pipeline of the same
+    Redis client (the token check's: ``accounts.auth_cache.AlongsideReads``), so that a warm
+    home request spends one round trip on both. ``home_feed_slices_given`` then hands the
+    slice to the read it answers; a read with other arguments goes to Redis as before."""
+
+    def __init__(self, feed: HomeFeed, *, above: int, below: int | None, ascending: bool,
+                 count: int):  # fmt: skip
+        self.feed = feed
+        self.arguments = {"above": above, "below": below, "ascending": ascending, "count": count}
+        self.user_id: int | None = None
+        self.slice: FeedSlice | None = None
+
+    def queue(self, pipe, *, user_id: int) -> bool:
+        if pipe.connection_pool is not self.feed.client.connection_pool:
+            return False  # another Redis than the timelines': the selector reads for itself
+        self.user_id = user_id
+        self.feed.read_queue(pipe, user_id, **self.arguments)
+        return True
+
+    def receive(self, results: list) -> None:
+        self.slice = self.feed.read_answer(results)
+
+
+@contextmanager
+def home_feed_slices_given(reads: Iterable[HomeFeedFirstRead], *, user_id: int) -> Iterator[None]:
+    """Within the block, ``HomeFeed.read`` answers from ``reads`` already made for ``user_id``
+    (each once); reads made for anyone else are ignored. Nothing outlives the block."""
+    given = {}
+    for read in reads:
+        if read.slice is not None and read.user_id == user_id:
+            a = read.arguments
+            given[(user_id, a["above"], a["below"], a["ascending"], a["count"])] = read.slice
+    token = _given_slices.set(given)
+    try:
+        yield
+    finally:
+        _given_slices.reset(token)
 
 
 def home_feed_enabled() -> bool:

@@ -33,6 +33,13 @@ class ApiView(APIView):
         finally:
             api_request_rate_check(request, self.request_rate_groups.get(request.method, ()))
 
+    def auth_alongside(self, request):
+        """Redis reads to make in the same round trip as the bearer token's check
+        (``accounts.auth_cache.AlongsideReads``), or None. Called while authenticating,
+        before anything about the caller is trusted: a view uses the answers only once the
+        request is authenticated, and only for that user."""
+        return None
+
     def handle_exception(self, exc):
         if isinstance(exc, RequestRateLimited):
             rate_limited_record(request=self.request)  # the detectors see it like any 429

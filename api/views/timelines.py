@@ -2,11 +2,12 @@
 
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema
-from rest_framework.exceptions import NotFound
+from rest_framework.exceptions import APIException, NotFound
 from rest_framework.response import Response
 
 from access.reading_policy import PUBLIC_TIMELINE
 from feeds import selectors as feeds
+from feeds.home_feed import HomeFeedFirstRead, home_feed_get, home_feed_slices_given
 from feeds.references import tag_name_valid
 from feeds.tags import tag_get, timeline_tag
 
@@ -42,7 +43,31 @@ class HomeTimelineView(_TimelineView):
     )
     def get(self, request):
         page = page_request(request)
-        return self.respond(request, page, feeds.timeline_home(viewer=request.user, page=page))
+        first = getattr(self, "_first_read", None)
+        with home_feed_slices_given([first] if first else [], user_id=request.user.pk):
+            posts = feeds.timeline_home(viewer=request.user, page=page)
+        return self.respond(request, page, posts)
+
+    def auth_alongside(self, request):
+        """The page's first read of the materialised timeline, made in the token check's
+        round trip. Its arguments are those ``feeds.selectors._home_page_materialised``
+        starts with; should they ever differ, the selector reads for itself (a round trip
+        more, never a different page)."""
+        feed = home_feed_get()
+        if feed is None:
+            return None
+        try:
+            page = page_request(request)
+        except APIException:
+            return None  # malformed: the view answers the 400 (or 404)
+        self._first_read = HomeFeedFirstRead(
+            feed,
+            above=max(page.since_id or 0, page.min_id or 0),
+            below=page.max_id,
+            ascending=page.min_id is not None,
+            count=page.limit + feeds.HOME_FEED_SLACK,
+        )
+        return self._first_read
 
 
 class PublicTimelineView(_TimelineView):
