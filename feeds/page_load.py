@@ -100,8 +100,38 @@ def _home_ids() -> Compiled:
     )
 
 
+# What showing a post reads of its people (api.entities' Account and status, the web
+# fragments of feeds.post_html and their templates, the visibility rule's is_active): the
+# rest (the password hash, e-mail, last login, names, staff flags…) stays deferred — a row
+# a page never parses, and a secret it never holds. Reading a field not listed costs a query
+# per instance, which the query-count tests catch.
+USER_SHOWN_FIELDS = (
+    "id",
+    "username",
+    "display_name",
+    "bio",
+    "avatar",
+    "header",
+    "followers_count",
+    "following_count",
+    "posts_count",
+    "is_verified",
+    "date_joined",
+    "ai_training_allowed",
+    "is_active",
+)
+
+
+def _fields(model) -> list:
+    """The columns the statement reads of ``model``: every post column, the shown ones of
+    a user (primary key first)."""
+    if model is Post:
+        return list(Post._meta.concrete_fields)
+    return [model._meta.get_field(name) for name in USER_SHOWN_FIELDS]
+
+
 def _columns(model, alias: str) -> list[str]:
-    return [f"{alias}.{_q(field.column)}" for field in model._meta.concrete_fields]
+    return [f"{alias}.{_q(field.column)}" for field in _fields(model)]
 
 
 @lru_cache(maxsize=256)
@@ -166,7 +196,7 @@ class _Reader:
         self.parts = []
         for alias in _POST_ALIASES:
             for model, table_alias in ((Post, alias), (User, _AUTHOR_OF[alias])):
-                fields = model._meta.concrete_fields
+                fields = _fields(model)
                 assert fields[0].primary_key, "each model's columns start with its id"  # noqa: S101
                 columns = [Col(table_alias, field) for field in fields]
                 converters = [
@@ -179,8 +209,8 @@ class _Reader:
 
     def instances(self, row) -> list:
         """The row's model instances, as ``Model.from_db`` builds them but without
-        ``Model.__init__``'s per-field work (a fifth of a page's time, 76 instances): every
-        concrete field is set, so nothing is deferred. (No ``pre_init``/``post_init``
+        ``Model.__init__``'s per-field work (a fifth of a page's time, 76 instances): a
+        post's every field is set, a user's shown ones (the rest deferred). (No ``pre_init``/``post_init``
         receiver exists for these models; ``test_page_load`` compares every field.)"""
         built = []
         start = 0
