@@ -210,8 +210,9 @@ class _Reader:
     def instances(self, row) -> list:
         """The row's model instances, as ``Model.from_db`` builds them but without
         ``Model.__init__``'s per-field work (a fifth of a page's time, 76 instances): a
-        post's every field is set, a user's shown ones (the rest deferred). (No ``pre_init``/``post_init``
-        receiver exists for these models; ``test_page_load`` compares every field.)"""
+        post's every field is set, a user's shown ones (the rest deferred). (No
+        ``pre_init``/``post_init`` receiver exists for these models; ``test_page_load``
+        compares every field.)"""
         built = []
         start = 0
         alias = connection.alias
