@@ -17,6 +17,7 @@ import hashlib
 import re
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
+from functools import cached_property
 from weakref import WeakKeyDictionary
 
 from django.db import connection
@@ -44,7 +45,7 @@ class Compiled:
     attnames: tuple[str, ...] = ()
     converters: tuple = field(default=(), compare=False)
 
-    @property
+    @cached_property
     def name(self) -> str:
         """The statement's name on a connection: it changes whenever the SQL does."""
         digest = hashlib.sha1(repr((self.sql, self.parameters)).encode(), usedforsecurity=False)
