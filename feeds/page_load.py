@@ -19,7 +19,7 @@ The visibility rule is ``PostQuerySet.visible`` and only there: the related rows
 only when their id is in ``Post.objects.visible().values("id")`` and the home rule is
 ``home_posts()``'s ids, both compiled from the QuerySets (``core.prepared``), so changing the
 rule changes this statement with no second edit (``test_page_load`` checks it does).
-PostgreSQL plans those subqueries as index semi-joins: 0.31 ms against 0.25 ms for the SQL
+PostgreSQL plans those subqueries as index semi-joins: 0.27 ms against 0.22 ms for the SQL
 that restated the rule, prepared (docs/performance.md).
 """
 
