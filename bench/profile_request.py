@@ -3,7 +3,8 @@
     DATABASE_URL=postgres://…/microblog_scale python -m bench.profile_request [--profile]
 
 Runs ``GET /api/v1/timelines/home`` (20 posts, Bearer token, controls on, Redis ledger), the
-web home page (session), ``verify_credentials`` and ``/healthz`` through Django's full handler
+web home page (session), ``verify_credentials``, ``/healthz``, and the database-served
+timelines (the home page 500 pages deep, public, account statuses) through Django's full handler
 and middleware in this process, interleaved, once with the render and token caches off
 (``RENDER_CACHE=0``: before) and once warm (after), and prints side by side the milliseconds
 per request, the share spent waiting on SQL and on Redis (a pipeline counted as one round
@@ -108,9 +109,11 @@ def main() -> int:
     from django.conf import settings
     from django.test import Client
 
-    from bench.scenarios import _reader
+    from bench.scenarios import _home_max_id_at_depth, _reader, _thread_and_account
 
-    _, token, session = _reader("bench_f1000", 1000)
+    reader, token, session = _reader("bench_f1000", 1000)
+    deep_max_id = _home_max_id_at_depth(reader, 500 * 20)
+    _, account_id = _thread_and_account()
     api = Client(HTTP_AUTHORIZATION=f"Bearer {token}", HTTP_HOST="127.0.0.1")
     web = Client(HTTP_HOST="127.0.0.1")
     web.cookies["sessionid"] = session
@@ -122,6 +125,9 @@ def main() -> int:
         # The same page (limit=20 is the default) with the gate off: the controls' own cost.
         "home timeline API, 20 statuses, controls off": CONTROLS_OFF_HOME,
         "home web page, 20 posts, controls on": "/",
+        "home API, 500 pages deep (max_id)": f"{home}?max_id={deep_max_id}",
+        "public timeline API": "/api/v1/timelines/public",
+        "account statuses API": f"/api/v1/accounts/{account_id}/statuses",
     }
 
     def client(path):

@@ -15,20 +15,24 @@ per database vendor from the models' own table and column names, and
 (deleted, suspended author, hidden original, hidden reply target, reposted reply, the
 viewer's flags).
 
-The visibility rule is ``PostQuerySet.visible``; the related rows here apply the same rule
-(the author is active; a repost's original's author is active), written once below as
-``_visible`` and held equal to the ORM's by that test.
+The visibility rule is ``PostQuerySet.visible`` and only there: the related rows are joined
+only when their id is in ``Post.objects.visible().values("id")`` and the home rule is
+``home_posts()``'s ids, both compiled from the QuerySets (``core.prepared``), so changing the
+rule changes this statement with no second edit (``test_page_load`` checks it does).
+PostgreSQL plans those subqueries as index semi-joins: 0.27 ms against 0.22 ms for the SQL
+that restated the rule, prepared (docs/performance.md).
 """
 
 from functools import lru_cache
-from weakref import WeakKeyDictionary
 
 from django.contrib.auth import get_user_model
 from django.db import connection
 from django.db.models.base import ModelState
 from django.db.models.expressions import Col
 
-from .models import Bookmark, Follow, Like, MediaAttachment, Mention, Post
+from core.prepared import Compiled, prepared_execute, queryset_compile, size_bucket
+
+from .models import Bookmark, Like, MediaAttachment, Mention, Post
 
 User = get_user_model()
 
@@ -82,30 +86,59 @@ def _q(name: str) -> str:
     return connection.ops.quote_name(name)
 
 
-def _visible(post: str, author: str) -> str:
-    """``PostQuerySet.visible()`` for the row ``post`` written by ``author``."""
-    table, users = _q(Post._meta.db_table), _q(User._meta.db_table)
-    return (
-        f"({author}.{_q('is_active')} AND ({post}.{_q('repost_of_id')} IS NULL OR EXISTS ("
-        f"SELECT 1 FROM {table} vo JOIN {users} va ON va.{_q('id')} = vo.{_q('author_id')} "
-        f"WHERE vo.{_q('id')} = {post}.{_q('repost_of_id')} AND va.{_q('is_active')})))"
+def _visible_ids() -> Compiled:
+    """``PostQuerySet.visible()`` compiled, as the ids it lets through: the rule itself, not a
+    copy of it (it takes no argument today; one that did would need passing here)."""
+    return queryset_compile(lambda: Post.objects.visible().values("id"))
+
+
+def _home_ids() -> Compiled:
+    """``home_posts()`` (the visibility rule and ``PostQuerySet.home_of``) compiled, as the ids
+    it lets through for the argument ``home_of``."""
+    return queryset_compile(
+        lambda home_of: Post.objects.visible().home_of(home_of).values("id"), ["home_of"]
     )
 
 
+# What showing a post reads of its people (api.entities' Account and status, the web
+# fragments of feeds.post_html and their templates, the visibility rule's is_active): the
+# rest (the password hash, e-mail, last login, names, staff flags…) stays deferred — a row
+# a page never parses, and a secret it never holds. Reading a field not listed costs a query
+# per instance, which the query-count tests catch.
+USER_SHOWN_FIELDS = (
+    "id",
+    "username",
+    "display_name",
+    "bio",
+    "avatar",
+    "header",
+    "followers_count",
+    "following_count",
+    "posts_count",
+    "is_verified",
+    "date_joined",
+    "ai_training_allowed",
+    "is_active",
+)
+
+
+def _fields(model) -> list:
+    """The columns the statement reads of ``model``: every post column, the shown ones of
+    a user (primary key first)."""
+    if model is Post:
+        return list(Post._meta.concrete_fields)
+    return [model._meta.get_field(name) for name in USER_SHOWN_FIELDS]
+
+
 def _columns(model, alias: str) -> list[str]:
-    return [f"{alias}.{_q(field.column)}" for field in model._meta.concrete_fields]
+    return [f"{alias}.{_q(field.column)}" for field in _fields(model)]
 
 
 @lru_cache(maxsize=256)
-def _statement(vendor: str, count: int, home: bool, numbered: bool = False) -> str:
+def _statement(vendor: str, count: int, home: bool) -> Compiled:
     """The statement for ``count`` ids on ``vendor``'s database (built once, then reused);
-    ``home``: keeping only the ids the home rule and the visibility rule let through;
-    ``numbered``: with PostgreSQL's ``$1, $2, …`` placeholders, for ``PREPARE``."""
-    marks = iter(f"${n}" for n in range(1, count + 6)) if numbered else None
-
-    def mark() -> str:
-        return next(marks) if marks else "%s"
-
+    ``home``: keeping only the ids the home rule and the visibility rule let through. Its
+    arguments: ``viewer`` (for the flags), ``id0``… (the page), ``home_of``."""
     posts, users = _q(Post._meta.db_table), _q(User._meta.db_table)
     select: list[str] = []
     for alias in _POST_ALIASES:
@@ -115,45 +148,43 @@ def _statement(vendor: str, count: int, home: bool, numbered: bool = False) -> s
     mention, media = _q(Mention._meta.db_table), _q(MediaAttachment._meta.db_table)
     user_id, post_id, author_id = _q("user_id"), _q("post_id"), _q("author_id")
     select += [
-        f"EXISTS (SELECT 1 FROM {like} l WHERE l.{user_id} = {mark()} AND l.{post_id} = {shown})",
-        f"EXISTS (SELECT 1 FROM {posts} r WHERE r.{author_id} = {mark()}"
+        f"EXISTS (SELECT 1 FROM {like} l WHERE l.{user_id} = %s AND l.{post_id} = {shown})",
+        f"EXISTS (SELECT 1 FROM {posts} r WHERE r.{author_id} = %s"
         f" AND r.{_q('repost_of_id')} = {shown})",
-        f"EXISTS (SELECT 1 FROM {bookmark} b WHERE b.{user_id} = {mark()}"
-        f" AND b.{post_id} = {shown})",
+        f"EXISTS (SELECT 1 FROM {bookmark} b WHERE b.{user_id} = %s AND b.{post_id} = {shown})",
         f"EXISTS (SELECT 1 FROM {mention} m WHERE m.{post_id} = {shown})",
         f"EXISTS (SELECT 1 FROM {media} i WHERE i.{post_id} = {shown})",
     ]
+    # What each placeholder takes, in the order they appear in the statement.
+    parameters: list = ["viewer"] * 3
     pk, author = _q("id"), author_id
+    visible = _visible_ids()
 
     def joined(alias: str, on: str) -> str:
         # A related post is joined only when visible: a hidden one reads as missing.
         user_alias = _AUTHOR_OF[alias]
+        parameters.extend(visible.parameters)
         return (
             f"LEFT JOIN ({posts} {alias} JOIN {users} {user_alias}"
             f" ON {user_alias}.{pk} = {alias}.{author})"
-            f" ON {alias}.{pk} = {on} AND {_visible(alias, user_alias)}"
+            f" ON {alias}.{pk} = {on} AND {alias}.{pk} IN ({visible.sql})"
         )
 
-    placeholders = ", ".join(mark() for _ in range(count))
     repost_of, reply_to = _q("repost_of_id"), _q("reply_to_id")
-    return (
+    sql = (
         f"SELECT {', '.join(select)} FROM {posts} p"
         f" JOIN {users} pa ON pa.{pk} = p.{author}"
         f" {joined('o', f'p.{repost_of}')}"
         f" {joined('pr', f'p.{reply_to}')}"
         f" {joined('orr', f'o.{reply_to}')}"
-        f" WHERE p.{pk} IN ({placeholders})"
-    ) + (_home_rule(mark(), mark()) if home else "")
-
-
-def _home_rule(reader: str, follower: str) -> str:
-    """``home_posts()``: a visible post by the reader or by someone they follow
-    (``PostQuerySet.visible`` and ``PostQuerySet.home_of``)."""
-    follow, author = _q(Follow._meta.db_table), _q("author_id")
-    return (
-        f" AND {_visible('p', 'pa')} AND (p.{author} = {reader} OR p.{author} IN ("
-        f"SELECT f.{_q('followee_id')} FROM {follow} f WHERE f.{_q('follower_id')} = {follower}))"
+        f" WHERE p.{pk} IN ({', '.join(['%s'] * count)})"
     )
+    parameters += [f"id{index}" for index in range(count)]
+    if home:
+        rule = _home_ids()
+        sql += f" AND p.{pk} IN ({rule.sql})"
+        parameters += rule.parameters
+    return Compiled(sql, tuple(parameters))
 
 
 class _Reader:
@@ -165,7 +196,7 @@ class _Reader:
         self.parts = []
         for alias in _POST_ALIASES:
             for model, table_alias in ((Post, alias), (User, _AUTHOR_OF[alias])):
-                fields = model._meta.concrete_fields
+                fields = _fields(model)
                 assert fields[0].primary_key, "each model's columns start with its id"  # noqa: S101
                 columns = [Col(table_alias, field) for field in fields]
                 converters = [
@@ -178,9 +209,10 @@ class _Reader:
 
     def instances(self, row) -> list:
         """The row's model instances, as ``Model.from_db`` builds them but without
-        ``Model.__init__``'s per-field work (a fifth of a page's time, 76 instances): every
-        concrete field is set, so nothing is deferred. (No ``pre_init``/``post_init``
-        receiver exists for these models; ``test_page_load`` compares every field.)"""
+        ``Model.__init__``'s per-field work (a fifth of a page's time, 76 instances): a
+        post's every field is set, a user's shown ones (the rest deferred). (No
+        ``pre_init``/``post_init`` receiver exists for these models; ``test_page_load``
+        compares every field.)"""
         built = []
         start = 0
         alias = connection.alias
@@ -202,39 +234,6 @@ class _Reader:
 
 
 _readers: dict[str, _Reader] = {}
-# PostgreSQL connection → the statements prepared on it (a prepared statement lives as long
-# as its session, whatever its transaction does).
-_prepared: "WeakKeyDictionary[object, set[str]]" = WeakKeyDictionary()
-
-
-def _execute(cursor, count: int, home: bool, params: list[int]) -> None:
-    """Run the statement for ``count`` ids. On PostgreSQL it is prepared once per connection
-    and executed by name: planning this many joins took ~8 ms a page (``EXPLAIN ANALYZE``:
-    planning 7.9 ms, execution 0.9 ms at 1,000,000 posts), a prepared statement's cached
-    plan nothing. (Behind a transaction-pooling PgBouncer, prepared statements need its
-    ``max_prepared_statements``.)"""
-    if connection.vendor != "postgresql":
-        cursor.execute(_statement(connection.vendor, count, home), params)
-        return
-    name = f"feeds_page_rows_{'home_' if home else ''}{count}"
-    raw = connection.connection
-    names = _prepared.setdefault(raw, set())
-    if name not in names:
-        # Straight to psycopg: a per-connection set-up, not one of the page's queries.
-        raw.execute(
-            f"PREPARE {name} AS {_statement(connection.vendor, count, home, numbered=True)}"
-        )
-        names.add(name)
-    cursor.execute(f"EXECUTE {name} ({', '.join(['%s'] * len(params))})", params)
-
-
-_COMMON_SIZES = (20, 30)  # a timeline page; a materialised page's candidates (20 + 10)
-
-
-def _bucket(count: int) -> int:
-    """How many ids the statement is run with for ``count``: the common page sizes as they
-    are, others rounded up to a power of two."""
-    return count if count in _COMMON_SIZES else 1 << (count - 1).bit_length()
 
 
 def page_rows(
@@ -253,15 +252,14 @@ def page_rows(
     if reader is None:
         reader = _readers[connection.vendor] = _Reader()
     viewer = viewer_id or 0  # ids start at 1: nobody's flags
+    size = size_bucket(len(post_ids))
+    # Padded with the last id again (a duplicate in IN changes nothing): one prepared
+    # statement per bucket, not one per page length (a thread can be 1-500 posts long).
+    padded = [*post_ids, *[post_ids[-1]] * (size - len(post_ids))]
+    values = {"viewer": viewer, "home_of": home_of}
+    values.update((f"id{index}", post_id) for index, post_id in enumerate(padded))
     with connection.cursor() as cursor:
-        size = _bucket(len(post_ids))
-        # Padded with the last id again (a duplicate in IN changes nothing): one prepared
-        # statement per bucket, not one per page length (a thread can be 1-500 posts long).
-        padded = [*post_ids, *[post_ids[-1]] * (size - len(post_ids))]
-        params = [viewer, viewer, viewer, *padded]
-        if home_of is not None:
-            params += [home_of, home_of]
-        _execute(cursor, size, home_of is not None, params)
+        prepared_execute(cursor, _statement(connection.vendor, size, home_of is not None), values)
         rows = cursor.fetchall()
     # The first column is the page post's id (``Post``'s first concrete field).
     return {row[0]: PageRow(reader, row) for row in rows}

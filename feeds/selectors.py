@@ -7,14 +7,18 @@ Pages are keyset-paginated on id (``max_id``/``since_id``/``min_id``), never OFF
 """
 
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass
+from functools import lru_cache, partial
 
 from django.conf import settings
+from django.db import connection
 from django.db.models import Q, QuerySet
 from redis import RedisError
 
 from accounts.ai_training import ai_training_allowed_q
 from accounts.models import User
+from core.prepared import Compiled, prepared_instances, queryset_compile, size_bucket
 
 from .home_feed import home_feed_get
 from .home_timelines import home_feed_rebuild_queue
@@ -40,17 +44,58 @@ class PageRequest:
     limit: int = settings.TIMELINE_PAGE_SIZE
 
 
-def keyset_page(queryset: QuerySet, page: PageRequest, *, key: str = "id") -> list:
-    """One page of ``queryset``, newest first, by keyset on ``key``."""
+def _keyset(queryset: QuerySet, page: PageRequest, key: str) -> tuple[QuerySet, bool]:
+    """``queryset`` cut to ``page`` by keyset on ``key``, and whether its rows come oldest
+    first (``min_id``: the page just above it, to be reversed)."""
     if page.max_id is not None:
         queryset = queryset.filter(**{f"{key}__lt": page.max_id})
     if page.since_id is not None:
         queryset = queryset.filter(**{f"{key}__gt": page.since_id})
     if page.min_id is not None:
-        rows = list(queryset.filter(**{f"{key}__gt": page.min_id}).order_by(key)[: page.limit])
+        return queryset.filter(**{f"{key}__gt": page.min_id}).order_by(key)[: page.limit], True
+    return queryset.order_by(f"-{key}")[: page.limit], False
+
+
+def keyset_page(queryset: QuerySet, page: PageRequest, *, key: str = "id") -> list:
+    """One page of ``queryset``, newest first, by keyset on ``key``."""
+    cut, ascending = _keyset(queryset, page, key)
+    rows = list(cut)
+    if ascending:
         rows.reverse()
-        return rows
-    return list(queryset.order_by(f"-{key}")[: page.limit])
+    return rows
+
+
+_CURSORS = ("max_id", "since_id", "min_id")
+
+
+@lru_cache(maxsize=512)
+def _keyset_compiled(
+    vendor: str, shape: Callable[..., QuerySet], arguments: tuple[str, ...], cursors, limit: int
+) -> Compiled:
+    def build(**values) -> QuerySet:
+        cursor = {name: values[name] for name in cursors}
+        queryset = shape(**{name: values[name] for name in arguments})
+        return _keyset(queryset, PageRequest(**cursor, limit=limit), "id")[0]
+
+    return queryset_compile(build, [*arguments, *cursors])
+
+
+def keyset_page_prepared(
+    shape: Callable[..., QuerySet], page: PageRequest, **arguments: int
+) -> list[Post]:
+    """``keyset_page(shape(**arguments), page)`` for a timeline's QuerySet shape, compiled
+    once per shape, cursors given and limit bucket, and run as a prepared statement on
+    PostgreSQL: a timeline's keyset query took longer to compile and plan than to run
+    (docs/performance.md). ``shape`` must be a module-level function of ``arguments`` (the
+    cache's key): its QuerySet stays the one place its rule is stated."""
+    cursors = tuple(name for name in _CURSORS if getattr(page, name) is not None)
+    limit = size_bucket(page.limit)
+    compiled = _keyset_compiled(connection.vendor, shape, tuple(sorted(arguments)), cursors, limit)
+    values = {**arguments, **{name: getattr(page, name) for name in cursors}}
+    rows = prepared_instances(compiled, values)[: page.limit]
+    if page.min_id is not None:
+        rows.reverse()
+    return rows
 
 
 def _load(posts: list[Post], viewer: User | None, described: dict | None = None) -> list[Post]:
@@ -150,7 +195,7 @@ def timeline_home(*, viewer: User, page: PageRequest = PageRequest()) -> list[Po
     described: dict = {}
     posts = _home_page_materialised(viewer_id=viewer.pk, page=page, described=described)
     if posts is None:
-        return _load(keyset_page(home_posts(viewer_id=viewer.pk), page), viewer)
+        return _load(keyset_page_prepared(home_posts, page, viewer_id=viewer.pk), viewer)
     return _load(posts, viewer, described)
 
 
@@ -216,8 +261,12 @@ def _home_page_materialised(
 def timeline_public(*, viewer: User | None, page: PageRequest = PageRequest()) -> list[Post]:
     """Everyone's posts and replies. Reposts are left out, as on Mastodon: they would
     only repeat posts already on this timeline."""
-    queryset = Post.objects.visible(reposts=False)
-    return _load(keyset_page(queryset, page), viewer)
+    return _load(keyset_page_prepared(_public_posts, page), viewer)
+
+
+def _public_posts() -> QuerySet:
+    """The public timeline's posts: visible, reposts left out."""
+    return Post.objects.visible(reposts=False)
 
 
 def timeline_profile(
@@ -229,12 +278,25 @@ def timeline_profile(
     exclude_reposts: bool = False,
 ) -> list[Post]:
     """One person's posts, replies and reposts."""
-    queryset = Post.objects.visible().filter(author_id=author.pk)
+    shape = _PROFILE_SHAPES[exclude_replies, exclude_reposts]
+    return _load(keyset_page_prepared(shape, page, author_id=author.pk), viewer)
+
+
+def _profile_posts(author_id: int, *, exclude_replies: bool, exclude_reposts: bool) -> QuerySet:
+    queryset = Post.objects.visible().filter(author_id=author_id)
     if exclude_replies:
         queryset = queryset.filter(reply_to__isnull=True)
     if exclude_reposts:
         queryset = queryset.filter(repost_of__isnull=True)
-    return _load(keyset_page(queryset, page), viewer)
+    return queryset
+
+
+# One shape per choice of filters (a shape is a function of its arguments only).
+_PROFILE_SHAPES = {
+    (replies, reposts): partial(_profile_posts, exclude_replies=replies, exclude_reposts=reposts)
+    for replies in (False, True)
+    for reposts in (False, True)
+}
 
 
 def post_get(*, post_id: int, viewer: User | None) -> Post | None:

@@ -4,10 +4,10 @@ import pytest
 
 from accounts.models import User
 from accounts.moderation import user_suspend
-from feeds import selectors, services
+from feeds import page_load, selectors, services
 from feeds.bookmarks import bookmark_create
 from feeds.media import media_create
-from feeds.models import Bookmark, Like, MediaAttachment, Mention, Post
+from feeds.models import Bookmark, Like, MediaAttachment, Mention, Post, PostQuerySet
 from tests.factories import UserFactory
 from tests.media_helpers import upload
 
@@ -233,3 +233,44 @@ def test_the_statement_follows_every_change_as_the_orm():
     for change in changes:
         change()
         same()
+
+
+@pytest.fixture
+def withheld_rule(monkeypatch):
+    """The visibility rule extended (posts whose text says "withheld" are hidden), as a
+    future rule change would be: only ``PostQuerySet.visible`` is edited."""
+    rule = PostQuerySet.visible
+
+    def visible(self, *, reposts=True):
+        return rule(self, reposts=reposts).exclude(text__contains="withheld")
+
+    monkeypatch.setattr(PostQuerySet, "visible", visible)
+    page_load._statement.cache_clear()
+    yield
+    monkeypatch.undo()
+    page_load._statement.cache_clear()
+
+
+def test_the_statement_applies_the_rule_as_the_queryset_states_it(withheld_rule):
+    """Ensures that the visibility rule is stated once: extending ``PostQuerySet.visible``
+    alone changes what the page statement shows — a reposted or replied-to post the rule
+    now hides reads as missing, and the home rule drops it — exactly as the ORM does."""
+    viewer, ann = UserFactory(), UserFactory()
+    services.follow_create(follower=viewer, followee=ann)
+    withheld = services.post_create(author=ann, text="withheld by the new rule")
+    reply = services.post_create(author=viewer, text="a reply", reply_to=withheld)
+    repost = services.repost_create(user=viewer, post=withheld)
+    shown = services.post_create(author=ann, text="shown")
+    page = [withheld, reply, repost, shown]
+    expected = [described(p) for p in orm_load(fresh(page), viewer)]
+    actual = [described(p) for p in selectors.posts_decorate(fresh(page), viewer)]
+    assert actual == expected
+    by_id = {row["post"]["id"]: row for row in actual}
+    assert repost.pk not in by_id  # its original is hidden by the extended rule
+    assert by_id[reply.pk]["reply_to"] is None
+    ids = [p.pk for p in page]
+    home = page_load.page_rows(ids, viewer.pk, home_of=viewer.pk)
+    orm_home = selectors.home_posts(viewer_id=viewer.pk).filter(pk__in=ids)
+    assert set(home) == set(orm_home.values_list("pk", flat=True))
+    assert withheld.pk not in home
+    assert {reply.pk, shown.pk} <= set(home)

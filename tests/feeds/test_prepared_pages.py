@@ -1,0 +1,88 @@
+"""Timeline keyset pages compiled once per shape and run prepared (core.prepared,
+feeds.selectors.keyset_page_prepared) against the ORM's keyset_page."""
+
+import pytest
+
+from core.prepared import ShapeChanged, queryset_compile
+from feeds import selectors, services
+from feeds.models import Post
+from feeds.selectors import PageRequest, keyset_page, keyset_page_prepared
+from tests.factories import UserFactory
+
+pytestmark = pytest.mark.django_db
+
+
+def fields(post: Post) -> dict:
+    return {f.attname: getattr(post, f.attname) for f in Post._meta.concrete_fields}
+
+
+@pytest.fixture
+def world():
+    """A reader following ann; posts, replies and reposts by ann, bob and a suspended sam."""
+    viewer, ann, bob, sam = UserFactory(), UserFactory(), UserFactory(), UserFactory()
+    services.follow_create(follower=viewer, followee=ann)
+    posts = []
+    for n in range(12):
+        posts.append(services.post_create(author=(ann, bob, sam)[n % 3], text=f"post {n}"))
+        if n % 4 == 1:
+            posts.append(services.post_create(author=ann, text=f"re {n}", reply_to=posts[-1]))
+        if n % 5 == 2:
+            posts.append(services.repost_create(user=ann, post=posts[-1]))
+    sam.is_active = False
+    sam.save(update_fields=["is_active"])
+    return viewer, ann, [p.pk for p in posts]
+
+
+def pages(ids: list[int]) -> list[PageRequest]:
+    middle, low = ids[len(ids) // 2], ids[3]
+    return [
+        PageRequest(limit=5),
+        PageRequest(limit=20),
+        PageRequest(max_id=middle, limit=3),
+        PageRequest(max_id=middle, limit=40),
+        PageRequest(since_id=low, limit=4),
+        PageRequest(min_id=low, limit=4),
+        PageRequest(min_id=low, max_id=middle, limit=2),
+        PageRequest(since_id=low, max_id=middle, limit=20),
+    ]
+
+
+def test_prepared_keyset_pages_are_the_orm_pages(world):
+    """Ensures that every timeline shape (home, public, a profile with each filter choice)
+    gives, for every cursor combination and page length, exactly the rows keyset_page gives
+    for the same QuerySet, every field converted alike."""
+    viewer, ann, ids = world
+    shapes = [
+        (selectors.home_posts, {"viewer_id": viewer.pk}),
+        (selectors._public_posts, {}),
+        *[(shape, {"author_id": ann.pk}) for shape in selectors._PROFILE_SHAPES.values()],
+    ]
+    for shape, arguments in shapes:
+        for page in pages(ids):
+            expected = [fields(p) for p in keyset_page(shape(**arguments), page)]
+            prepared = keyset_page_prepared(shape, page, **arguments)
+            assert [fields(p) for p in prepared] == expected, (shape, page)
+            assert not any(p.get_deferred_fields() for p in prepared)
+
+
+def test_a_shape_compiles_once_whatever_its_values(world, django_assert_num_queries):
+    """Ensures that pages of one shape with other values reuse one compilation, and that
+    each is one query."""
+    viewer, ann, ids = world
+    selectors._keyset_compiled.cache_clear()
+    for max_id in ids[5:10]:
+        with django_assert_num_queries(1):
+            keyset_page_prepared(selectors.home_posts, PageRequest(max_id=max_id), viewer_id=max_id)
+    info = selectors._keyset_compiled.cache_info()
+    assert (info.misses, info.hits) == (1, 4)
+
+
+def test_a_shape_that_drops_an_argument_is_refused():
+    """Ensures that compiling a shape whose QuerySet does not use a declared argument (a
+    value baked in, or a filter gone) fails loudly instead of preparing the wrong query."""
+    with pytest.raises(ShapeChanged):
+        queryset_compile(lambda author_id: Post.objects.filter(author_id=1), ["author_id"])
+    compiled = queryset_compile(
+        lambda author_id: Post.objects.filter(author_id=author_id, text="x"), ["author_id"]
+    )
+    assert compiled.params({"author_id": 7}) == [7, "x"]
