@@ -8,11 +8,23 @@ check the installed schemathesis offers runs on every response. ``test_api_state
 chains calls along the OpenAPI links the schema declares (``api/openapi.py``): a status is
 created, read, favourited, reblogged, deleted and asked for again.
 
+How long it searches is set from the environment, so CI stays fast and a longer hunt is one
+command away (README, "Tests on the real services"):
+
+- ``FUZZ_EXAMPLES`` (default 50): examples per operation, in each of the two runs;
+- ``FUZZ_STATEFUL_SCENARIOS`` (default 25): chains of calls in ``test_api_stateful``;
+- ``FUZZ_STATEFUL_STEPS`` (default 40): calls per chain at most.
+
+The long form the defaults were cut from (100 / 100 / 40, about four times as long):
+
+    FUZZ_EXAMPLES=100 FUZZ_STATEFUL_SCENARIOS=100 make test PYTEST_ARGS=tests/security/test_fuzz.py
+
 A failure prints a curl command that reproduces it; every one fixed so far has a regression
 test in ``test_fuzz_regressions.py``.
 """
 
 import json
+import os
 import uuid
 from collections import Counter
 
@@ -31,7 +43,19 @@ from access.gate import window_day
 from access.ledgers import ledger_get
 from accounts.models import Tier
 
-FUZZ_EXAMPLES = 100
+
+
+def _knob(name: str, default: int) -> int:
+    """A positive whole number from the environment (see the module docstring)."""
+    raw = os.environ.get(name, "").strip()
+    if not raw:
+        return default
+    if not raw.isdigit() or int(raw) < 1:
+        raise pytest.UsageError(f"{name} must be a whole number of at least 1, not {raw!r}")
+    return int(raw)
+
+
+FUZZ_EXAMPLES = _knob("FUZZ_EXAMPLES", 50)
 SEED = 20261126
 
 load_all_checks()
@@ -218,10 +242,10 @@ def test_budget_of_five_world_answers_both_429_and_200(client, fuzzer_on_budget_
 
 # --- Stateful: chains of calls along the schema's OpenAPI links -------------------------------
 
-STATEFUL_SCENARIOS = 100
+STATEFUL_SCENARIOS = _knob("FUZZ_STATEFUL_SCENARIOS", 25)
 # Up to 40 calls a chain: with 20, whether any chain went on past a delete (the use-after-free
 # check) hung on the run's other choices, and adding the media operations tipped it over.
-STATEFUL_STEPS = 40
+STATEFUL_STEPS = _knob("FUZZ_STATEFUL_STEPS", 40)
 STATEFUL_CONFIG = SchemathesisConfig.from_dict(
     {
         "seed": SEED,
