@@ -33,6 +33,7 @@ from access.ledgers import RedisLedger
 from access.models import AccessLogEntry
 from accounts.models import Tier
 from tests.factories import PostFactory, UserFactory
+from tests.sqlite_files import sqlite_file_migrated
 
 from .test_concurrency import postgres_url, worker_env
 from .test_live_concurrency import start_server
@@ -137,7 +138,7 @@ def sqlite_site(tmp_path_factory):
     path = tmp_path_factory.mktemp("audit") / "audit.sqlite3"
     env = worker_env(DATABASE_URL=None, REDIS_URL=None, SQLITE_PATH=str(path))
     manage = [sys.executable, "manage.py"]
-    subprocess.run([*manage, "migrate", "--noinput", "-v", "0"], cwd=REPO, env=env, check=True)
+    sqlite_file_migrated(path)
     script = (
         "from accounts.models import User, Tier; from feeds.models import Post;"
         f"Tier.objects.filter(slug='anonymous').update(daily_read_budget={BUDGET});"

@@ -44,7 +44,6 @@ from access.ledgers import ledger_get
 from accounts.models import Tier
 
 
-
 def _knob(name: str, default: int) -> int:
     """A positive whole number from the environment (see the module docstring)."""
     raw = os.environ.get(name, "").strip()
