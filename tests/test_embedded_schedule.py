@@ -148,6 +148,7 @@ def _flag_count(database: Path) -> int:
         ).fetchone()[0]
 
 
+@pytest.mark.embedded_only
 def test_a_live_runserver_flags_a_scraper_by_itself(tmp_path):
     """Ensures that `runserver` (DEBUG on, no broker, its autoreloader on) flags a scraper
     with nobody running a command, and that only one process runs the schedule."""

@@ -170,6 +170,7 @@ def serve(env: dict, **extra) -> tuple[subprocess.Popen, str]:
     return start_server(env)
 
 
+@pytest.mark.embedded_only
 def test_records_equal_responses_sqlite(sqlite_site):
     """Ensures that on the database ledger (SQLite file), 32 concurrent clients through 4
     server processes get exactly one record per 200 or 429 response."""
@@ -184,6 +185,7 @@ def test_records_equal_responses_sqlite(sqlite_site):
     check("database ledger / sqlite", outcome, sqlite_records(path, marker))
 
 
+@pytest.mark.embedded_only
 def test_killed_web_worker_loses_no_record_sqlite(sqlite_site):
     """Ensures that when a gunicorn worker is SIGKILLed mid-load, every response a client
     received still has its record (database ledger, SQLite file)."""

@@ -179,6 +179,7 @@ def test_utf8_forms_are_still_accepted(api, web):
     ) == {"café ok", "naïve", "crème brûlée"}
 
 
+@pytest.mark.embedded_only
 def test_live_runserver_with_debug_answers_400_to_too_many_query_parameters(tmp_path):
     """Ensures that the attack as found — `runserver` with DEBUG on, more than 1,000 query
     parameters — is a 400 (JSON under /api/, the page elsewhere), not a 500."""
