@@ -20,6 +20,7 @@ from access.access_log_drain import access_log_drain
 from access.models import AccessLogEntry, Flag
 from microblog.embedded_schedule import EmbeddedScheduler, ScheduleEntry, schedule_entries
 from tests.access.conftest import free_port
+from tests.sqlite_files import sqlite_file_migrated
 
 ROOT = Path(__file__).resolve().parent.parent
 T0 = datetime(2026, 11, 26, 12, 0, tzinfo=UTC)
@@ -147,6 +148,7 @@ def _flag_count(database: Path) -> int:
         ).fetchone()[0]
 
 
+@pytest.mark.embedded_only
 def test_a_live_runserver_flags_a_scraper_by_itself(tmp_path):
     """Ensures that `runserver` (DEBUG on, no broker, its autoreloader on) flags a scraper
     with nobody running a command, and that only one process runs the schedule."""
@@ -163,14 +165,7 @@ def test_a_live_runserver_flags_a_scraper_by_itself(tmp_path):
         "LOG_LEVEL": "INFO",
         "PYTHONUNBUFFERED": "1",
     }
-    subprocess.run(
-        [sys.executable, "manage.py", "migrate", "--noinput"],
-        cwd=ROOT,
-        env=env,
-        check=True,
-        capture_output=True,
-        timeout=300,
-    )
+    sqlite_file_migrated(database)
     port = free_port()
     log = tmp_path / "server.log"
     with log.open("w") as out:

@@ -23,6 +23,8 @@ from collections.abc import Callable
 from datetime import date
 from pathlib import Path
 
+from tests.sqlite_files import sqlite_file_migrated
+
 REPO = Path(__file__).resolve().parents[2]
 
 
@@ -106,16 +108,11 @@ def worker_env(**overrides) -> dict:
 
 
 def sqlite_file_migrate(path: Path) -> dict:
-    """Migrate an on-disk SQLite database at ``path`` (the test database is in memory, which
-    other processes cannot share); returns the environment that points workers at it."""
-    env = worker_env(DATABASE_URL=None, SQLITE_PATH=str(path))
-    subprocess.run(
-        [sys.executable, "manage.py", "migrate", "--noinput", "-v", "0"],
-        cwd=REPO,
-        env=env,
-        check=True,
-    )
-    return env
+    """A migrated on-disk SQLite database at ``path`` (the test database is in memory, which
+    other processes cannot share; ``tests/sqlite_files.py``); returns the environment that
+    points workers at it."""
+    sqlite_file_migrated(path)
+    return worker_env(DATABASE_URL=None, SQLITE_PATH=str(path))
 
 
 def processes_run(commands: list[list[str]], *, env: dict) -> dict:

@@ -33,6 +33,7 @@ from access.ledgers import RedisLedger
 from access.models import AccessLogEntry
 from accounts.models import Tier
 from tests.factories import PostFactory, UserFactory
+from tests.sqlite_files import sqlite_file_migrated
 
 from .test_concurrency import postgres_url, worker_env
 from .test_live_concurrency import start_server
@@ -137,7 +138,7 @@ def sqlite_site(tmp_path_factory):
     path = tmp_path_factory.mktemp("audit") / "audit.sqlite3"
     env = worker_env(DATABASE_URL=None, REDIS_URL=None, SQLITE_PATH=str(path))
     manage = [sys.executable, "manage.py"]
-    subprocess.run([*manage, "migrate", "--noinput", "-v", "0"], cwd=REPO, env=env, check=True)
+    sqlite_file_migrated(path)
     script = (
         "from accounts.models import User, Tier; from feeds.models import Post;"
         f"Tier.objects.filter(slug='anonymous').update(daily_read_budget={BUDGET});"
@@ -169,6 +170,7 @@ def serve(env: dict, **extra) -> tuple[subprocess.Popen, str]:
     return start_server(env)
 
 
+@pytest.mark.embedded_only
 def test_records_equal_responses_sqlite(sqlite_site):
     """Ensures that on the database ledger (SQLite file), 32 concurrent clients through 4
     server processes get exactly one record per 200 or 429 response."""
@@ -183,6 +185,7 @@ def test_records_equal_responses_sqlite(sqlite_site):
     check("database ledger / sqlite", outcome, sqlite_records(path, marker))
 
 
+@pytest.mark.embedded_only
 def test_killed_web_worker_loses_no_record_sqlite(sqlite_site):
     """Ensures that when a gunicorn worker is SIGKILLed mid-load, every response a client
     received still has its record (database ledger, SQLite file)."""

@@ -8,6 +8,7 @@ from datetime import timedelta
 import pytest
 import time_machine
 from django.contrib.auth.models import AnonymousUser
+from django.db import transaction
 from django.db.models import Count, Sum
 from django.test import RequestFactory
 from django.utils import timezone
@@ -62,9 +63,17 @@ def test_a_counter_save_leaves_the_fingerprint_alone(django_assert_num_queries):
         post.save(update_fields=["likes_count"])
 
 
-@pytest.fixture
-def corpus():
-    """The matcher's posts, among 300 filler posts of the same vocabulary."""
+@pytest.fixture(scope="module")
+def corpus(django_db_setup, django_db_blocker):
+    """The matcher's posts, among 300 filler posts of the same vocabulary: created once for
+    the module (1-5 s each time) in a transaction rolled back at its end; each test's own
+    changes are rolled back after it as usual."""
+    with django_db_blocker.unblock(), transaction.atomic():
+        yield _corpus_create()
+        transaction.set_rollback(True)
+
+
+def _corpus_create() -> dict[str, int]:
     author = UserFactory()
     chance = random.Random(4)  # noqa: S311 - test data
     words = " ".join(POSTS.values()).split()

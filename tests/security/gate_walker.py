@@ -199,9 +199,11 @@ def _body(response) -> bytes:
 class Walker:
     """One reader's walk. ``logged_in``: a session for the web and a token for the API."""
 
-    def __init__(self, world: WalkWorld, *, logged_in: bool):
+    def __init__(self, world: WalkWorld, *, logged_in: bool, skip: frozenset[str] = frozenset()):
         self.world = world
         self.logged_in = logged_in
+        self.skip = skip  # route patterns not to walk (ones another walk covers)
+        self.walked: set[str] = set()
         self.client = Client()
         if logged_in:
             self.client.force_login(world.reader)
@@ -232,6 +234,9 @@ class Walker:
         not_allowed: set[tuple[str, str]] = set()
         by_name, fallback = self.world.samples()
         for pattern, path in route_paths(by_name, fallback):
+            if pattern in self.skip:
+                continue
+            self.walked.add(pattern)
             for method in METHODS:
                 if (pattern, method) in not_allowed:
                     continue

@@ -11,6 +11,7 @@ import time_machine
 from django.db import transaction
 
 from .gate_walker import Walker, walk_world_create
+from .routes import route_paths
 
 NOON = datetime(2026, 11, 26, 12, 0, tzinfo=UTC)
 
@@ -44,9 +45,17 @@ def test_every_route_shows_only_gated_visible_posts(walk_world, db, noon, logged
 @pytest.mark.parametrize("logged_in", [False, True], ids=["logged-out", "logged-in"])
 def test_a_new_route_without_the_gate_fails_the_walk(walk_world, db, noon, settings, logged_in):
     """Ensures that routes added without the gate — one printing a post's text, one
-    serializing a status — fail the walk, found from the URL conf alone."""
+    serializing a status — fail the walk, found from the URL conf alone.
+
+    The walk leaves out the site's own routes: they are the same routes, samples and reader
+    as in the walk above, which fails on any of them that leaks (walking them again here
+    took half of this module's time and proved nothing more)."""
+    site_routes = frozenset(pattern for pattern, _path in route_paths(*walk_world.samples()))
     settings.ROOT_URLCONF = "tests.security.leaky_urls"
-    failures = Walker(walk_world, logged_in=logged_in).walk()
+    walker = Walker(walk_world, logged_in=logged_in, skip=site_routes)
+    failures = walker.walk()
+    # What was walked came from the URL conf: exactly the routes it adds to the site's.
+    assert walker.walked == {"leak/raw/<int:pk>/", "leak/status/<int:post_id>/"}
     assert failures
     assert all(" /leak/" in failure for failure in failures), "\n".join(failures)
     raw = [f for f in failures if "/leak/raw/" in f]
