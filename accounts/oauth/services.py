@@ -19,6 +19,7 @@ from core.audit import admin_action_log
 from core.models import AdminActionLog
 
 from ..models import ApiToken, User
+from ..profiles import text_is_clean
 from ..services import TOKEN_BYTES, token_revoke
 from .models import OAuthApplication, OAuthAuthorizationCode, secret_hash
 from .scopes import scopes_within
@@ -33,7 +34,7 @@ def redirect_uri_check(uri: str) -> str | None:
     custom schemes ("icecubesapp://"), without a fragment (RFC 6749 §3.1.2)."""
     if uri == OOB_REDIRECT_URI:
         return None
-    if len(uri) > 2000 or not is_absolute_uri(uri):
+    if len(uri) > 2000 or not text_is_clean(uri) or not is_absolute_uri(uri):
         return f"{uri[:100]!r} is not an absolute URI."
     scheme = uri.split(":", 1)[0].lower()
     if scheme in FORBIDDEN_SCHEMES:
@@ -46,12 +47,21 @@ def redirect_uri_check(uri: str) -> str | None:
 def application_create(
     *, name: str, redirect_uris: list[str], scopes: list[str], website: str = ""
 ) -> tuple[OAuthApplication, str]:
-    """Register an app; returns it and its client secret (only a hash is kept)."""
+    """Register an app; returns it and its client secret (only a hash is kept). Raises
+    ValidationError by field (``client_name``, ``website``, ``redirect_uris``)."""
+    unclean = "Control characters (such as NUL) cannot be saved; remove them and try again."
+    refused = {
+        field: [unclean]
+        for field, value in (("client_name", name), ("website", website))
+        if not text_is_clean(value)
+    }
     problems = [problem for uri in redirect_uris if (problem := redirect_uri_check(uri))]
     if not redirect_uris:
         problems.append("give at least one redirect URI.")
     if problems:
-        raise ValidationError({"redirect_uris": problems})
+        refused["redirect_uris"] = problems
+    if refused:
+        raise ValidationError(refused)
     raw_secret = secrets.token_urlsafe(TOKEN_BYTES)
     application = OAuthApplication.objects.create(
         name=name.strip()[:100],

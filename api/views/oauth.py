@@ -175,7 +175,7 @@ class AppCreateView(ApiView):
             )
         except ValidationError as exc:
             raise Unprocessable(
-                "redirect_uris: " + " ".join(exc.message_dict["redirect_uris"])
+                " ".join(f"{field}: {' '.join(found)}" for field, found in exc.message_dict.items())
             ) from exc
         return Response(application_entity(application, client_secret=secret))
 

@@ -46,7 +46,7 @@ def _query(params) -> str:
 
 def _offset(params) -> int:
     raw = params.get("offset")
-    if raw in (None, ""):
+    if raw is None:
         return 0
     if not str(raw).isascii() or not str(raw).isdigit():
         raise ValidationError("offset: a whole number from 0.")

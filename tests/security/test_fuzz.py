@@ -18,10 +18,10 @@ The defaults are what CI has always run. Fewer is for a quick look while working
 a weaker copy of the same run: a derandomised search with another count tries other inputs.
 With 25 scenarios the stateful run on PostgreSQL, after the rest of the suite, reached no
 read after a delete (its own assertion failed); run alone it did. With 50 examples per
-operation (December 2026) the search met two inputs the API mishandles that 100 do not meet:
-``POST /api/v1/apps`` with a NUL in ``client_name`` answers 500 on PostgreSQL, and
-``GET /api/v1/accounts/search?offset=&q=0`` answers 200 where the schema says ``offset`` is an
-integer. CI keeps 100 until they are fixed (with regression tests).
+operation (December 2026) the search met two inputs the API mishandled that 100 did not meet:
+``POST /api/v1/apps`` with a NUL in ``client_name`` answered 500 on PostgreSQL, and
+``GET /api/v1/accounts/search?offset=&q=0`` answered 200 where the schema says ``offset`` is an
+integer. Both are fixed, with regression tests in ``test_fuzz_regressions.py``; CI keeps 100.
 
 A failure prints a curl command that reproduces it; every one fixed so far has a regression
 test in ``test_fuzz_regressions.py``.

@@ -202,3 +202,33 @@ def test_alt_text_is_measured_as_sent(api, settings, tmp_path):
     assert (
         api.post("/api/v1/media", {"file": upload(), "description": "*" * 1500}).status_code == 200
     )
+
+
+@pytest.mark.parametrize(
+    "field,value",
+    [
+        ("client_name", "app\x00name"),
+        ("client_name", "lone \ud800 surrogate"),
+        ("website", "https://example.com/\x00"),
+        ("redirect_uris", "https://example.com/cb\x00"),
+    ],
+)
+def test_app_create_with_control_characters_is_422_not_500(world, field, value):
+    """Ensures that POST /api/v1/apps refuses a NUL or a lone surrogate in any text field with
+    a message naming the field (a NUL answered 500 on PostgreSQL: found by the fuzzer with
+    FUZZ_EXAMPLES=50), and keeps no app."""
+    from accounts.oauth.models import OAuthApplication
+
+    body = {"client_name": "app", field: value}
+    response = Client().post("/api/v1/apps", json.dumps(body), content_type="application/json")
+    assert response.status_code == 422
+    assert field in response.json()["error"]
+    assert not OAuthApplication.objects.filter(name="app").exists()
+
+
+def test_search_with_an_empty_offset_is_400(api):
+    """Ensures that ``offset=`` is refused as the schema's integer says, as an empty ``limit``
+    is (it was read as 0)."""
+    response = api.get("/api/v1/accounts/search?q=owner&offset=")
+    assert response.status_code == 400
+    assert "offset" in response.json()["error"]
