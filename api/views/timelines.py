@@ -91,7 +91,9 @@ class PublicTimelineView(_TimelineView):
         page = page_request(request)
         params = request.query_params
         query_bool(params, "local")  # validated; every post here is local
-        if query_bool(params, "remote") or query_bool(params, "only_media"):
+        # Both read first: a bad flag is a 400 whatever the other says.
+        remote, only_media = query_bool(params, "remote"), query_bool(params, "only_media")
+        if remote or only_media:
             return Response([])
         return self.respond(request, page, feeds.timeline_public(viewer=request.user, page=page))
 
@@ -121,7 +123,9 @@ class TagTimelineView(_TimelineView):
         page = page_request(request)
         params = request.query_params
         query_bool(params, "local")
-        if query_bool(params, "remote") or query_bool(params, "only_media"):
+        # Both read first: a bad flag is a 400 whatever the other says.
+        remote, only_media = query_bool(params, "remote"), query_bool(params, "only_media")
+        if remote or only_media:
             return Response([])
         tag = tag_get(name=hashtag)
         posts = timeline_tag(tag=tag, viewer=request.user, page=page) if tag else []

@@ -232,3 +232,12 @@ def test_search_with_an_empty_offset_is_400(api):
     response = api.get("/api/v1/accounts/search?q=owner&offset=")
     assert response.status_code == 400
     assert "offset" in response.json()["error"]
+
+
+@pytest.mark.parametrize("path", ["/api/v1/timelines/public", "/api/v1/timelines/tag/coffee"])
+def test_a_bad_flag_beside_remote_true_is_400(api, path):
+    """Ensures that ``only_media`` is validated even when ``remote=true`` already decides the
+    answer (it was skipped, so ``only_media=0.02`` answered 200: found by the fuzzer)."""
+    response = api.get(f"{path}?remote=true&only_media=0.02")
+    assert response.status_code == 400
+    assert "only_media" in response.json()["error"]
