@@ -299,9 +299,32 @@ _PROFILE_SHAPES = {
 }
 
 
+@lru_cache(maxsize=64)
+def _shape_compiled(vendor: str, shape: Callable[..., QuerySet], arguments: tuple) -> Compiled:
+    return queryset_compile(shape, arguments)
+
+
+def shape_rows(shape: Callable[..., QuerySet], **arguments: int) -> list:
+    """``list(shape(**arguments))``, compiled once per shape and run as a prepared statement
+    on PostgreSQL (as ``keyset_page_prepared``, for a query with no cursor). ``shape``: a
+    module-level function of ``arguments`` returning a QuerySet of model rows; each argument
+    an id in PostgreSQL's ``bigint`` range (a prepared parameter is typed)."""
+    compiled = _shape_compiled(connection.vendor, shape, tuple(sorted(arguments)))
+    return prepared_instances(compiled, arguments)
+
+
+_BIGINT_MAX = 2**63 - 1
+
+
+def _visible_post(post_id: int) -> QuerySet:
+    return Post.objects.visible().filter(pk=post_id)
+
+
 def post_get(*, post_id: int, viewer: User | None) -> Post | None:
     """One post, decorated like a timeline entry, or None if it does not exist."""
-    return next(iter(_load(list(Post.objects.visible().filter(pk=post_id)), viewer)), None)
+    if not 0 < post_id <= _BIGINT_MAX:  # no such id (and no prepared bigint can hold it)
+        return None
+    return next(iter(_load(shape_rows(_visible_post, post_id=post_id), viewer)), None)
 
 
 @dataclass
@@ -313,6 +336,12 @@ class Thread:
     descendants: list[Post]
 
 
+def _conversation(root_id: int) -> QuerySet:
+    """A thread's visible posts, its root first, at most ``THREAD_LIMIT``."""
+    conversation = Post.objects.visible().filter(Q(pk=root_id) | Q(thread_root_id=root_id))
+    return conversation.order_by("id")[:THREAD_LIMIT]
+
+
 def post_thread(*, post: Post, viewer: User | None) -> Thread:
     """The post's ancestors (oldest first) and its replies, depth-first, in one query.
 
@@ -320,8 +349,7 @@ def post_thread(*, post: Post, viewer: User | None) -> Thread:
     """
     focus = post.repost_of if post.repost_of_id else post
     root_id = focus.thread_root_id or focus.pk
-    conversation = Post.objects.visible().filter(Q(pk=root_id) | Q(thread_root_id=root_id))
-    rows = _load(list(conversation.order_by("id")[:THREAD_LIMIT]), viewer)
+    rows = _load(shape_rows(_conversation, root_id=root_id), viewer)
     by_id = {row.pk: row for row in rows}
     focus = by_id.get(focus.pk, focus)
 
