@@ -203,6 +203,18 @@ HOME_FEED_READS = 3  # reads of a reader's set per page before the database take
 HOME_FEED_SLACK = 10  # ids read beyond the page, for the stale ones the home rule drops
 
 
+def home_first_read(page: PageRequest) -> dict:
+    """The arguments of a home page's first ``HomeFeed.read``: ids strictly above ``above``
+    and below ``below`` (None: no bound), oldest first for ``min_id``, the page and its slack
+    (the API makes this read ahead, in the token check's round trip)."""
+    return {
+        "above": max(page.since_id or 0, page.min_id or 0),
+        "below": page.max_id,
+        "ascending": page.min_id is not None,
+        "count": page.limit + HOME_FEED_SLACK,
+    }
+
+
 def _home_page_materialised(
     *, viewer_id: int, page: PageRequest, described: dict | None = None
 ) -> list[Post] | None:
@@ -219,10 +231,9 @@ def _home_page_materialised(
     if feed is None:
         return None
     described = {} if described is None else described
-    ascending = page.min_id is not None
-    lower = max(page.since_id or 0, page.min_id or 0)  # ids strictly above this
-    upper = page.max_id  # ids strictly below this (None: no bound)
-    count = page.limit + HOME_FEED_SLACK
+    first = home_first_read(page)
+    lower, upper = first["above"], first["below"]
+    ascending, count = first["ascending"], first["count"]
     found: list[int] = []  # ids, in page order
     try:
         for _ in range(HOME_FEED_READS):

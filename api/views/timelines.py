@@ -29,6 +29,13 @@ class _TimelineView(ApiView):
         )
 
 
+def _remote_or_media_only(params) -> bool:
+    """``remote`` or ``only_media`` asked for (no post here is either, so the page is empty);
+    both are read first, so a bad flag is a 400 whatever the other says."""
+    remote, only_media = query_bool(params, "remote"), query_bool(params, "only_media")
+    return remote or only_media
+
+
 class HomeTimelineView(_TimelineView):
     """GET /api/v1/timelines/home: the caller's posts and those of the people they follow."""
 
@@ -50,9 +57,9 @@ class HomeTimelineView(_TimelineView):
 
     def auth_alongside(self, request):
         """The page's first read of the materialised timeline, made in the token check's
-        round trip. Its arguments are those ``feeds.selectors._home_page_materialised``
-        starts with; should they ever differ, the selector reads for itself (a round trip
-        more, never a different page)."""
+        round trip, with the arguments the selector's first read takes
+        (``feeds.selectors.home_first_read``); a read it does not answer goes to Redis as
+        before (a round trip more, never a different page)."""
         feed = home_feed_get()
         if feed is None:
             return None
@@ -60,13 +67,7 @@ class HomeTimelineView(_TimelineView):
             page = page_request(request)
         except APIException:
             return None  # malformed: the view answers the 400 (or 404)
-        self._first_read = HomeFeedFirstRead(
-            feed,
-            above=max(page.since_id or 0, page.min_id or 0),
-            below=page.max_id,
-            ascending=page.min_id is not None,
-            count=page.limit + feeds.HOME_FEED_SLACK,
-        )
+        self._first_read = HomeFeedFirstRead(feed, **feeds.home_first_read(page))
         return self._first_read
 
 
@@ -91,9 +92,7 @@ class PublicTimelineView(_TimelineView):
         page = page_request(request)
         params = request.query_params
         query_bool(params, "local")  # validated; every post here is local
-        # Both read first: a bad flag is a 400 whatever the other says.
-        remote, only_media = query_bool(params, "remote"), query_bool(params, "only_media")
-        if remote or only_media:
+        if _remote_or_media_only(params):
             return Response([])
         return self.respond(request, page, feeds.timeline_public(viewer=request.user, page=page))
 
@@ -123,9 +122,7 @@ class TagTimelineView(_TimelineView):
         page = page_request(request)
         params = request.query_params
         query_bool(params, "local")
-        # Both read first: a bad flag is a 400 whatever the other says.
-        remote, only_media = query_bool(params, "remote"), query_bool(params, "only_media")
-        if remote or only_media:
+        if _remote_or_media_only(params):
             return Response([])
         tag = tag_get(name=hashtag)
         posts = timeline_tag(tag=tag, viewer=request.user, page=page) if tag else []
