@@ -11,8 +11,11 @@ import socket
 import statistics
 import subprocess
 import sys
+import threading
 import time
+import urllib.parse
 import urllib.request
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -126,6 +129,118 @@ class Server:
                 self.process.kill()
 
 
+def process_cpu_seconds(pid: int) -> float | None:
+    """User + system CPU seconds process ``pid`` has used (``/proc/<pid>/stat``, through
+    psutil), or None when it is gone or not ours to read."""
+    import psutil
+
+    try:
+        times = psutil.Process(pid).cpu_times()
+    except psutil.Error:
+        return None
+    return times.user + times.system
+
+
+class BackendsCpu:
+    """CPU time used by the processes of a changing set — the PostgreSQL backends serving
+    one database — between ``start()`` and ``stop()``.
+
+    Backends come and go during a run (Django closes a connection older than
+    ``CONN_MAX_AGE`` and the next request opens one), and a process's time vanishes from
+    ``/proc`` with it, so the set is sampled every ``interval`` seconds while the run lasts:
+    a pid seen at the start counts from its time then, one first seen later from zero (it
+    was born in the run), and one that ends counts up to its last sample (at most
+    ``interval`` of its work is missed). Only this database's backends: the cluster (and
+    its postmaster's reaped-children times) is shared with other databases' clients."""
+
+    def __init__(
+        self,
+        pids: Callable[[], Iterable[int]],
+        *,
+        cpu: Callable[[int], float | None] = process_cpu_seconds,
+        interval: float = 0.2,
+    ):
+        self._pids, self._cpu, self.interval = pids, cpu, interval
+        self._first: dict[int, float] = {}
+        self._last: dict[int, float] = {}
+        self._stopping = threading.Event()
+        self._thread: threading.Thread | None = None
+
+    def sample(self, *, initial: bool = False) -> None:
+        """Read every current pid's CPU time once (``initial``: the start's baselines)."""
+        for pid in self._pids():
+            seconds = self._cpu(pid)
+            if seconds is None:
+                continue  # ended between the listing and the read
+            self._first.setdefault(pid, seconds if initial else 0.0)
+            self._last[pid] = seconds
+
+    def start(self) -> "BackendsCpu":
+        self._first.clear()
+        self._last.clear()
+        self._stopping.clear()
+        self.sample(initial=True)
+        self._thread = threading.Thread(target=self._run, daemon=True)
+        self._thread.start()
+        return self
+
+    def _run(self) -> None:
+        while not self._stopping.wait(self.interval):
+            self.sample()
+
+    def stop(self) -> float:
+        """Stop sampling; the CPU seconds the set used since ``start()``."""
+        self._stopping.set()
+        if self._thread is not None:
+            self._thread.join()
+        self.sample()
+        return sum(self._last[pid] - first for pid, first in self._first.items())
+
+
+def postgres_backends_cpu(database_url: str, *, interval: float = 0.2) -> BackendsCpu | None:
+    """A ``BackendsCpu`` over the backends connected to ``database_url``'s database (from
+    ``pg_stat_activity``, read on a connection to the ``postgres`` database, so the watcher's
+    own backend is not among them); None when PostgreSQL runs on another machine."""
+    import psycopg
+
+    host = urllib.parse.urlsplit(database_url).hostname
+    if host not in {None, "", "127.0.0.1", "localhost", "::1"}:
+        return None  # its backends' /proc is on another machine
+    name = database_url.rsplit("/", 1)[1]
+    admin = psycopg.connect(database_url.rsplit("/", 1)[0] + "/postgres", autocommit=True)
+    lock = threading.Lock()  # the sampler thread and the caller share the connection
+
+    def pids() -> list[int]:
+        with lock:
+            rows = admin.execute(
+                "SELECT pid FROM pg_stat_activity WHERE datname = %s", (name,)
+            ).fetchall()
+        return [pid for (pid,) in rows]
+
+    return BackendsCpu(pids, interval=interval)
+
+
+class RedisCpu:
+    """The Redis server's CPU (``INFO cpu``: ``used_cpu_user`` + ``used_cpu_sys``) between
+    ``start()`` and ``stop()``. The whole server's: clients of other Redis databases on the
+    same server are counted too."""
+
+    def __init__(self, client):
+        self._client = client
+        self._before = 0.0
+
+    def _seconds(self) -> float:
+        info = self._client.info("cpu")
+        return float(info["used_cpu_user"]) + float(info["used_cpu_sys"])
+
+    def start(self) -> "RedisCpu":
+        self._before = self._seconds()
+        return self
+
+    def stop(self) -> float:
+        return self._seconds() - self._before
+
+
 @dataclass
 class LoadResult:
     requests_per_second: float
@@ -134,6 +249,8 @@ class LoadResult:
     non_2xx: int
     requests: int
     cpu_ms_per_request: float = float("nan")  # the server's CPU, when a server was given
+    pg_cpu_ms_per_request: float = float("nan")  # its PostgreSQL backends', when watched
+    redis_cpu_ms_per_request: float = float("nan")  # the Redis server's, when watched
 
 
 _UNITS = {"us": 0.001, "ms": 1.0, "s": 1000.0, "m": 60_000.0}
@@ -144,6 +261,10 @@ def _ms(text: str) -> float:
     if not match:
         return float("nan")
     return float(match.group(1)) * _UNITS[match.group(2)]
+
+
+def _per_request(seconds: float, requests: int) -> float:
+    return seconds * 1000 / requests if requests else float("nan")
 
 
 def wrk_path() -> str:
@@ -160,9 +281,15 @@ def load(
     seconds: int = 5,
     connections: int = 8,
     server: Server | None = None,
+    postgres: BackendsCpu | None = None,
+    redis: RedisCpu | None = None,
 ) -> LoadResult:
     """Drive ``url`` with wrk for a fixed time and parse its summary; with ``server``, also
-    the server's CPU milliseconds per request over the run."""
+    the server's CPU milliseconds per request over the run, and likewise with ``postgres``
+    its database backends' and with ``redis`` the Redis server's."""
+    for meter in (postgres, redis):
+        if meter is not None:
+            meter.start()
     cpu_before = server.cpu_seconds() if server else 0.0
     command = [wrk_path(), "-t1", f"-c{connections}", f"-d{seconds}s", "--latency", url]
     for name, value in (headers or {}).items():
@@ -179,7 +306,12 @@ def load(
     if server is not None and total:
         # Requests in flight at the end are served but not counted: a slight overcount.
         cpu = (server.cpu_seconds() - cpu_before) * 1000 / total
-    return LoadResult(rps, p50, p99, int(non_2xx.group(1)) if non_2xx else 0, total, cpu)
+    pg_cpu, redis_cpu = (
+        _per_request(meter.stop(), total) if meter is not None else float("nan")
+        for meter in (postgres, redis)
+    )
+    errors = int(non_2xx.group(1)) if non_2xx else 0
+    return LoadResult(rps, p50, p99, errors, total, cpu, pg_cpu, redis_cpu)
 
 
 def interleaved(pairs: dict[str, callable], rounds: int) -> dict[str, list[LoadResult]]:

@@ -4,12 +4,14 @@ import os
 import statistics
 import time
 from datetime import UTC, datetime
+from functools import partial
 
 from django.core.management import call_command
 from django.db.models import Q
 from django.test import Client
 
-from bench.harness import Server, interleaved, load, median
+from bench.harness import RedisCpu, Server, interleaved, median, postgres_backends_cpu
+from bench.harness import load as _load
 
 # The goals of issue 16, judged on req/s measured side by side in one run (CPU per request
 # beside them). Each: (label, goal text, check).
@@ -229,8 +231,16 @@ def run_all(*, env: dict, users: int, posts: int, rounds: int, seconds: int) -> 
     auth1000 = {"Authorization": f"Bearer {token1000}"}
     web_headers = {"Cookie": f"sessionid={session1000}"}
     report: dict = {"users": users, "posts": posts, "rounds": rounds, "seconds": seconds,
-                    "home_feed": home_feed_enabled()}  # fmt: skip
+                    "home_feed": home_feed_enabled(), "cores": os.cpu_count()}  # fmt: skip
 
+    import redis
+
+    # Beside each server's CPU: its database backends' and the Redis server's, per request.
+    load = partial(
+        _load,
+        postgres=postgres_backends_cpu(env["DATABASE_URL"]),
+        redis=RedisCpu(redis.Redis.from_url(env["REDIS_URL"])),
+    )
     started = datetime.now(tz=UTC)
     with (
         Server("enforce", {"ACCESS_ENFORCEMENT": "enforce"}) as enforce,
@@ -295,11 +305,17 @@ def run_all(*, env: dict, users: int, posts: int, rounds: int, seconds: int) -> 
     p99 = {name: median(values, "p99_ms") for name, values in results.items()}
     p50 = {name: median(values, "p50_ms") for name, values in results.items()}
     cpu = {name: median(values, "cpu_ms_per_request") for name, values in results.items()}
+    pg_cpu = {name: median(values, "pg_cpu_ms_per_request") for name, values in results.items()}
+    redis_cpu = {
+        name: median(values, "redis_cpu_ms_per_request") for name, values in results.items()
+    }
     errors = {name: sum(r.non_2xx for r in values) for name, values in results.items()}
     report["requests_per_second"] = rps
     report["p50_ms"] = p50
     report["p99_ms"] = p99
     report["server_cpu_ms_per_request"] = cpu
+    report["postgres_cpu_ms_per_request"] = pg_cpu
+    report["redis_cpu_ms_per_request"] = redis_cpu
     report["requests_per_second_by_round"] = {
         name: [round(r.requests_per_second, 1) for r in values] for name, values in results.items()
     }
@@ -377,15 +393,27 @@ def format_table(report: dict) -> str:
     lines.append("")
     lines.append(
         f"{'endpoint':<14} {'req/s':>9} {'p50 ms':>8} {'p99 ms':>8} {'non-2xx':>8} "
-        f"{'CPU ms/req':>10}  req/s by round"
+        f"{'CPU ms/req':>10} {'PG CPU ms/req':>13} {'Redis CPU':>9} {'cores ms':>8}"
+        "  req/s by round"
     )
+    nothing: dict = {}
+    cores = report.get("cores", os.cpu_count() or 1)
     for name, value in report["requests_per_second"].items():
+        pg = report.get("postgres_cpu_ms_per_request", nothing).get(name, float("nan"))
+        rc = report.get("redis_cpu_ms_per_request", nothing).get(name, float("nan"))
         lines.append(
             f"{name:<14} {value:>9.1f} {report['p50_ms'][name]:>8.2f} "
             f"{report['p99_ms'][name]:>8.2f} {report['non_2xx'][name]:>8} "
-            f"{report['server_cpu_ms_per_request'][name]:>10.2f}  "
+            f"{report['server_cpu_ms_per_request'][name]:>10.2f} {pg:>13.2f} {rc:>9.2f} "
+            f"{cores * 1000 / value if value else float('nan'):>8.2f}  "
             f"{report['requests_per_second_by_round'][name]}"
         )
+    lines.append(
+        "(CPU ms/req: gunicorn's master and workers; PG CPU: the backends of the bench "
+        "database; Redis CPU: the whole Redis server, other databases' clients included; "
+        f"cores ms: the machine's {cores} cores' time per request, cores / (req/s), which "
+        "the CPU columns, wrk and the kernel share)"
+    )
     exact = report["exactness"]
     lines.append("")
     lines.append(

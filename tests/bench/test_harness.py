@@ -1,0 +1,102 @@
+"""The benchmark's CPU meters (bench/harness.py): what they count when processes come and go."""
+
+import threading
+
+import pytest
+
+from bench.harness import BackendsCpu, RedisCpu
+
+
+class FakeBackends:
+    """A set of processes and their CPU seconds that a test changes between samples."""
+
+    def __init__(self, times: dict[int, float]):
+        self.times = dict(times)
+
+    def pids(self) -> list[int]:
+        return list(self.times)
+
+    def cpu(self, pid: int) -> float | None:
+        return self.times.get(pid)
+
+
+def test_backends_cpu_counts_the_work_done_in_the_run_only():
+    """Ensures that a backend's time before the run is not counted, only what it used since."""
+    backends = FakeBackends({10: 5.0, 11: 1.0})
+    meter = BackendsCpu(backends.pids, cpu=backends.cpu, interval=3600)
+    meter.start()
+    backends.times[10] = 5.5
+    backends.times[11] = 1.25
+    assert meter.stop() == pytest.approx(0.75)
+
+
+def test_backends_cpu_counts_a_backend_born_in_the_run_from_zero():
+    """Ensures that a connection opened during the run counts all of its time."""
+    backends = FakeBackends({10: 5.0})
+    meter = BackendsCpu(backends.pids, cpu=backends.cpu, interval=3600)
+    meter.start()
+    backends.times[12] = 0.4
+    assert meter.stop() == pytest.approx(0.4)
+
+
+def test_backends_cpu_keeps_a_backend_that_ended_up_to_its_last_sample():
+    """Ensures that a backend closed during the run (CONN_MAX_AGE) keeps the time sampled
+    before it ended, whether it was there at the start or born in the run."""
+    backends = FakeBackends({10: 5.0})
+    meter = BackendsCpu(backends.pids, cpu=backends.cpu, interval=3600)
+    meter.start()
+    backends.times[10] = 6.0
+    backends.times[13] = 0.3
+    meter.sample()  # what the sampling thread does every interval
+    del backends.times[10], backends.times[13]
+    backends.times[14] = 0.2
+    assert meter.stop() == pytest.approx(1.0 + 0.3 + 0.2)
+
+
+def test_backends_cpu_skips_a_pid_that_ended_between_listing_and_reading():
+    """Ensures that a pid listed but gone from /proc is ignored, not counted as zero time
+    against its start."""
+    backends = FakeBackends({10: 5.0})
+    meter = BackendsCpu(lambda: [10, 99], cpu=backends.cpu, interval=3600)
+    meter.start()
+    backends.times[10] = 5.1
+    assert meter.stop() == pytest.approx(0.1)
+
+
+def test_backends_cpu_samples_while_the_run_lasts():
+    """Ensures that the sampling thread reads the set during the run, so a backend that
+    lived only between start and stop is still counted."""
+    backends = FakeBackends({})
+    meter = BackendsCpu(backends.pids, cpu=backends.cpu, interval=0.001)
+    sampled = []
+    enough = threading.Event()
+    original = meter.sample
+
+    def sample(**kwargs):
+        original(**kwargs)
+        sampled.append(kwargs)
+        if len(sampled) == 3:
+            backends.times[20] = 0.5  # born after the start…
+        if len(sampled) == 6:
+            backends.times.clear()  # …and gone before the stop
+            enough.set()
+
+    meter.sample = sample
+    meter.start()
+    assert enough.wait(timeout=10)
+    assert meter.stop() == pytest.approx(0.5)
+
+
+def test_redis_cpu_is_the_servers_user_and_system_time_between_start_and_stop():
+    """Ensures that the Redis meter reads INFO cpu's user + system seconds, as a difference."""
+
+    class FakeRedis:
+        readings = iter([{"used_cpu_user": "1.5", "used_cpu_sys": "0.5"},
+                         {"used_cpu_user": "1.75", "used_cpu_sys": "0.75"}])  # fmt: skip
+
+        def info(self, section):
+            assert section == "cpu"
+            return next(self.readings)
+
+    meter = RedisCpu(FakeRedis()).start()
+    assert meter.stop() == pytest.approx(0.5)
