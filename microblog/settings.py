@@ -132,6 +132,23 @@ if DATABASE_URL:
     DATABASES = {
         "default": dj_database_url.parse(DATABASE_URL, conn_max_age=60, conn_health_checks=True)
     }
+    # The pages' prepared statements (core/prepared.py) run their generic plan from the first
+    # execution: PostgreSQL's default ("auto") plans the first five with the values (2-8 ms
+    # each for a page statement, again on every new connection) and keeps planning an account's
+    # timeline on every request, with a worse plan (docs/performance.md, "Issue 16"). Only
+    # prepared statements follow this; "auto" restores PostgreSQL's choice.
+    DATABASE_PLAN_CACHE_MODE = os.environ.get("DATABASE_PLAN_CACHE_MODE", "force_generic_plan")
+    if DATABASE_PLAN_CACHE_MODE not in {"auto", "force_generic_plan", "force_custom_plan"}:
+        raise ImproperlyConfigured(
+            "DATABASE_PLAN_CACHE_MODE must be 'auto', 'force_generic_plan' or "
+            f"'force_custom_plan', got {DATABASE_PLAN_CACHE_MODE!r}"
+        )
+    if DATABASES["default"]["ENGINE"].endswith("postgresql"):
+        _options = DATABASES["default"].setdefault("OPTIONS", {})
+        # Set at connection start-up (libpq ``options``): no round trip, and no transaction's
+        # rollback can undo it.
+        _plan_cache = f"-c plan_cache_mode={DATABASE_PLAN_CACHE_MODE}"
+        _options["options"] = " ".join(filter(None, [_options.get("options"), _plan_cache]))
 else:
     DATABASES = {
         "default": {

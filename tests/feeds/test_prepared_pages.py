@@ -86,3 +86,25 @@ def test_a_shape_that_drops_an_argument_is_refused():
         lambda author_id: Post.objects.filter(author_id=author_id, text="x"), ["author_id"]
     )
     assert compiled.params({"author_id": 7}) == [7, "x"]
+
+
+def test_prepared_statements_run_their_generic_plan_from_the_first_execution(world):
+    """Ensures that on PostgreSQL a prepared page is planned once per connection, not per
+    execution (settings' DATABASE_PLAN_CACHE_MODE, force_generic_plan by default): the
+    default "auto" plans the first five executions with their values and may keep doing so,
+    as it did for an account's timeline on every request."""
+    from django.db import connection
+
+    if connection.vendor != "postgresql":
+        pytest.skip("plan caching is PostgreSQL's")
+    viewer, ann, ids = world
+    shape = selectors._PROFILE_SHAPES[False, False]
+    for max_id in ids[3:10]:
+        keyset_page_prepared(shape, PageRequest(max_id=max_id), author_id=ann.pk)
+    compiled = selectors._keyset_compiled(connection.vendor, shape, ("author_id",), ("max_id",), 20)
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT generic_plans, custom_plans FROM pg_prepared_statements WHERE name = %s",
+            [compiled.name],
+        )
+        assert cursor.fetchone() == (7, 0)
