@@ -17,7 +17,7 @@ import hashlib
 import re
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from functools import cached_property
+from functools import cached_property, lru_cache
 from weakref import WeakKeyDictionary
 
 from django.db import connection
@@ -152,6 +152,23 @@ def prepared_instances(compiled: Compiled, values: Mapping[str, object]) -> list
                     row[index] = converter(row[index], expression, connection)
         built.append(model.from_db(alias, attnames, row))
     return built
+
+
+BIGINT_MAX = 2**63 - 1  # the largest id a prepared (typed ``bigint``) parameter holds
+
+
+@lru_cache(maxsize=64)
+def _shape_compiled(vendor: str, shape: Callable[..., QuerySet], arguments: tuple) -> Compiled:
+    return queryset_compile(shape, arguments)
+
+
+def shape_rows(shape: Callable[..., QuerySet], **arguments: int) -> list:
+    """``list(shape(**arguments))``, compiled once per shape and run as a prepared statement
+    on PostgreSQL (as ``feeds.selectors.keyset_page_prepared``, for a query with no cursor).
+    ``shape``: a module-level function of ``arguments`` returning a QuerySet of model rows;
+    each argument an id in PostgreSQL's ``bigint`` range (up to ``BIGINT_MAX``)."""
+    compiled = _shape_compiled(connection.vendor, shape, tuple(sorted(arguments)))
+    return prepared_instances(compiled, arguments)
 
 
 _COMMON_SIZES = (20, 30)  # a timeline page; a materialised page's candidates (20 + 10)

@@ -18,7 +18,14 @@ from redis import RedisError
 
 from accounts.ai_training import ai_training_allowed_q
 from accounts.models import User
-from core.prepared import Compiled, prepared_instances, queryset_compile, size_bucket
+from core.prepared import (
+    BIGINT_MAX,
+    Compiled,
+    prepared_instances,
+    queryset_compile,
+    shape_rows,
+    size_bucket,
+)
 
 from .home_feed import home_feed_get
 from .home_timelines import home_feed_rebuild_queue
@@ -310,30 +317,13 @@ _PROFILE_SHAPES = {
 }
 
 
-@lru_cache(maxsize=64)
-def _shape_compiled(vendor: str, shape: Callable[..., QuerySet], arguments: tuple) -> Compiled:
-    return queryset_compile(shape, arguments)
-
-
-def shape_rows(shape: Callable[..., QuerySet], **arguments: int) -> list:
-    """``list(shape(**arguments))``, compiled once per shape and run as a prepared statement
-    on PostgreSQL (as ``keyset_page_prepared``, for a query with no cursor). ``shape``: a
-    module-level function of ``arguments`` returning a QuerySet of model rows; each argument
-    an id in PostgreSQL's ``bigint`` range (a prepared parameter is typed)."""
-    compiled = _shape_compiled(connection.vendor, shape, tuple(sorted(arguments)))
-    return prepared_instances(compiled, arguments)
-
-
-_BIGINT_MAX = 2**63 - 1
-
-
 def _visible_post(post_id: int) -> QuerySet:
     return Post.objects.visible().filter(pk=post_id)
 
 
 def post_get(*, post_id: int, viewer: User | None) -> Post | None:
     """One post, decorated like a timeline entry, or None if it does not exist."""
-    if not 0 < post_id <= _BIGINT_MAX:  # no such id (and no prepared bigint can hold it)
+    if not 0 < post_id <= BIGINT_MAX:  # no such id (and no prepared bigint can hold it)
         return None
     return next(iter(_load(shape_rows(_visible_post, post_id=post_id), viewer)), None)
 
