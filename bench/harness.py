@@ -5,6 +5,7 @@ Load always goes to 127.0.0.1, from a separate bounded process (wrk, fixed durat
 
 import os
 import re
+import resource
 import shutil
 import signal
 import socket
@@ -241,6 +242,23 @@ class RedisCpu:
         return self._seconds() - self._before
 
 
+def machine_cpu_seconds(stat: str = "/proc/stat") -> tuple[float, float]:
+    """Seconds every core of this machine has been busy (everything but idle and I/O wait)
+    and stolen by the hypervisor, from ``stat``'s ``cpu`` line."""
+    with open(stat) as lines:
+        fields = [float(value) for value in lines.readline().split()[1:]]
+    ticks = os.sysconf("SC_CLK_TCK")
+    user, nice, system, idle, iowait, irq, softirq, steal = (fields + [0.0] * 8)[:8]
+    busy = user + nice + system + irq + softirq + steal
+    return busy / ticks, steal / ticks
+
+
+def children_cpu_seconds() -> float:
+    """User + system seconds of this process's ended and waited-for children (wrk's runs)."""
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
+
+
 @dataclass
 class LoadResult:
     requests_per_second: float
@@ -251,6 +269,9 @@ class LoadResult:
     cpu_ms_per_request: float = float("nan")  # the server's CPU, when a server was given
     pg_cpu_ms_per_request: float = float("nan")  # its PostgreSQL backends', when watched
     redis_cpu_ms_per_request: float = float("nan")  # the Redis server's, when watched
+    wrk_cpu_ms_per_request: float = float("nan")  # the load generator's own
+    machine_busy_ms_per_request: float = float("nan")  # every core's busy time (any process)
+    machine_steal_ms_per_request: float = float("nan")  # of which the hypervisor took
 
 
 _UNITS = {"us": 0.001, "ms": 1.0, "s": 1000.0, "m": 60_000.0}
@@ -286,17 +307,20 @@ def load(
 ) -> LoadResult:
     """Drive ``url`` with wrk for a fixed time and parse its summary; with ``server``, also
     the server's CPU milliseconds per request over the run, and likewise with ``postgres``
-    its database backends' and with ``redis`` the Redis server's."""
+    its database backends' and with ``redis`` the Redis server's; always wrk's own and the
+    whole machine's (so what the other tenants took shows as the difference)."""
     for meter in (postgres, redis):
         if meter is not None:
             meter.start()
     cpu_before = server.cpu_seconds() if server else 0.0
+    machine_before, children_before = machine_cpu_seconds(), children_cpu_seconds()
     command = [wrk_path(), "-t1", f"-c{connections}", f"-d{seconds}s", "--latency", url]
     for name, value in (headers or {}).items():
         command[1:1] = ["-H", f"{name}: {value}"]
     output = subprocess.run(  # noqa: S603 - fixed binary, our arguments
         command, capture_output=True, text=True, check=True, timeout=seconds + 30
     ).stdout
+    machine_after, children_after = machine_cpu_seconds(), children_cpu_seconds()
     rps = float(re.search(r"Requests/sec:\s+([\d.]+)", output).group(1))
     p50 = _ms(re.search(r"50%\s+(\S+)", output).group(1))
     p99 = _ms(re.search(r"99%\s+(\S+)", output).group(1))
@@ -311,7 +335,12 @@ def load(
         for meter in (postgres, redis)
     )
     errors = int(non_2xx.group(1)) if non_2xx else 0
-    return LoadResult(rps, p50, p99, errors, total, cpu, pg_cpu, redis_cpu)
+    return LoadResult(
+        rps, p50, p99, errors, total, cpu, pg_cpu, redis_cpu,
+        wrk_cpu_ms_per_request=_per_request(children_after - children_before, total),
+        machine_busy_ms_per_request=_per_request(machine_after[0] - machine_before[0], total),
+        machine_steal_ms_per_request=_per_request(machine_after[1] - machine_before[1], total),
+    )  # fmt: skip
 
 
 def interleaved(pairs: dict[str, callable], rounds: int) -> dict[str, list[LoadResult]]:

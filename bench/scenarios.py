@@ -305,17 +305,23 @@ def run_all(*, env: dict, users: int, posts: int, rounds: int, seconds: int) -> 
     p99 = {name: median(values, "p99_ms") for name, values in results.items()}
     p50 = {name: median(values, "p50_ms") for name, values in results.items()}
     cpu = {name: median(values, "cpu_ms_per_request") for name, values in results.items()}
-    pg_cpu = {name: median(values, "pg_cpu_ms_per_request") for name, values in results.items()}
-    redis_cpu = {
-        name: median(values, "redis_cpu_ms_per_request") for name, values in results.items()
+    columns = ("pg_cpu", "redis_cpu", "wrk_cpu", "machine_busy", "machine_steal")
+    per_request = {
+        column: {
+            name: median(values, f"{column}_ms_per_request") for name, values in results.items()
+        }
+        for column in columns
     }
     errors = {name: sum(r.non_2xx for r in values) for name, values in results.items()}
     report["requests_per_second"] = rps
     report["p50_ms"] = p50
     report["p99_ms"] = p99
     report["server_cpu_ms_per_request"] = cpu
-    report["postgres_cpu_ms_per_request"] = pg_cpu
-    report["redis_cpu_ms_per_request"] = redis_cpu
+    report["postgres_cpu_ms_per_request"] = per_request["pg_cpu"]
+    report["redis_cpu_ms_per_request"] = per_request["redis_cpu"]
+    report["wrk_cpu_ms_per_request"] = per_request["wrk_cpu"]
+    report["machine_busy_ms_per_request"] = per_request["machine_busy"]
+    report["machine_steal_ms_per_request"] = per_request["machine_steal"]
     report["requests_per_second_by_round"] = {
         name: [round(r.requests_per_second, 1) for r in values] for name, values in results.items()
     }
@@ -368,6 +374,39 @@ def run_all(*, env: dict, users: int, posts: int, rounds: int, seconds: int) -> 
     return report
 
 
+def _core_time_table(report: dict) -> list[str]:
+    """Where each endpoint's core time went, ms per request (medians over rounds)."""
+    cores = report.get("cores") or os.cpu_count() or 1
+    lines = [
+        f"{'endpoint':<14} {'CPU ms/req':>10} {'PG CPU ms/req':>13} {'Redis':>6} {'wrk':>5} "
+        f"{'sum':>6} {'machine':>8} {'steal':>6} {'cores ms':>8}"
+    ]
+    for name, value in report["requests_per_second"].items():
+        parts = [
+            report[column][name]
+            for column in (
+                "server_cpu_ms_per_request", "postgres_cpu_ms_per_request",
+                "redis_cpu_ms_per_request", "wrk_cpu_ms_per_request",
+            )
+        ]  # fmt: skip
+        ours = sum(part for part in parts if part == part)  # NaN: not measured
+        lines.append(
+            f"{name:<14} {parts[0]:>10.2f} {parts[1]:>13.2f} {parts[2]:>6.2f} {parts[3]:>5.2f} "
+            f"{ours:>6.2f} {report['machine_busy_ms_per_request'][name]:>8.2f} "
+            f"{report['machine_steal_ms_per_request'][name]:>6.2f} "
+            f"{cores * 1000 / value if value else float('nan'):>8.2f}"
+        )
+    lines.append(
+        "(CPU: gunicorn's master and workers; PG CPU: the backends of the bench database; "
+        "Redis: the whole Redis server, other databases' clients included; wrk: the load "
+        "generator; sum: those four; machine: every core's busy time, any process's, steal "
+        f"included; steal: taken by the hypervisor; cores ms: the {cores} cores' time per "
+        "request, cores / (req/s). machine - sum is other tenants, the kernel's interrupts "
+        "and the bench's own process; cores ms - machine is idle time)"
+    )
+    return lines
+
+
 def format_table(report: dict) -> str:
     lines = [
         f"make bench: {report['users']} users, {report['posts']} posts, "
@@ -393,27 +432,17 @@ def format_table(report: dict) -> str:
     lines.append("")
     lines.append(
         f"{'endpoint':<14} {'req/s':>9} {'p50 ms':>8} {'p99 ms':>8} {'non-2xx':>8} "
-        f"{'CPU ms/req':>10} {'PG CPU ms/req':>13} {'Redis CPU':>9} {'cores ms':>8}"
-        "  req/s by round"
+        f"{'CPU ms/req':>10}  req/s by round"
     )
-    nothing: dict = {}
-    cores = report.get("cores", os.cpu_count() or 1)
     for name, value in report["requests_per_second"].items():
-        pg = report.get("postgres_cpu_ms_per_request", nothing).get(name, float("nan"))
-        rc = report.get("redis_cpu_ms_per_request", nothing).get(name, float("nan"))
         lines.append(
             f"{name:<14} {value:>9.1f} {report['p50_ms'][name]:>8.2f} "
             f"{report['p99_ms'][name]:>8.2f} {report['non_2xx'][name]:>8} "
-            f"{report['server_cpu_ms_per_request'][name]:>10.2f} {pg:>13.2f} {rc:>9.2f} "
-            f"{cores * 1000 / value if value else float('nan'):>8.2f}  "
+            f"{report['server_cpu_ms_per_request'][name]:>10.2f}  "
             f"{report['requests_per_second_by_round'][name]}"
         )
-    lines.append(
-        "(CPU ms/req: gunicorn's master and workers; PG CPU: the backends of the bench "
-        "database; Redis CPU: the whole Redis server, other databases' clients included; "
-        f"cores ms: the machine's {cores} cores' time per request, cores / (req/s), which "
-        "the CPU columns, wrk and the kernel share)"
-    )
+    if "postgres_cpu_ms_per_request" in report:
+        lines += ["", *_core_time_table(report)]
     exact = report["exactness"]
     lines.append("")
     lines.append(

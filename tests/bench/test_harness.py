@@ -1,10 +1,11 @@
 """The benchmark's CPU meters (bench/harness.py): what they count when processes come and go."""
 
+import os
 import threading
 
 import pytest
 
-from bench.harness import BackendsCpu, RedisCpu
+from bench.harness import BackendsCpu, RedisCpu, machine_cpu_seconds
 
 
 class FakeBackends:
@@ -100,3 +101,16 @@ def test_redis_cpu_is_the_servers_user_and_system_time_between_start_and_stop():
 
     meter = RedisCpu(FakeRedis()).start()
     assert meter.stop() == pytest.approx(0.5)
+
+
+def test_machine_cpu_is_every_cores_busy_time_and_the_hypervisors_steal(tmp_path):
+    """Ensures that the machine meter counts user, nice, system, interrupts and steal as
+    busy, idle and I/O wait as not, in seconds of the kernel's clock ticks."""
+    ticks = os.sysconf("SC_CLK_TCK")
+    stat = tmp_path / "stat"
+    # user nice system idle iowait irq softirq steal guest guest_nice
+    stat.write_text(
+        f"cpu  {ticks * 3} {ticks} {ticks * 2} {ticks * 50} {ticks * 7} 0 {ticks} {ticks} 0 0\n"
+        "cpu0 1 2 3 4 5 6 7 8 9 10\n"
+    )
+    assert machine_cpu_seconds(str(stat)) == pytest.approx((8.0, 1.0))
