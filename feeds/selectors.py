@@ -289,15 +289,17 @@ def _public_posts() -> QuerySet:
 
 def timeline_profile(
     *,
-    author: User,
+    author_id: int,
     viewer: User | None,
     page: PageRequest = PageRequest(),
     exclude_replies: bool = False,
     exclude_reposts: bool = False,
 ) -> list[Post]:
-    """One person's posts, replies and reposts."""
+    """One person's posts, replies and reposts. Through the visibility rule, so a page with
+    a post is an active account's: a caller that has not looked the account up needs to only
+    when the page is empty."""
     shape = _PROFILE_SHAPES[exclude_replies, exclude_reposts]
-    return _load(keyset_page_prepared(shape, page, author_id=author.pk), viewer)
+    return _load(keyset_page_prepared(shape, page, author_id=author_id), viewer)
 
 
 def _profile_posts(author_id: int, *, exclude_replies: bool, exclude_reposts: bool) -> QuerySet:

@@ -168,7 +168,7 @@ def profile(request, username):
     """One person's profile: who they are, their counts and their posts and reposts."""
     author = _user_or_404(username)
     page = _page_request(request)
-    posts = timeline_profile_select(author=author, viewer=request.user, page=page)
+    posts = timeline_profile_select(author_id=author.pk, viewer=request.user, page=page)
     context = _deliver_page(request, posts, page)
     context["profile_user"] = author
     context["following"] = is_following(follower=request.user, followee=author)

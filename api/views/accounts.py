@@ -121,23 +121,32 @@ class AccountStatusesView(ApiView):
         tags=TAGS,
     )
     def get(self, request, account_id):
-        user = account_or_404(account_id)
-        page = page_request(request)
+        author_id = path_id(account_id)
         params = request.query_params
-        # Every flag is read (and a bad one refused) before any answer is chosen.
-        flags = {
-            name: query_bool(params, name)
-            for name in ("exclude_replies", "exclude_reblogs", "only_media", "pinned")
-        }
+        try:
+            page = page_request(request)
+            # Every flag is read (and a bad one refused) before any answer is chosen.
+            flags = {
+                name: query_bool(params, name)
+                for name in ("exclude_replies", "exclude_reblogs", "only_media", "pinned")
+            }
+        except ValidationError:
+            account_or_404(account_id)  # a missing account is a 404 whatever else is wrong
+            raise
         if flags["pinned"] or flags["only_media"]:
+            account_or_404(account_id)
             return Response([])  # we have neither pins nor media
         posts = feeds.timeline_profile(
-            author=user,
+            author_id=author_id,
             viewer=request.user,
             page=page,
             exclude_replies=flags["exclude_replies"],
             exclude_reposts=flags["exclude_reblogs"],
         )
+        if not posts:
+            # Only an active account's posts are visible, so only an empty page needs the
+            # account looked up (one query fewer on every page with a post).
+            account_or_404(account_id)
         delivered = self.deliver(posts)
         response = Response(self.entities().statuses(delivered))
         return paginated(

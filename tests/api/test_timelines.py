@@ -139,3 +139,32 @@ def test_timeline_costs_a_fixed_number_of_queries(alice, bob):
         assert response.status_code == 200
         counts.append(len(queries))
     assert counts[0] == counts[1], counts
+
+
+def test_account_statuses_look_the_account_up_only_for_an_empty_page(alice, bob):
+    """Ensures that a page with a post costs no account look-up (a visible post is an active
+    account's), and that without one the look-up still decides: a suspended account with
+    posts, a missing account and a bad parameter on a missing account are 404, an active
+    account with nothing (or only pins asked for) an empty list."""
+    from accounts.moderation import user_suspend
+
+    post_create(author=alice.user, text="hello")
+    url = f"/api/v1/accounts/{alice.user.pk}/statuses"
+    bob.client.get(url)  # the token's last-used stamp and the prepared statements
+    with CaptureQueriesContext(connection) as queries:
+        assert bob.client.get(url).status_code == 200
+    page_queries = [
+        q["sql"]
+        for q in queries.captured_queries
+        if '"access_' not in q["sql"] and "SAVEPOINT" not in q["sql"]  # the gate's own
+    ]
+    assert len(page_queries) == 2, page_queries  # the keyset page and the page statement
+
+    quiet = UserFactory()
+    assert bob.client.get(f"/api/v1/accounts/{quiet.pk}/statuses").json() == []
+    assert bob.client.get(f"/api/v1/accounts/{quiet.pk}/statuses", {"pinned": "1"}).json() == []
+    assert bob.client.get("/api/v1/accounts/999999/statuses", {"pinned": "1"}).status_code == 404
+    assert bob.client.get("/api/v1/accounts/999999/statuses", {"limit": "x"}).status_code == 404
+    assert bob.client.get(url, {"limit": "x"}).status_code == 400
+    user_suspend(user=alice.user, actor=None, reason="test")
+    assert bob.client.get(url).status_code == 404

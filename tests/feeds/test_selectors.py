@@ -87,7 +87,7 @@ def test_timeline_selectors_cost_two_queries_whatever_the_page_size(
         page = {
             "home": lambda: selectors.timeline_home(viewer=viewer),
             "public": lambda: selectors.timeline_public(viewer=viewer),
-            "profile": lambda: selectors.timeline_profile(author=star, viewer=viewer),
+            "profile": lambda: selectors.timeline_profile(author_id=star.pk, viewer=viewer),
         }[name]()
         # Touch everything a page shows, so a lazy relation would show up as a query.
         for post in page:
