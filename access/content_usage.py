@@ -18,12 +18,9 @@ default, so every metered response says something.
 
 from collections.abc import Iterable
 from dataclasses import dataclass
-from functools import lru_cache
-
-from django.conf import settings
-from django.urls import get_script_prefix, get_urlconf, reverse
 
 from accounts.ai_training import ai_training_allowed, site_default_allowed
+from core.urls import reverse_once
 
 NOAI = "noai, noimageai"
 
@@ -92,11 +89,4 @@ def content_usage_headers(usage: ContentUsage, *, request=None) -> dict[str, str
 
 def tdm_policy_path() -> str:
     """Where the terms of the licensed lane are published (the TDMRep policy)."""
-    return _tdm_policy_path(get_script_prefix(), get_urlconf() or settings.ROOT_URLCONF)
-
-
-@lru_cache(maxsize=16)
-def _tdm_policy_path(script_prefix: str, urlconf: object) -> str:
-    # Reversed once per prefix and URLconf (what ``reverse`` reads): it was a third of the
-    # cost of every metered response's headers.
-    return reverse("content_usage:tdm_policy", urlconf=urlconf)
+    return reverse_once("content_usage:tdm_policy")

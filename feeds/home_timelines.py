@@ -154,7 +154,7 @@ def home_feed_rebuild(*, user_id: int) -> None:
         return
     feed.rebuild_begin(user_id)  # first, so a post committed after the query is pushed
     ids = list(
-        Post.objects.filter(author__is_active=True)
+        Post.objects.by_active_authors()
         .home_of(user_id)
         .order_by("-id")
         .values_list("id", flat=True)[: feed.max_entries]

@@ -14,13 +14,11 @@ from django.test import Client, override_settings
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
-from accounts.models import Tier
-from accounts.moderation import user_suspend, user_tier_override_set
+from accounts.moderation import user_suspend
 from accounts.profiles import profile_update
 from feeds import services as feeds_services
 from tests.api.test_cache_outage import BrokenCache
 from tests.factories import UserFactory
-from verification import services as verification
 
 pytestmark = pytest.mark.django_db
 
@@ -118,53 +116,6 @@ def test_suspension_is_effective_on_the_next_request(carol):
     assert logged_in(carol)
     user_suspend(user=carol.user, actor=None, reason="scraping")
     assert not logged_in(carol)
-
-
-def test_admin_tier_change_is_effective_on_the_next_request(carol):
-    """Ensures that an admin's tier override applies on the next page, and lifting it."""
-    new = Tier.objects.get(slug=Tier.NEW).daily_read_budget
-    assert budget(carol) == new
-    restricted = Tier.objects.get(slug=Tier.RESTRICTED)
-    user_tier_override_set(user=carol.user, tier=restricted, actor=None, reason="bulk")
-    assert budget(carol) == restricted.daily_read_budget
-    user_tier_override_set(user=carol.user, tier=None, actor=None, reason="ok")
-    assert budget(carol) == new
-
-
-def test_a_tier_budget_edit_is_effective_on_the_next_request(carol):
-    """Ensures that editing a tier's budget (a row, as the admin does) applies at once."""
-    budget(carol)
-    tier = Tier.objects.get(slug=Tier.NEW)
-    tier.daily_read_budget = 123
-    tier.save()
-    assert budget(carol) == 123
-
-
-def test_paid_verification_is_effective_on_the_next_request(settings, carol):
-    """Ensures that verification granted, and lapsed after its grace, changes the tier on
-    the next page, though the cache entry would otherwise still be trusted."""
-    settings.AUTH_CACHE_SECONDS = 365 * 24 * 60 * 60
-    new = Tier.objects.get(slug=Tier.NEW).daily_read_budget
-    verified = Tier.objects.get(slug=Tier.VERIFIED).daily_read_budget
-    assert budget(carol) == new
-    until = timezone.now() + timedelta(seconds=60)
-    verification.verification_grant(user=carol.user, actor=None, reason="test", until=until)
-    assert budget(carol) == verified
-    grace = timedelta(days=settings.VERIFICATION_GRACE_DAYS)
-    with time_machine.travel(until + grace + timedelta(seconds=30)):
-        verification.subscriptions_expire()
-        assert budget(carol) == new
-
-
-def test_a_new_account_becomes_unverified_on_the_day_without_any_write(settings, carol):
-    """Ensures that the account-age rule (new → unverified) applies on time although nothing
-    is written: a "new" entry never outlives the account's newness."""
-    settings.AUTH_CACHE_SECONDS = 10 * 24 * 60 * 60
-    carol.user.date_joined = timezone.now() - timedelta(days=settings.NEW_ACCOUNT_DAYS, hours=-1)
-    carol.user.save()
-    assert budget(carol) == Tier.objects.get(slug=Tier.NEW).daily_read_budget
-    with time_machine.travel(timezone.now() + timedelta(hours=2)):
-        assert budget(carol) == Tier.objects.get(slug=Tier.UNVERIFIED).daily_read_budget
 
 
 def test_a_profile_change_shows_on_the_next_page(carol):

@@ -1,17 +1,13 @@
 """Tests for the API's cached way in (accounts.auth_cache): a token's user and tier come
 from the cache, and every change that matters is effective on the very next request."""
 
-from datetime import timedelta
-
 import pytest
-import time_machine
 from django.core.cache import cache
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
-from django.utils import timezone
 
-from accounts.models import ApiToken, Tier
-from accounts.moderation import user_suspend, user_tier_override_set
+from accounts.models import ApiToken
+from accounts.moderation import user_suspend
 from accounts.oauth.services import application_suspend
 from accounts.services import token_revoke
 from feeds import services as feeds_services
@@ -19,7 +15,6 @@ from tests.api.conftest import make_caller
 from tests.api.oauth_helpers import bearer, register
 from tests.api.test_cache_outage import BrokenCache
 from tests.factories import UserFactory
-from verification import services as verification
 
 pytestmark = pytest.mark.django_db
 
@@ -94,52 +89,6 @@ def test_a_suspended_app_is_refused_on_the_next_request(client):
     row = OAuthApplication.objects.get(client_id=app["client_id"])
     application_suspend(application=row, actor=None, reason="scraping")
     assert bearer(raw).get(ME).status_code == 401
-
-
-def test_admin_tier_change_is_effective_on_the_next_request(caller):
-    """Ensures that an admin's tier override applies on the next request, and lifting it."""
-    assert budget(caller) == Tier.objects.get(slug=Tier.NEW).daily_read_budget
-    restricted = Tier.objects.get(slug=Tier.RESTRICTED)
-    user_tier_override_set(user=caller.user, tier=restricted, actor=None, reason="bulk")
-    assert budget(caller) == restricted.daily_read_budget
-    user_tier_override_set(user=caller.user, tier=None, actor=None, reason="ok")
-    assert budget(caller) == Tier.objects.get(slug=Tier.NEW).daily_read_budget
-
-
-def test_a_tier_budget_edit_is_effective_on_the_next_request(caller):
-    """Ensures that editing a tier's budget (a row, as the admin does) applies at once."""
-    budget(caller)
-    tier = Tier.objects.get(slug=Tier.NEW)
-    tier.daily_read_budget = 123
-    tier.save()
-    assert budget(caller) == 123
-
-
-def test_paid_verification_bought_and_lapsed_is_effective_on_the_next_request(settings, caller):
-    """Ensures that verification (granted, or lapsing when its grace ends) changes the tier on
-    the next request, though the cache entry would otherwise still be trusted."""
-    settings.AUTH_CACHE_SECONDS = 365 * 24 * 60 * 60
-    new = Tier.objects.get(slug=Tier.NEW).daily_read_budget
-    verified = Tier.objects.get(slug=Tier.VERIFIED).daily_read_budget
-    assert budget(caller) == new
-    until = timezone.now() + timedelta(seconds=60)
-    verification.verification_grant(user=caller.user, actor=None, reason="test", until=until)
-    assert budget(caller) == verified
-    grace = timedelta(days=settings.VERIFICATION_GRACE_DAYS)
-    with time_machine.travel(until + grace + timedelta(seconds=30)):
-        verification.subscriptions_expire()
-        assert budget(caller) == new
-
-
-def test_a_new_account_becomes_unverified_on_the_day_without_any_write(settings, caller):
-    """Ensures that the account-age rule (new → unverified) applies on time although nothing
-    is written: a "new" entry never outlives the account's newness."""
-    settings.AUTH_CACHE_SECONDS = 10 * 24 * 60 * 60
-    caller.user.date_joined = timezone.now() - timedelta(days=settings.NEW_ACCOUNT_DAYS, hours=-1)
-    caller.user.save()
-    assert budget(caller) == Tier.objects.get(slug=Tier.NEW).daily_read_budget
-    with time_machine.travel(timezone.now() + timedelta(hours=2)):
-        assert budget(caller) == Tier.objects.get(slug=Tier.UNVERIFIED).daily_read_budget
 
 
 def test_counts_and_profile_are_fresh_on_the_next_request(caller):

@@ -4,7 +4,7 @@ feeds.selectors.keyset_page_prepared) against the ORM's keyset_page."""
 import pytest
 
 from core.prepared import ShapeChanged, queryset_compile
-from feeds import selectors, services
+from feeds import selectors, services, tags
 from feeds.models import Post
 from feeds.selectors import PageRequest, keyset_page, keyset_page_prepared
 from tests.factories import UserFactory
@@ -18,12 +18,14 @@ def fields(post: Post) -> dict:
 
 @pytest.fixture
 def world():
-    """A reader following ann; posts, replies and reposts by ann, bob and a suspended sam."""
+    """A reader following ann; posts, replies and reposts by ann, bob and a suspended sam;
+    every third post tagged #prep."""
     viewer, ann, bob, sam = UserFactory(), UserFactory(), UserFactory(), UserFactory()
     services.follow_create(follower=viewer, followee=ann)
     posts = []
     for n in range(12):
-        posts.append(services.post_create(author=(ann, bob, sam)[n % 3], text=f"post {n}"))
+        text = f"post {n} #prep" if n % 3 == 1 else f"post {n}"
+        posts.append(services.post_create(author=(ann, bob, sam)[n % 3], text=text))
         if n % 4 == 1:
             posts.append(services.post_create(author=ann, text=f"re {n}", reply_to=posts[-1]))
         if n % 5 == 2:
@@ -48,14 +50,15 @@ def pages(ids: list[int]) -> list[PageRequest]:
 
 
 def test_prepared_keyset_pages_are_the_orm_pages(world):
-    """Ensures that every timeline shape (home, public, a profile with each filter choice)
-    gives, for every cursor combination and page length, exactly the rows keyset_page gives
-    for the same QuerySet, every field converted alike."""
+    """Ensures that every timeline shape (home, public, a profile with each filter choice, a
+    hashtag) gives, for every cursor combination and page length, exactly the rows
+    keyset_page gives for the same QuerySet, every field converted alike."""
     viewer, ann, ids = world
     shapes = [
         (selectors.home_posts, {"viewer_id": viewer.pk}),
         (selectors._public_posts, {}),
         *[(shape, {"author_id": ann.pk}) for shape in selectors._PROFILE_SHAPES.values()],
+        (tags._tagged_posts, {"tag_id": tags.tag_get(name="prep").pk}),
     ]
     for shape, arguments in shapes:
         for page in pages(ids):
