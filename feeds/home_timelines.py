@@ -27,7 +27,7 @@ from accounts.models import User
 
 from . import tasks
 from .home_feed import home_feed_get
-from .models import Follow, Post
+from .models import Follow, Post, followees_if_few
 
 logger = logging.getLogger(__name__)
 
@@ -155,7 +155,7 @@ def home_feed_rebuild(*, user_id: int) -> None:
     feed.rebuild_begin(user_id)  # first, so a post committed after the query is pushed
     ids = list(
         Post.objects.by_active_authors()
-        .home_of(user_id)
+        .home_of(user_id, followees=followees_if_few(user_id))
         .order_by("-id")
         .values_list("id", flat=True)[: feed.max_entries]
     )

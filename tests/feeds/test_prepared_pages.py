@@ -4,7 +4,7 @@ feeds.selectors.keyset_page_prepared) against the ORM's keyset_page."""
 import pytest
 
 from core.prepared import ShapeChanged, queryset_compile
-from feeds import selectors, services, tags
+from feeds import models, selectors, services, tags
 from feeds.models import Post
 from feeds.selectors import PageRequest, keyset_page, keyset_page_prepared
 from tests.factories import UserFactory
@@ -111,3 +111,22 @@ def test_prepared_statements_run_their_generic_plan_from_the_first_execution(wor
             [compiled.name],
         )
         assert cursor.fetchone() == (7, 0)
+
+
+def test_a_reader_who_follows_few_gets_the_same_pages_with_the_ids_spelled_out(world, monkeypatch):
+    """Ensures that the home rule with the followed ids spelled out (a reader who follows
+    few, so PostgreSQL reads each author's index instead of walking the post table) gives
+    exactly the subquery's pages, for every cursor combination; and that above the limit,
+    or for a reader who follows nobody, the choice is as documented."""
+    viewer, ann, ids = world
+    followees = models.followees_if_few(viewer.pk)
+    assert followees == [ann.pk]
+    spelled = Post.objects.visible().home_of(viewer.pk, followees=followees)
+    for page in pages(ids):
+        expected = [fields(p) for p in keyset_page(selectors.home_posts(viewer_id=viewer.pk), page)]
+        assert [fields(p) for p in keyset_page(spelled, page)] == expected, page
+        served = selectors.timeline_home(viewer=viewer, page=page)
+        assert [p.pk for p in served] == [row["id"] for row in expected], page
+    assert models.followees_if_few(UserFactory().pk) == []
+    monkeypatch.setattr(models, "HOME_FEW_FOLLOWS", 0)
+    assert models.followees_if_few(viewer.pk) is None
