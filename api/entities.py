@@ -45,34 +45,35 @@ _REPOST_HOLES = frozenset(
 _ENCODED = {True: b"true", False: b"false"}
 
 
-def _template(entity: dict, holes: frozenset, prefix: str = "") -> tuple:
+# Where a per-viewer value goes, while a template is encoded: a NUL byte, which orjson never
+# writes itself (it escapes control characters in strings), so the output splits there.
+_HOLE = orjson.Fragment(b"\x00")
+
+
+def _template(entity: dict, holes: frozenset) -> tuple:
     """``entity`` as orjson encodes it, split at the values of ``holes`` (their places,
     ``reblog.favourited`` for a nested one): ``(segments, places)``, the encoded text
     around each hole and the holes in order. Filled (``_template_fill``) it is exactly
     ``orjson.dumps`` of the entity with those values in place."""
-    segments: list[bytes] = []
     places: list[str] = []
-    current = bytearray(b"{")
-    for index, (name, value) in enumerate(entity.items()):
-        if index:
-            current += b","
-        current += orjson.dumps(name) + b":"
-        place = prefix + name
-        if place in holes:
-            segments.append(bytes(current))
-            places.append(place)
-            current = bytearray()
-        elif type(value) is dict and any(hole.startswith(f"{place}.") for hole in holes):
-            inner, inner_places = _template(value, holes, f"{place}.")
-            current += inner[0]
-            segments.append(bytes(current))
-            segments.extend(inner[1:-1])
-            places.extend(inner_places)
-            current = bytearray(inner[-1])
-        else:
-            current += orjson.dumps(value)
-    current += b"}"
-    segments.append(bytes(current))
+    nested = {hole.rpartition(".")[0] for hole in holes if "." in hole}
+
+    def marked(value: dict, prefix: str) -> dict:
+        out = {}
+        for name, item in value.items():
+            place = prefix + name
+            if place in holes:
+                out[name] = _HOLE
+                places.append(place)
+            elif place in nested and type(item) is dict:
+                out[name] = marked(item, f"{place}.")
+            else:
+                out[name] = item
+        return out
+
+    segments = orjson.dumps(marked(entity, "")).split(b"\x00")
+    if len(segments) != len(places) + 1:  # pragma: no cover - orjson escapes a NUL
+        raise ValueError("a status encoded with a NUL byte")
     return tuple(segments), tuple(places)
 
 
