@@ -8,14 +8,17 @@ Statuses are built only from posts the feeds selectors return (authors, reply ta
 reposted originals joined, the viewer's likes and reposts annotated), so building a page
 costs no query. The viewer-independent part of each status is rendered once and cached
 (``core.render_cache``, keyed by every input it reads, including the request's scheme and
-host); the per-viewer fields and whatever must be fresh per request (``media_attachments``)
-are added by ``EntityBuilder.decorate`` on every request.
+host) as its encoded JSON split where the per-viewer fields go; those and whatever must be
+fresh per request (``media_attachments``) are encoded into it on every request
+(``EntityBuilder.statuses``), so a page is joined from cached bytes, never decoded and
+re-encoded. ``status`` gives one status as a dict, decoded from the same bytes.
 """
 
 from datetime import UTC, datetime
 from functools import lru_cache, partial
 from urllib.parse import quote
 
+import orjson
 from django.conf import settings
 from django.core.files.storage import default_storage
 from django.templatetags.static import static
@@ -28,10 +31,61 @@ from feeds.media_urls import media_url
 from feeds.references import hashtag_names
 from feeds.text import render_post_html
 
+from .renderers import EncodedJSON
+
 AVATAR_PATH = "api/avatar.png"
 HEADER_PATH = "api/header.png"
 # Bump when the shape of a cached status changes, so a deploy never serves the old shape.
-STATUS_RENDERING = "status-v1"
+STATUS_RENDERING = "status-v2"
+# The per-viewer fields of a status (``EntityBuilder._viewer_fields``), by their place.
+_POST_HOLES = frozenset({"favourited", "reblogged", "bookmarked", "media_attachments"})
+_REPOST_HOLES = frozenset(
+    {"bookmarked", "media_attachments"} | {f"reblog.{name}" for name in _POST_HOLES}
+)
+_ENCODED = {True: b"true", False: b"false"}
+
+
+# Where a per-viewer value goes, while a template is encoded: a NUL byte, which orjson never
+# writes itself (it escapes control characters in strings), so the output splits there.
+_HOLE = orjson.Fragment(b"\x00")
+
+
+def _template(entity: dict, holes: frozenset) -> tuple:
+    """``entity`` as orjson encodes it, split at the values of ``holes`` (their places,
+    ``reblog.favourited`` for a nested one): ``(segments, places)``, the encoded text
+    around each hole and the holes in order. Filled (``_template_fill``) it is exactly
+    ``orjson.dumps`` of the entity with those values in place."""
+    places: list[str] = []
+    nested = {hole.rpartition(".")[0] for hole in holes if "." in hole}
+
+    def marked(value: dict, prefix: str) -> dict:
+        out = {}
+        for name, item in value.items():
+            place = prefix + name
+            if place in holes:
+                out[name] = _HOLE
+                places.append(place)
+            elif place in nested and type(item) is dict:
+                out[name] = marked(item, f"{place}.")
+            else:
+                out[name] = item
+        return out
+
+    segments = orjson.dumps(marked(entity, "")).split(b"\x00")
+    if len(segments) != len(places) + 1:  # pragma: no cover - orjson escapes a NUL
+        raise ValueError("a status encoded with a NUL byte")
+    return tuple(segments), tuple(places)
+
+
+def _template_fill(template: tuple, values: dict) -> bytes:
+    """A status's bytes: its cached template with ``values`` (by place) encoded into it."""
+    segments, places = template
+    out = [segments[0]]
+    for place, segment in zip(places, segments[1:], strict=True):
+        value = values[place]
+        out.append(_ENCODED[value] if type(value) is bool else orjson.dumps(value))
+        out.append(segment)
+    return b"".join(out)
 
 
 def iso(moment: datetime | None) -> str | None:
@@ -155,42 +209,51 @@ class EntityBuilder:
         Refuses (``UngatedPostError``) a post the read gate did not deliver in this request,
         unless it is the caller's own.
         """
-        return self.statuses([post])[0]
+        return orjson.loads(self.statuses([post])[0].encoded)
 
-    def statuses(self, posts) -> list[dict]:
-        """Statuses for a page of decorated posts: every post is checked against the gate,
-        the shared parts come from one cache look-up, the per-viewer fields are added here."""
+    def statuses(self, posts) -> list[EncodedJSON]:
+        """Statuses for a page of decorated posts, encoded: every post is checked against the
+        gate, the shared parts come from one cache look-up as encoded bytes with holes, and
+        the per-viewer fields are encoded into the holes here — no copy of a cached entity,
+        no decoding, no re-encoding of the page (``api.renderers`` puts the bytes in place)."""
         posts = list(posts)
         for post in posts:
             post_delivered_check(self.request, post)
         keys = [self._status_key(post) for post in posts]
-        shared = rendered_many(
-            {key: partial(self._shared_status, post) for key, post in zip(keys, posts, strict=True)}
-        )
-        return [self.decorate(shared[key], post) for key, post in zip(keys, posts, strict=True)]
+        pairs = list(zip(keys, posts, strict=True))
+        shared = rendered_many({key: partial(self._status_template, post) for key, post in pairs})
+        return [
+            EncodedJSON(_template_fill(shared[key], self._viewer_fields(post)))
+            for key, post in pairs
+        ]
 
-    def decorate(self, shared: dict, post) -> dict:
-        """The per-request part of a status, added to a copy of its cached shared part: the
-        viewer's flags (from the page's one batched look-up in ``feeds.selectors``) and
+    def _status_template(self, post) -> tuple:
+        """What the cache holds for a status: its viewer-independent entity encoded, split
+        where the per-viewer fields go (``_template``)."""
+        holes = _REPOST_HOLES if post.repost_of_id else _POST_HOLES
+        return _template(self._shared_status(post), holes)
+
+    def _viewer_fields(self, post) -> dict:
+        """The per-request part of a status, by its place in the entity: the viewer's flags
+        (from the page's one batched look-up in ``feeds.selectors``) and
         ``media_attachments`` (signed URLs expire, so they are never cached)."""
-        data = {**shared, "account": dict(shared["account"])}
         if post.repost_of_id:
             original = post.repost_of
-            reblog = data["reblog"] = {
-                **shared["reblog"],
-                "account": dict(shared["reblog"]["account"]),
-            }
             # The wrapper is the reposter's own row; the viewer's flags belong to the original.
-            reblog["favourited"] = bool(getattr(post, "viewer_liked", False))
-            reblog["reblogged"] = bool(getattr(post, "viewer_reposted", False))
-            reblog["bookmarked"] = bool(getattr(original, "viewer_bookmarked", False))
-            reblog["media_attachments"] = self.media_attachments(original)
-        else:
-            data["favourited"] = bool(getattr(post, "viewer_liked", False))
-            data["reblogged"] = bool(getattr(post, "viewer_reposted", False))
-        data["bookmarked"] = bool(getattr(post, "viewer_bookmarked", False))
-        data["media_attachments"] = self.media_attachments(post)
-        return data
+            return {
+                "bookmarked": bool(getattr(post, "viewer_bookmarked", False)),
+                "reblog.favourited": bool(getattr(post, "viewer_liked", False)),
+                "reblog.reblogged": bool(getattr(post, "viewer_reposted", False)),
+                "reblog.bookmarked": bool(getattr(original, "viewer_bookmarked", False)),
+                "reblog.media_attachments": self.media_attachments(original),
+                "media_attachments": self.media_attachments(post),
+            }
+        return {
+            "favourited": bool(getattr(post, "viewer_liked", False)),
+            "reblogged": bool(getattr(post, "viewer_reposted", False)),
+            "bookmarked": bool(getattr(post, "viewer_bookmarked", False)),
+            "media_attachments": self.media_attachments(post),
+        }
 
     def media_attachments(self, post) -> list[dict]:
         """Mastodon's MediaAttachment list for ``post``: per request, never cached."""
@@ -262,7 +325,7 @@ class EntityBuilder:
             "replies_count": post.replies_count,
             "reblogs_count": post.reposts_count,
             "favourites_count": post.likes_count,
-            # Per viewer: set by ``decorate``.
+            # Per viewer: encoded into the cached bytes by ``statuses`` (``_viewer_fields``).
             "favourited": False,
             "reblogged": False,
             "muted": False,
@@ -272,7 +335,7 @@ class EntityBuilder:
             "reblog": reblog,
             "application": None,
             "account": self.account(post.author),
-            "media_attachments": [],  # per request: set by ``decorate``
+            "media_attachments": [],  # per request: ``_viewer_fields``
             "mentions": [self.mention(user_id, name) for user_id, name in mentioned],
             "tags": [self.tag(name) for name in hashtag_names(post.text)],
             "emojis": [],

@@ -6,23 +6,58 @@ is the same compact UTF-8 JSON, with U+2028/U+2029 escaped as DRF does. Anything
 encode itself (lazy translation strings, Decimals, …) goes through DRF's encoder, what it
 refuses (integers beyond 64 bits) through DRF's renderer, and an
 ``indent`` request (the browsable API) through DRF's renderer unchanged.
+
+A value already encoded (``EncodedJSON``: a status joined from its cached bytes) is put in
+place as it is by orjson; DRF's encoder (``indent``, the browsable API) decodes it first.
 """
 
 import orjson
 from rest_framework import renderers
 from rest_framework.utils.encoders import JSONEncoder
 
-_DEFAULT = JSONEncoder().default
+
+class EncodedJSON:
+    """A JSON value already encoded (``encoded``: its UTF-8 bytes, compact, as orjson writes
+    it), to be put in a response as it is."""
+
+    __slots__ = ("encoded",)
+
+    def __init__(self, encoded: bytes):
+        self.encoded = encoded
+
+    def __repr__(self) -> str:
+        return f"EncodedJSON({self.encoded!r})"
+
+
+class _Encoder(JSONEncoder):
+    """DRF's encoder, decoding ``EncodedJSON`` (for the ``indent`` and browsable forms)."""
+
+    def default(self, obj):
+        if type(obj) is EncodedJSON:
+            return orjson.loads(obj.encoded)
+        return super().default(obj)
+
+
+_DRF_DEFAULT = JSONEncoder().default
+
+
+def _default(value):
+    """What orjson cannot encode itself: ``EncodedJSON`` in place, the rest as DRF does."""
+    if type(value) is EncodedJSON:
+        return orjson.Fragment(value.encoded)
+    return _DRF_DEFAULT(value)
 
 
 class JSONRenderer(renderers.JSONRenderer):
+    encoder_class = _Encoder
+
     def render(self, data, accepted_media_type=None, renderer_context=None):
         if data is None:
             return b""
         if self.get_indent(accepted_media_type, renderer_context or {}) is not None:
             return super().render(data, accepted_media_type, renderer_context)
         try:
-            encoded = orjson.dumps(data, default=_DEFAULT, option=orjson.OPT_NON_STR_KEYS)
+            encoded = orjson.dumps(data, default=_default, option=orjson.OPT_NON_STR_KEYS)
         except orjson.JSONEncodeError:  # e.g. an integer beyond 64 bits: DRF's encoder copes
             return super().render(data, accepted_media_type, renderer_context)
         # As DRF does: these two are valid JSON but end a line in JavaScript source.
@@ -45,4 +80,4 @@ class JSONLinesRenderer(renderers.BaseRenderer):
         if data is None:
             return b""
         items = data if isinstance(data, list) else [data]
-        return b"".join(orjson.dumps(item) + b"\n" for item in items)
+        return b"".join(orjson.dumps(item, default=_default) + b"\n" for item in items)

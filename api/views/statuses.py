@@ -183,7 +183,7 @@ class StatusView(ApiView):
     def get(self, request, status_id):
         post = post_or_404(request, status_id)
         delivered = self.deliver([post])
-        return Response(self.entities().status(delivered[0]))
+        return Response(self.entities().statuses(delivered)[0])
 
     @extend_schema(
         operation_id="statuses_delete",

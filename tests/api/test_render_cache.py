@@ -20,6 +20,7 @@ from api.entities import EntityBuilder
 from core.render_cache import local_entries
 from feeds import services
 from feeds.bookmarks import bookmark_create
+from feeds.models import Post
 from feeds.selectors import PageRequest, timeline_home
 from tests.api.test_cache_outage import BrokenCache
 from tests.render_world import World, world_build
@@ -276,3 +277,89 @@ def test_a_warm_page_builds_no_status(monkeypatch, world):
     assert len(calls) == 1
     assert cached(client, "/api/v1/timelines/home") == expected
     assert len(calls) == 1
+
+
+def _with_viewer_fields(entity: dict, fields: dict) -> dict:
+    """``entity`` with the per-viewer ``fields`` (by place, ``reblog.favourited``) set, as
+    the page's old copy-and-decorate step built it."""
+    data = {**entity, "account": dict(entity["account"])}
+    if entity["reblog"] is not None:
+        data["reblog"] = {**entity["reblog"]}
+    for place, value in fields.items():
+        target = data
+        *path, name = place.split(".")
+        for step in path:
+            target = target[step]
+        target[name] = value
+    return data
+
+
+@pytest.fixture
+def media_world(settings, tmp_path, world):
+    """The world with an image: the viewer's own post carrying one, reposted by vera."""
+    from tests.media_helpers import upload
+
+    settings.MEDIA_ROOT = str(tmp_path / "media")
+    client = client_for(world)
+    media = client.post("/api/v2/media", {"file": upload()}, format="multipart").json()
+    posted = client.post(
+        "/api/v1/statuses", {"status": "a picture #cache", "media_ids": [media["id"]]}
+    ).json()
+    services.repost_create(user=world.vera, post=Post.objects.get(pk=posted["id"]))
+    return world
+
+
+@pytest.mark.parametrize("render_cache", [False, True])
+def test_encoded_statuses_are_the_entities_with_the_viewers_fields(
+    rf, settings, media_world, render_cache
+):
+    """Ensures that a status joined from its cached bytes is exactly ``orjson.dumps`` of its
+    shared entity with the viewer's flags and media put in place, for every kind of post on
+    the home page (original, reply, repost, mentions, images in a post and in a reposted
+    original, the viewer's likes, reposts and bookmarks), cache on and off, cold and warm."""
+    import orjson
+
+    from access.delivered import delivered_ids_add
+
+    settings.RENDER_CACHE = render_cache
+    viewer = media_world.viewer
+    posts = timeline_home(viewer=viewer, page=PageRequest(limit=40))
+    assert any(post.repost_of_id and post.repost_of.media for post in posts)
+    assert any(getattr(post, "media", None) for post in posts)
+    request = rf.get("/api/v1/timelines/home")
+    request.user = viewer
+    delivered_ids_add(request, [pid for p in posts for pid in (p.pk, p.repost_of_id) if pid])
+    builder = EntityBuilder(request)
+    expected = [
+        orjson.dumps(_with_viewer_fields(builder._shared_status(p), builder._viewer_fields(p)))
+        for p in posts
+    ]
+    for _ in range(2):  # cold, then warm
+        assert [status.encoded for status in builder.statuses(posts)] == expected
+
+
+def test_the_indented_and_browsable_forms_decode_the_cached_statuses(settings, world):
+    """Ensures that the forms DRF renders itself (``indent``, the browsable API) show the
+    same statuses as the compact bytes joined from the cache."""
+    import json
+
+    client = client_for(world)
+    compact = client.get("/api/v1/timelines/home")
+    indented = client.get("/api/v1/timelines/home", HTTP_ACCEPT="application/json; indent=2")
+    assert indented.status_code == 200 and b'\n  {\n    "id"' in indented.content
+    assert json.loads(indented.content) == compact.json()
+    browsable = client.get("/api/v1/timelines/home", HTTP_ACCEPT="text/html")
+    assert browsable.status_code == 200
+    assert f"&quot;id&quot;: &quot;{world.original.pk}&quot;" in browsable.content.decode()
+
+
+def test_shared_renderings_cannot_be_changed_by_a_caller(world):
+    """Ensures that what the render cache hands out is shared read-only (no copy per hit):
+    a dict comes back as a read-only mapping, a status as immutable bytes."""
+    from core.render_cache import rendered_many
+
+    found = rendered_many({"r:test:dict": lambda: {"head": "<p>"}})["r:test:dict"]
+    with pytest.raises(TypeError):
+        found["head"] = "changed"
+    again = rendered_many({"r:test:dict": lambda: {"head": "other"}})["r:test:dict"]
+    assert again["head"] == "<p>"

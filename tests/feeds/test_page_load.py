@@ -274,3 +274,33 @@ def test_the_statement_applies_the_rule_as_the_queryset_states_it(withheld_rule)
     assert set(home) == set(orm_home.values_list("pk", flat=True))
     assert withheld.pk not in home
     assert {reply.pk, shown.pk} <= set(home)
+
+
+@pytest.mark.parametrize("zone", ["UTC", "Europe/Paris", "America/St_Johns"])
+def test_the_page_cursor_parses_timestamps_as_psycopg_does(zone):
+    """Ensures that the page statement's timestamp parser (``datetime.fromisoformat``) gives
+    exactly psycopg's datetime — same moment, same time zone object — for every form
+    PostgreSQL's ISO output takes (fractions of any length, offsets in hours, minutes and
+    seconds, dates near the ends of the range), and hands what it cannot read to psycopg."""
+    from zoneinfo import ZoneInfo
+
+    from psycopg import DataError
+    from psycopg.types.datetime import TimestamptzLoader
+
+    from feeds.page_load import _iso_timestamps
+
+    loader = TimestamptzLoader(1184)
+    loader._timezone = ZoneInfo(zone)
+    for text in [
+        b"2026-12-01 21:38:00.123456+00",
+        b"2026-12-01 21:38:00+00",
+        b"2026-12-01 21:38:00.5+05:30",
+        b"1900-01-01 00:00:00.01-00:19:32",
+        b"0001-01-01 00:00:00+00",
+        b"9999-12-31 23:59:59.999999+00",
+        b"2026-03-29 01:30:00+01",
+    ]:
+        ours, theirs = _iso_timestamps(loader, text), TimestamptzLoader._load_iso(loader, text)
+        assert (ours, ours.tzinfo, ours.utcoffset()) == (theirs, theirs.tzinfo, theirs.utcoffset())
+    with pytest.raises(DataError):
+        _iso_timestamps(loader, b"infinity")
