@@ -15,18 +15,17 @@ re-encoded. ``status`` gives one status as a dict, decoded from the same bytes.
 """
 
 from datetime import UTC, datetime
-from functools import lru_cache, partial
+from functools import partial
 from urllib.parse import quote
 
 import orjson
-from django.conf import settings
 from django.core.files.storage import default_storage
 from django.templatetags.static import static
-from django.urls import get_script_prefix, get_urlconf, reverse
 
 from access.delivered import post_delivered_check
 from accounts.ai_training import ai_training_allowed, ai_training_choice
 from core.render_cache import render_key, rendered_many
+from core.urls import reverse_once
 from feeds.media_urls import media_url
 from feeds.references import hashtag_names
 from feeds.text import render_post_html
@@ -102,16 +101,6 @@ def content_usage(author) -> str:
     return f"train-ai={'y' if ai_training_allowed(author) else 'n'}"
 
 
-@lru_cache(maxsize=16)
-def _page_paths(script_prefix: str, urlconf: object) -> tuple[str, str]:
-    """The post and profile page paths with ``EntityBuilder``'s stand-ins, reversed once per
-    script prefix and URLconf (what ``reverse`` reads), not on every request."""
-    return (
-        reverse("feeds:post", args=[EntityBuilder._POST_MARK], urlconf=urlconf),
-        reverse("feeds:profile", args=[EntityBuilder._USER_MARK], urlconf=urlconf),
-    )
-
-
 class EntityBuilder:
     """Builds entities for one request: absolute URLs need the request's scheme and host."""
 
@@ -123,9 +112,8 @@ class EntityBuilder:
         self.request = request
         self._avatar = request.build_absolute_uri(static(AVATAR_PATH))
         self._header = request.build_absolute_uri(static(HEADER_PATH))
-        post_path, profile_path = _page_paths(
-            get_script_prefix(), get_urlconf() or settings.ROOT_URLCONF
-        )
+        post_path = reverse_once("feeds:post", self._POST_MARK)
+        profile_path = reverse_once("feeds:profile", self._USER_MARK)
         self._post_url = self.url(post_path).split(self._POST_MARK)
         self._profile_url = self.url(profile_path).split(self._USER_MARK)
         self._accounts: dict[tuple, dict] = {}
