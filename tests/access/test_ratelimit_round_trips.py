@@ -3,6 +3,7 @@ group it counts against, in one round trip, under django-ratelimit's own keys an
 
 import pytest
 from django.core.cache import cache
+from django.test import RequestFactory
 from django_ratelimit.core import get_usage
 
 from core.ratelimits import ratelimit_check, ratelimit_check_all, ratelimit_statuses
@@ -49,14 +50,12 @@ def test_an_api_request_counts_its_rules_in_one_round_trip(limits, path):
     with_limits = _trips(caller.client, path)
     assert len(with_limits) == len(without) + 1, (without, with_limits)
     assert with_limits.count("EVALSHA") == without.count("EVALSHA") + 1
-    paging = [s for s in ratelimit_statuses(_request_of(caller), "paging")]
-    expected_paging = 3 if "max_id" in path else 0  # two warm-ups and the counted request
-    assert [s.used for s in paging] == [expected_paging]
+    paging = ratelimit_statuses(_request_of(caller), "paging")
+    expected = [3] if "max_id" in path else [0]  # the two warm-ups and the counted request
+    assert [status.used for status in paging] == expected
 
 
 def _request_of(caller):
-    from django.test import RequestFactory
-
     request = RequestFactory().get("/")
     request.user = caller.user
     request.auth = caller.token
