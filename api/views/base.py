@@ -23,6 +23,34 @@ class ApiView(APIView):
     """
 
     request_rate_groups: dict[str, list[str]] = {}
+    # Per view class: its ``Allow`` header (DRF works it out from the class on every request).
+    _allow_headers: dict[tuple, str] = {}
+
+    @property
+    def default_response_headers(self):
+        shape = (type(self), tuple(self.http_method_names))
+        allow = self._allow_headers.get(shape)
+        if allow is None:
+            allow = self._allow_headers[shape] = ", ".join(self.allowed_methods)
+        headers = {"Allow": allow}
+        if len(self.renderer_classes) > 1:
+            headers["Vary"] = "Accept"
+        return headers
+
+    def perform_content_negotiation(self, request, force=False):
+        # What almost every client sends, answered without parsing the header or making every
+        # renderer: no format asked for, and no Accept, "*/*" or exactly the first renderer's
+        # media type, for which DRF's negotiation picks the first renderer with its media type
+        # (tests/api/test_request_cycle.py compares the two on every view).
+        renderer_class = self.renderer_classes[0]
+        django_request = getattr(request, "_request", request)
+        if (
+            django_request.META.get("HTTP_ACCEPT") in (None, "*/*", renderer_class.media_type)
+            and getattr(self, "format_kwarg", None) is None
+            and self.settings.URL_FORMAT_OVERRIDE not in django_request.GET
+        ):
+            return renderer_class(), renderer_class.media_type
+        return super().perform_content_negotiation(request, force=force)
 
     def perform_authentication(self, request):
         # Counted right after authentication (the token and user are known) and before the
