@@ -23,19 +23,6 @@ class ApiView(APIView):
     """
 
     request_rate_groups: dict[str, list[str]] = {}
-    # Per view class: its ``Allow`` header (DRF works it out from the class on every request).
-    _allow_headers: dict[tuple, str] = {}
-
-    @property
-    def default_response_headers(self):
-        shape = (type(self), tuple(self.http_method_names))
-        allow = self._allow_headers.get(shape)
-        if allow is None:
-            allow = self._allow_headers[shape] = ", ".join(self.allowed_methods)
-        headers = {"Allow": allow}
-        if len(self.renderer_classes) > 1:
-            headers["Vary"] = "Accept"
-        return headers
 
     def perform_content_negotiation(self, request, force=False):
         # What almost every client sends, answered without parsing the header or making every

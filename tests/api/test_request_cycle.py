@@ -63,12 +63,3 @@ def test_content_negotiation_answers_as_drf(accept):
             ours = _outcome(lambda: view.perform_content_negotiation(request))  # noqa: B023
             drf = _outcome(lambda: APIView.perform_content_negotiation(view, request))  # noqa: B023
             assert ours == drf, (cls.__name__, accept, query)
-
-
-def test_default_response_headers_are_drfs():
-    """Ensures that the ``Allow`` (and ``Vary``) headers the base view remembers per class are
-    the ones DRF works out on each request."""
-    for cls, initkwargs in api_views().items():
-        for _ in range(2):  # worked out, then remembered
-            view = cls(**initkwargs)
-            assert view.default_response_headers == APIView.default_response_headers.fget(view)
