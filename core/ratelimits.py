@@ -174,6 +174,8 @@ def _counters(request, group: str) -> list[_Counter]:
         limit, period = _rate_split(rate)
         # The key kind is part of the group so user 7 and token 7 never share a counter.
         kind_group = f"{group}.{key}"
+        # django-ratelimit's own (private) helpers, so its get_usage reads the same counters:
+        # tests/access/test_ratelimit_round_trips.py checks that against the pinned version.
         window = ratelimit_core._get_window(value, period)
         cache_key = ratelimit_core._make_cache_key(
             kind_group, window, rate, value, ratelimit_core.ALL
