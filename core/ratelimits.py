@@ -1,5 +1,7 @@
-"""Request-rate limits: named groups of rules in ``settings.REQUEST_RATE_LIMITS``, counted by
-django-ratelimit in the shared cache, refused when any rule of the group is broken.
+"""Request-rate limits: named groups of rules in ``settings.REQUEST_RATE_LIMITS``, counted in
+the shared cache under django-ratelimit's keys and windows, refused when any rule of the group
+is broken. On Redis every counter a request moves, of every group it counts against, is
+counted in one round trip (one script); on another cache, rule by rule by django-ratelimit.
 
 Separate from the daily read budget (``access.gate``): these stop bursts and abuse (sign-up,
 log-in, posting, follows, API calls, paging). A group is a list of ``(rate, key)`` rules; the
@@ -11,6 +13,7 @@ counter a request moves. ``ratelimit_check()`` is the one way to check a group; 
 
 import logging
 import math
+import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -18,12 +21,15 @@ from functools import wraps
 
 from django.conf import settings
 from django.contrib.auth.signals import user_login_failed
+from django.core.cache import caches
 from django.dispatch import receiver
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
 from django.utils import timezone
+from django_ratelimit import core as ratelimit_core
 from django_ratelimit.core import get_usage
 
+from .cache_errors import CACHE_ERRORS
 from .client_ip import client_ip, ip_prefix, reader_principal, review_prefix
 from .waits import duration_text, rate_limit_headers, reset_at_iso
 
@@ -143,44 +149,189 @@ def ratelimit_rules(group: str) -> list[tuple[str, str]]:
     return list(settings.REQUEST_RATE_LIMITS.get(group, []))
 
 
-def _rule_status(request, group: str, rate: str, key: str, *, increment: bool, peek: bool):
-    value = KEY_FUNCTIONS[key](request)
-    if value is None:
-        return None
-    try:
-        usage = get_usage(
-            request,
-            # The key kind is part of the group so user 7 and token 7 never share a counter.
-            group=f"{group}.{key}",
-            key=lambda _group, _request: value,
-            rate=rate,
-            increment=increment,
+@dataclass(frozen=True)
+class _Counter:
+    """One rule's counter for one request: django-ratelimit's cache key and window for it."""
+
+    group: str
+    rate: str
+    key: str
+    value: str
+    limit: int
+    period: int
+    window: int
+    cache_key: str
+
+
+def _counters(request, group: str) -> list[_Counter]:
+    """The counters of the rules of ``group`` that apply to the request (a key function that
+    answers None skips its rule), keyed exactly as django-ratelimit's ``get_usage`` keys them."""
+    counters = []
+    for rate, key in ratelimit_rules(group):
+        value = KEY_FUNCTIONS[key](request)
+        if value is None:
+            continue
+        limit, period = _rate_split(rate)
+        # The key kind is part of the group so user 7 and token 7 never share a counter.
+        kind_group = f"{group}.{key}"
+        # django-ratelimit's own (private) helpers, so its get_usage reads the same counters:
+        # tests/access/test_ratelimit_round_trips.py checks that against the pinned version.
+        window = ratelimit_core._get_window(value, period)
+        cache_key = ratelimit_core._make_cache_key(
+            kind_group, window, rate, value, ratelimit_core.ALL
         )
-    except Exception:  # the cache is unreachable: fail open (docs/read-budgets.md)
-        logger.warning("request-rate limit %s/%s not checked: cache unavailable", group, key)
+        counters.append(_Counter(group, rate, key, value, limit, period, window, cache_key))
+    return counters
+
+
+# All the counters of one request in one round trip. For each group in turn and each of its
+# rules: create the counter (with its window's expiry) if missing, then count the request
+# (INCR) or only look (GET) — django-ratelimit's add-then-incr, but atomic, so a counter that
+# expires in between is never left without an expiry. Stops after the first group with a
+# broken rule (its rules are all counted), as checking the groups one by one did.
+# ARGV: the number of groups, 1 to stop at the first broken group (0 to go on), then per
+# group: its number of rules, 1 to count (0 to look), and per rule: its expiry in seconds and
+# its limit. Returns the counts it read, in order.
+_COUNT_LUA = """
+local counts = {}
+local k, a = 1, 3
+for g = 1, tonumber(ARGV[1]) do
+  local rules, counting = tonumber(ARGV[a]), ARGV[a + 1] == '1'
+  a = a + 2
+  local broken = false
+  for r = 1, rules do
+    local expiry, limit = ARGV[a], tonumber(ARGV[a + 1])
+    a = a + 2
+    local used
+    if counting then
+      if redis.call('SET', KEYS[k], 1, 'NX', 'EX', expiry) then
+        used = 1
+      else
+        used = redis.call('INCR', KEYS[k])
+      end
+      broken = broken or used > limit
+    else
+      if redis.call('SET', KEYS[k], 0, 'NX', 'EX', expiry) then
+        used = 0
+      else
+        used = tonumber(redis.call('GET', KEYS[k])) or 0
+      end
+      broken = broken or used >= limit
+    end
+    counts[#counts + 1] = used
+    k = k + 1
+  end
+  if broken and ARGV[2] == '1' then break end
+end
+return counts
+"""
+_count_scripts: dict[int, object] = {}
+
+
+def _counters_redis():
+    """The raw Redis client behind the request-rate cache and that cache, or (None, cache)
+    when it is not django-redis (the embedded default's in-process cache)."""
+    backend = caches[getattr(settings, "RATELIMIT_USE_CACHE", "default")]
+    client = getattr(backend, "client", None)
+    if client is None or not hasattr(client, "get_client") or not hasattr(client, "make_key"):
+        return None, backend
+    return client.get_client(write=True), backend
+
+
+def _counts_redis(client, backend, checks, *, stop_at_refusal: bool) -> list[int]:
+    """Count (or look at) every counter of ``checks`` — ``(counting, counters)`` per group —
+    in one script call; the counts of the groups evaluated, in order."""
+    script = _count_scripts.get(id(client))
+    if script is None:
+        script = _count_scripts[id(client)] = client.register_script(_COUNT_LUA)
+    keys, args = [], [len(checks), int(stop_at_refusal)]
+    for counting, counters in checks:
+        args += [len(counters), int(counting)]
+        for counter in counters:
+            keys.append(backend.client.make_key(counter.cache_key))
+            args += [counter.period + ratelimit_core.EXPIRATION_FUDGE, counter.limit]
+    return [int(count) for count in script(keys=keys, args=args)]
+
+
+def _count_one(request, counter: _Counter, *, counting: bool) -> int | None:
+    """One counter through django-ratelimit itself (a cache other than Redis), or None when
+    it could not be read or written."""
+    usage = get_usage(
+        request,
+        group=f"{counter.group}.{counter.key}",
+        key=lambda _group, _request: counter.value,
+        rate=counter.rate,
+        increment=counting,
+    )
+    if usage is None or (usage["limit"] == 0 and usage["time_left"] == -1):
         return None
-    if usage is None:  # RATELIMIT_ENABLE is off
-        return None
-    if usage["limit"] == 0 and usage["time_left"] == -1:
-        # django-ratelimit could not read or write the counter; fail open, as above.
-        logger.warning("request-rate limit %s/%s not checked: cache refused", group, key)
-        return None
-    used = usage["count"]
-    limit = usage["limit"]
-    count, seconds = _rate_split(rate)
+    return usage["count"]
+
+
+def _status(counter: _Counter, used: int, *, counting: bool) -> RateLimitStatus:
     # Counting this request, the rule is broken past the limit; peeking (nothing counted), it
     # is broken once the limit is reached, since the next counted attempt would exceed it.
-    limited = used >= limit if peek else used > limit
+    limited = used > counter.limit if counting else used >= counter.limit
+    time_left = counter.window - int(time.time())
     return RateLimitStatus(
-        group=group,
-        key=key,
-        rate=rate,
-        limit=limit,
-        window_seconds=seconds,
-        used=min(used, limit),
-        reset_at=timezone.now() + timedelta(seconds=max(usage["time_left"], 0)),
+        group=counter.group,
+        key=counter.key,
+        rate=counter.rate,
+        limit=counter.limit,
+        window_seconds=counter.period,
+        used=min(used, counter.limit),
+        reset_at=timezone.now() + timedelta(seconds=max(time_left, 0)),
         limited=limited,
     )
+
+
+def _groups_evaluate(
+    request, checks: list[tuple[str, bool]], *, stop_at_refusal: bool
+) -> list[list[RateLimitStatus]]:
+    """The request's standing against each group of ``checks`` (``(group, counting)``, in
+    order), counted where ``counting``; with ``stop_at_refusal`` the groups after the first
+    one with a broken rule are neither counted nor returned. One Redis round trip for all of
+    them; fails open (nothing returned, logged) when the cache cannot be reached."""
+    if not getattr(settings, "RATELIMIT_ENABLE", True):
+        return []
+    evaluated = [(counting, _counters(request, group)) for group, counting in checks]
+    evaluated = [(counting, counters) for counting, counters in evaluated if counters]
+    if not evaluated:
+        return []
+    client, backend = _counters_redis()
+    if client is not None:
+        try:
+            counts = iter(
+                _counts_redis(client, backend, evaluated, stop_at_refusal=stop_at_refusal)
+            )
+        except CACHE_ERRORS:  # the cache is unreachable: fail open (docs/read-budgets.md)
+            logger.warning("request-rate limits not checked: cache unavailable")
+            return []
+    results = []
+    for counting, counters in evaluated:
+        statuses = []
+        for counter in counters:
+            if client is not None:
+                used = next(counts, None)
+                if used is None:  # a later group the script did not reach
+                    return results
+            else:
+                try:
+                    used = _count_one(request, counter, counting=counting)
+                except Exception:  # as above, one rule at a time
+                    used = None
+                if used is None:
+                    logger.warning(
+                        "request-rate limit %s/%s not checked: cache unavailable",
+                        counter.group,
+                        counter.key,
+                    )
+                    continue
+            statuses.append(_status(counter, used, counting=counting))
+        results.append(statuses)
+        if stop_at_refusal and any(status.limited for status in statuses):
+            break
+    return results
 
 
 RATE_PERIODS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
@@ -196,13 +347,17 @@ def _rate_split(rate: str) -> tuple[int, int]:
 def ratelimit_statuses(
     request, group: str, *, increment: bool = False, peek: bool = True
 ) -> list[RateLimitStatus]:
-    """The request's standing against every rule of ``group`` that applies to it."""
-    statuses = []
-    for rate, key in ratelimit_rules(group):
-        status = _rule_status(request, group, rate, key, increment=increment, peek=peek)
-        if status is not None:
-            statuses.append(status)
-    return statuses
+    """The request's standing against every rule of ``group`` that applies to it (counted
+    with ``increment``; ``peek`` is its opposite, kept for callers that name it)."""
+    for statuses in _groups_evaluate(request, [(group, increment)], stop_at_refusal=False):
+        return statuses
+    return []
+
+
+def _broken(statuses: list[RateLimitStatus]) -> RateLimitStatus | None:
+    """The broken rule that frees up last, or None."""
+    broken = [status for status in statuses if status.limited]
+    return max(broken, key=lambda status: status.reset_at) if broken else None
 
 
 def ratelimit_check(request, group: str, *, count: bool = True) -> RateLimitStatus | None:
@@ -212,20 +367,23 @@ def ratelimit_check(request, group: str, *, count: bool = True) -> RateLimitStat
     ``count=False`` only looks (e.g. failed log-ins are counted when they fail, but checked
     before the attempt).
     """
-    statuses = ratelimit_statuses(request, group, increment=count, peek=not count)
-    broken = [status for status in statuses if status.limited]
-    if not broken:
-        return None
-    return max(broken, key=lambda status: status.reset_at)
+    return _first_refusal(request, [(group, count)])
 
 
-def ratelimit_check_all(request, groups: Iterable[str]) -> RateLimitStatus | None:
-    """``ratelimit_check`` for several groups in turn, stopping at the first refusal."""
-    for group in groups:
-        refused = ratelimit_check(request, group)
+def _first_refusal(request, checks: list[tuple[str, bool]]) -> RateLimitStatus | None:
+    """The broken rule of the first group of ``checks`` that has one (the groups after it
+    are not counted), in one round trip."""
+    for statuses in _groups_evaluate(request, checks, stop_at_refusal=True):
+        refused = _broken(statuses)
         if refused is not None:
             return refused
     return None
+
+
+def ratelimit_check_all(request, groups: Iterable[str]) -> RateLimitStatus | None:
+    """``ratelimit_check`` for several groups in turn, stopping at the first refusal (one
+    round trip for all of them)."""
+    return _first_refusal(request, [(group, True) for group in groups])
 
 
 def is_paging_request(request) -> bool:
@@ -316,9 +474,8 @@ def request_rate_limit(
         @wraps(view)
         def wrapped(request, *args, **kwargs):
             if request.method in methods:
-                refused = ratelimit_check_all(request, groups)
-                for group in peek:
-                    refused = refused or ratelimit_check(request, group, count=False)
+                checks = [(group, True) for group in groups] + [(group, False) for group in peek]
+                refused = _first_refusal(request, checks)
                 if refused is not None:
                     return rate_limited_page(request, refused)
             return view(request, *args, **kwargs)

@@ -102,7 +102,8 @@ MIDDLEWARE = [
     "access.middleware.ReadBudgetHeadersMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
-    "csp.middleware.CSPMiddleware",
+    # django-csp's, with the site's policy built once rather than on every response.
+    "core.content_security.CSPMiddleware",
 ]
 
 ROOT_URLCONF = "microblog.urls"

@@ -24,6 +24,21 @@ class ApiView(APIView):
 
     request_rate_groups: dict[str, list[str]] = {}
 
+    def perform_content_negotiation(self, request, force=False):
+        # What almost every client sends, answered without parsing the header or making every
+        # renderer: no format asked for, and no Accept, "*/*" or exactly the first renderer's
+        # media type, for which DRF's negotiation picks the first renderer with its media type
+        # (tests/api/test_request_cycle.py compares the two on every view).
+        renderer_class = self.renderer_classes[0]
+        django_request = getattr(request, "_request", request)
+        if (
+            django_request.META.get("HTTP_ACCEPT") in (None, "*/*", renderer_class.media_type)
+            and getattr(self, "format_kwarg", None) is None
+            and self.settings.URL_FORMAT_OVERRIDE not in django_request.GET
+        ):
+            return renderer_class(), renderer_class.media_type
+        return super().perform_content_negotiation(request, force=force)
+
     def perform_authentication(self, request):
         # Counted right after authentication (the token and user are known) and before the
         # permissions, so refused and unauthenticated calls count too. A bad token falls back
