@@ -247,12 +247,6 @@ def access_log_shards() -> int:
     return max(int(settings.ACCESS_LOG_SHARDS), 1)
 
 
-def redis_cluster_layout() -> bool:
-    """Whether Redis keys are laid out for Redis Cluster (``ACCESS_LOG_SHARDS`` > 1): every
-    multi-key script keeps to one hash slot (docs/architecture.md, "Redis keys")."""
-    return access_log_shards() > 1
-
-
 def access_log_shard(principal: str) -> int:
     """Which stream a reader's records go to: user id (or a CRC of the IP principal) mod N.
     Stable, so a reader's ledger sets and their stream stay in one slot."""

@@ -31,6 +31,7 @@ from django_ratelimit.core import get_usage
 
 from .cache_errors import CACHE_ERRORS
 from .client_ip import client_ip, ip_prefix, reader_principal, review_prefix
+from .redis_layout import redis_cluster_layout
 from .waits import duration_text, rate_limit_headers, reset_at_iso
 
 logger = logging.getLogger(__name__)
@@ -234,6 +235,10 @@ def _counters_redis():
     backend = caches[getattr(settings, "RATELIMIT_USE_CACHE", "default")]
     client = getattr(backend, "client", None)
     if client is None or not hasattr(client, "get_client") or not hasattr(client, "make_key"):
+        return None, backend
+    if redis_cluster_layout():
+        # django-ratelimit's keys carry no hash tag: one request's counters span slots, which
+        # one script cannot take on Redis Cluster (CROSSSLOT). Key by key, as it does itself.
         return None, backend
     return client.get_client(write=True), backend
 

@@ -37,7 +37,7 @@ from functools import cache
 from django.conf import settings
 from redis.crc import key_slot
 
-from access.access_log import redis_cluster_layout
+from core.redis_layout import redis_cluster_layout
 
 logger = logging.getLogger(__name__)
 

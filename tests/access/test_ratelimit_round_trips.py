@@ -90,3 +90,21 @@ def test_groups_after_a_refusal_are_not_counted(limits, make_request):
     refused = ratelimit_check_all(request, ["first", "second"])
     assert refused.group == "first"
     assert [s.used for s in ratelimit_statuses(request, "second")] == [1]
+
+
+def test_on_the_cluster_layout_the_counters_go_key_by_key(limits):
+    """Ensures that with Redis keys laid out for Redis Cluster (``ACCESS_LOG_SHARDS`` > 1) a
+    request's counters are not sent as one script — django-ratelimit's keys carry no hash
+    tag, so they span slots — but key by key, and still count."""
+    limits.ACCESS_LOG_SHARDS = 2
+    caller = make_caller(username="clustered")
+    path = "/api/v1/timelines/public?max_id=999999"
+    for _ in range(2):
+        caller.client.get(path)
+    limits.RATELIMIT_ENABLE = False
+    without = _trips(caller.client, path)
+    limits.RATELIMIT_ENABLE = True
+    with_limits = _trips(caller.client, path)
+    assert with_limits.count("EVALSHA") == without.count("EVALSHA"), with_limits
+    assert len(with_limits) > len(without) + 1
+    assert [status.used for status in ratelimit_statuses(_request_of(caller), "paging")] == [3]
