@@ -82,6 +82,10 @@ def _reader(username: str, follow_count: int):
     Follow.objects.bulk_create(
         [Follow(follower=user, followee_id=uid) for uid in wanted], ignore_conflicts=True
     )
+    # bulk_create keeps no denormalised count; the services would (the home path reads it).
+    # Saved, not updated: the save's signal sets a new generation for the cached user.
+    user.following_count = Follow.objects.filter(follower=user).count()
+    user.save(update_fields=["following_count"])
     ApiToken.objects.filter(user=user).delete()
     _, raw = token_create(user=user, name="bench", scopes=["read", "write"])
     client = Client()
