@@ -284,7 +284,9 @@ def test_code_is_bound_to_its_client(browser):
     code = code_from(approve(browser, authorize_url(app)))
     stolen = exchange({**app, **{k: other[k] for k in ("client_id", "client_secret")}}, code)
     assert stolen.status_code == 400 and stolen.json()["error"] == "invalid_grant"
-    wrong = exchange({**app, "client_secret": app["client_secret"][:-1] + "x"}, code)
+    secret = app["client_secret"]
+    wrong_secret = secret[:-1] + ("y" if secret.endswith("x") else "x")  # never the same
+    wrong = exchange({**app, "client_secret": wrong_secret}, code)
     assert wrong.status_code == 401 and wrong.json()["error"] == "invalid_client"
     assert "WWW-Authenticate" in wrong
 
