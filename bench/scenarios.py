@@ -10,7 +10,15 @@ from django.core.management import call_command
 from django.db.models import Q
 from django.test import Client
 
-from bench.harness import RedisCpu, Server, interleaved, median, postgres_backends_cpu
+from bench.harness import (
+    SPLIT_ATTEMPTS,
+    RedisCpu,
+    Server,
+    interleaved,
+    lopsided,
+    median,
+    postgres_backends_cpu,
+)
 from bench.harness import load as _load
 
 # The goals of issue 16, judged on req/s measured side by side in one run (CPU per request
@@ -330,6 +338,13 @@ def run_all(*, env: dict, users: int, posts: int, rounds: int, seconds: int) -> 
         name: [round(r.requests_per_second, 1) for r in values] for name, values in results.items()
     }
     report["non_2xx"] = errors
+    # Which worker held wrk's connections, per round, and how many runs each round took.
+    report["connection_split_by_round"] = {
+        name: [list(r.connection_split) for r in values] for name, values in results.items()
+    }
+    report["attempts_by_round"] = {
+        name: [r.attempts for r in values] for name, values in results.items()
+    }
 
     from access.ledgers import _redis_ledger, database_ledger
 
@@ -376,6 +391,26 @@ def run_all(*, env: dict, users: int, posts: int, rounds: int, seconds: int) -> 
         ratios["flat_in_depth"] = rps["home_deep"] / rps["home_enforce"]
     report["ratios"] = ratios
     return report
+
+
+def _connection_split_lines(report: dict) -> list[str]:
+    """How wrk's connections fell on gunicorn's workers: runs started again because one
+    worker had too few, and any round measured lopsided anyway (its req/s is suspect)."""
+    redone = sum(
+        attempts - 1 for values in report["attempts_by_round"].values() for attempts in values
+    )
+    splits = report["connection_split_by_round"]
+    still = [
+        f"{name} round {index + 1} ({'/'.join(map(str, split))})"
+        for name, values in splits.items()
+        for index, split in enumerate(values)
+        if split and lopsided(split, sum(split))
+    ]
+    lines = [
+        f"wrk's connections per gunicorn worker: runs started again for a lopsided split: "
+        f"{redone}; measured lopsided after {SPLIT_ATTEMPTS} runs: {', '.join(still) or 'none'}"
+    ]
+    return lines
 
 
 def _core_time_table(report: dict) -> list[str]:
@@ -445,6 +480,8 @@ def format_table(report: dict) -> str:
             f"{report['server_cpu_ms_per_request'][name]:>10.2f}  "
             f"{report['requests_per_second_by_round'][name]}"
         )
+    if "connection_split_by_round" in report:
+        lines += ["", *_connection_split_lines(report)]
     if "postgres_cpu_ms_per_request" in report:
         lines += ["", *_core_time_table(report)]
     exact = report["exactness"]

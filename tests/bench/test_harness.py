@@ -1,11 +1,12 @@
 """The benchmark's CPU meters (bench/harness.py): what they count when processes come and go."""
 
+import http.client
 import os
 import threading
 
 import pytest
 
-from bench.harness import BackendsCpu, RedisCpu, machine_cpu_seconds
+from bench.harness import BackendsCpu, RedisCpu, Server, lopsided, machine_cpu_seconds
 
 
 class FakeBackends:
@@ -114,3 +115,40 @@ def test_machine_cpu_is_every_cores_busy_time_and_the_hypervisors_steal(tmp_path
         "cpu0 1 2 3 4 5 6 7 8 9 10\n"
     )
     assert machine_cpu_seconds(str(stat)) == pytest.approx((8.0, 1.0))
+
+
+@pytest.mark.parametrize(
+    ("split", "connections", "expected"),
+    [
+        ([4, 4], 8, False),
+        ([3, 5], 8, False),
+        ([2, 6], 8, False),  # each worker has at least half its share
+        ([1, 7], 8, True),
+        ([0, 8], 8, True),  # one core serves the run: the slow rounds
+        ([8], 8, False),  # one worker: no race to lose
+        ([], 8, False),  # not seen
+        ([0, 32], 32, True),
+        ([8, 24], 32, False),
+    ],
+)
+def test_a_split_is_lopsided_when_a_worker_has_under_half_its_share(split, connections, expected):
+    """Ensures that make bench measures again a run whose connections all but missed one of
+    gunicorn's workers, and keeps the runs that shared them out roughly."""
+    assert lopsided(split, connections) is expected
+
+
+def test_connection_split_counts_each_workers_kept_alive_connections(tmp_path):
+    """Ensures that the split make bench checks is read off the real workers: every
+    kept-alive connection to the server is counted once, on the worker that holds it."""
+    env = {"DEBUG": "1", "DATABASE_URL": f"sqlite:///{tmp_path / 'db.sqlite3'}", "REDIS_URL": ""}
+    with Server("split", env, workers=2, threads=2) as server:
+        connections = [http.client.HTTPConnection("127.0.0.1", server.port) for _ in range(6)]
+        for connection in connections:
+            connection.request("GET", "/healthz")
+            response = connection.getresponse()
+            response.read()
+            assert response.status == 200  # and kept alive: HTTP/1.1, no Connection: close
+        split = server.connection_split()
+        for connection in connections:
+            connection.close()
+    assert len(split) == 2 and sum(split) == 6
