@@ -12,6 +12,11 @@ host) as its encoded JSON split where the per-viewer fields go; those and whatev
 fresh per request (``media_attachments``) are encoded into it on every request
 (``EntityBuilder.statuses``), so a page is joined from cached bytes, never decoded and
 re-encoded. ``status`` gives one status as a dict, decoded from the same bytes.
+
+The timelines and account statuses pass *shallow* posts (``feeds.selectors._load(shallow=
+True)``, PostgreSQL): no text or counts, but a digest the database made of every column their
+status reads, which is the cache key; the statuses the cache lacks are described in full by
+one statement (``feeds.selectors.posts_described``) and rendered from that.
 """
 
 from datetime import UTC, datetime
@@ -23,11 +28,12 @@ from django.core.files.storage import default_storage
 from django.templatetags.static import static
 
 from access.delivered import post_delivered_check
-from accounts.ai_training import ai_training_allowed, ai_training_choice
-from core.render_cache import render_key, rendered_many
+from accounts.ai_training import ai_training_allowed, ai_training_choice, site_default_allowed
+from core.render_cache import Unshared, render_key, rendered_many
 from core.urls import reverse_once
 from feeds.media_urls import media_url
 from feeds.references import hashtag_names
+from feeds.selectors import posts_described
 from feeds.text import render_post_html
 
 from .renderers import EncodedJSON
@@ -209,11 +215,40 @@ class EntityBuilder:
             post_delivered_check(self.request, post)
         keys = [self._status_key(post) for post in posts]
         pairs = list(zip(keys, posts, strict=True))
-        shared = rendered_many({key: partial(self._status_template, post) for key, post in pairs})
+        # Shallow posts (``feeds.selectors._load(shallow=True)``) carry no text or counts:
+        # the ones the cache lacks are described in full first, in one statement.
+        full: dict[int, object] = {}
+        shallow = {key: post for key, post in pairs if hasattr(post, "shallow_digest")}
+
+        def describe(keys_to_build: list[str]) -> None:
+            wanted = [shallow[key] for key in keys_to_build if key in shallow]
+            if wanted:
+                full.update(posts_described(wanted))
+
+        builders = {
+            key: partial(self._shallow_template, post, full)
+            if key in shallow
+            else partial(self._status_template, post)
+            for key, post in pairs
+        }
+        shared = rendered_many(builders, prepare=describe)
         return [
             EncodedJSON(_template_fill(shared[key], self._viewer_fields(post)))
             for key, post in pairs
+            if shared[key] is not None  # deleted since the page was read (shallow only)
         ]
+
+    def _shallow_template(self, post, full: dict):
+        """The template of a shallow post, from its full description: stored under the
+        shallow key only if the description is of the same state (the digests agree), so
+        a key never names what it does not hold; None (not stored) for a post deleted since."""
+        described = full.get(post.pk)
+        if described is None:
+            return Unshared(None)
+        template = self._status_template(described)
+        if described.render_digest != post.shallow_digest:
+            return Unshared(template)
+        return template
 
     def _status_template(self, post) -> tuple:
         """What the cache holds for a status: its viewer-independent entity encoded, split
@@ -248,6 +283,12 @@ class EntityBuilder:
         return [self.media_attachment(media) for media in getattr(post, "media", ())]
 
     def _status_key(self, post) -> str:
+        digest = getattr(post, "shallow_digest", None)
+        if digest is not None:
+            # The database's digest of every column the status reads (``feeds.page_load``);
+            # what else goes into it is the request's host and the site's AI default.
+            inputs = (STATUS_RENDERING, self._base, site_default_allowed(), digest)
+            return render_key("status-row", inputs)
         inputs = (STATUS_RENDERING, self._base, self._status_inputs(post))
         if post.repost_of_id:
             inputs += (self._status_inputs(post.repost_of),)

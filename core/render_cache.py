@@ -7,7 +7,9 @@ those inputs come from are loaded for the page anyway, so a change to any of the
 a new display name, a verified badge — yields a new key: nothing is ever served stale, no
 version needs looking up, and a page costs one ``get_many`` (one Redis round trip). Deleted
 posts and suspended authors never reach rendering (``Post.objects.visible()``); their old
-entries simply expire.
+entries simply expire. (The API's status lists on PostgreSQL have the database digest those
+rows instead of loading them: ``feeds.page_load``'s shallow rows; a rendering made from rows
+read after the digest is handed back ``Unshared``, not stored under it.)
 
 Because a key names its content, an entry can never go stale, so each web process also
 keeps the entries it used last in memory (``RENDER_CACHE_LOCAL_ENTRIES``, least recently used
@@ -113,17 +115,48 @@ def _frozen(value):
     return MappingProxyType(value) if type(value) is dict else value
 
 
-def rendered_many(builders: dict[str, Callable[[], T]]) -> dict[str, T]:
+class Unshared:
+    """What a builder returns for a rendering that is for this request only: handed back
+    (as ``value``) but not stored — e.g. one made from rows read after the key was (they may
+    have changed in between, and the key must name what it holds)."""
+
+    __slots__ = ("value",)
+
+    def __init__(self, value):
+        self.value = value
+
+
+def _kept(built: dict) -> dict:
+    return {key: value for key, value in built.items() if not isinstance(value, Unshared)}
+
+
+def _unwrapped(value):
+    return value.value if isinstance(value, Unshared) else _frozen(value)
+
+
+def rendered_many(
+    builders: dict[str, Callable[[], T]],
+    *,
+    prepare: Callable[[list[str]], None] | None = None,
+) -> dict[str, T]:
     """The cached rendering for each key, building (and storing) the missing ones.
 
     This process's memory first, then one ``get_many`` and at most one ``set_many`` on the
     shared cache. Renderings are shared by every request, not copied: a dict comes back
-    read-only; callers assemble their per-request output around them.
+    read-only; callers assemble their per-request output around them. ``prepare`` is
+    called once with the keys about to be built, before any is (to load what they need in
+    one query); a builder's ``Unshared`` value is returned but not stored.
     """
     if not builders:
         return {}
+
+    def built(keys: list[str]) -> dict:
+        if prepare is not None and keys:
+            prepare(keys)
+        return {key: builders[key]() for key in keys}
+
     if not render_cache_enabled():
-        return {key: _frozen(build()) for key, build in builders.items()}
+        return {key: _unwrapped(value) for key, value in built(list(builders)).items()}
     found = local_entries.get_many(builders)
     wanted = [key for key in builders if key not in found]
     if not wanted:
@@ -133,12 +166,14 @@ def rendered_many(builders: dict[str, Callable[[], T]]) -> dict[str, T]:
     try:
         shared = cache.get_many(wanted)
     except CACHE_ERRORS:
-        return found | {key: _frozen(builders[key]()) for key in wanted}
-    missing = {key: builders[key]() for key in wanted if key not in shared}
-    if missing:
+        return found | {key: _unwrapped(value) for key, value in built(wanted).items()}
+    missing = built([key for key in wanted if key not in shared])
+    kept = _kept(missing)
+    if kept:
         # Unreachable: served uncached this time; the next request tries again.
         with suppress(*CACHE_ERRORS):
-            cache.set_many(missing, timeout=settings.RENDER_CACHE_SECONDS)
-    fetched = {key: _frozen(value) for key, value in (shared | missing).items()}
+            cache.set_many(kept, timeout=settings.RENDER_CACHE_SECONDS)
+    fetched = {key: _frozen(value) for key, value in (shared | kept).items()}
     local_entries.set_many(fetched)
-    return found | fetched
+    unshared = {key: value.value for key, value in missing.items() if key not in kept}
+    return found | fetched | unshared

@@ -21,6 +21,15 @@ only when their id is in ``Post.objects.visible().values("id")`` and the home ru
 rule changes this statement with no second edit (``test_page_load`` checks it does).
 PostgreSQL plans those subqueries as index semi-joins: 0.27 ms against 0.22 ms for the SQL
 that restated the rule, prepared (docs/performance.md).
+
+**Shallow rows** (PostgreSQL, the API's status lists with the render cache on): the same
+statement, joins and rules, but of the page's post, its original and their authors only the
+few columns the read gate, the AI-training headers and a status's per-viewer fields read,
+and a SHA-256 *digest* computed by PostgreSQL of every column a wide row holds (and the
+mentions). The cached status is found by the digest; only the statuses the cache lacks are
+described by the wide statement (``feeds.selectors.posts_described``), which then carries the
+digest too. Parsing a wide row's ~112 columns and building its instances is most of what a
+warm page's description costs in Python (``bench/page_shallow.py``, docs/performance.md).
 """
 
 from datetime import datetime
@@ -45,6 +54,7 @@ User = get_user_model()
 
 # The joined tables, by alias: what each alias holds, as (alias, model).
 _POST_ALIASES = ("p", "o", "pr", "orr")  # the page's post, its original, their reply targets
+_SHALLOW_ALIASES = ("p", "o")  # a shallow row's: the digest stands for the reply targets
 _AUTHOR_OF = {"p": "pa", "o": "oa", "pr": "pra", "orr": "orra"}
 _AUTHOR_CACHE = Post._meta.get_field("author").cache_name
 
@@ -54,14 +64,17 @@ class PageRow:
     original for a repost), and model instances (None when absent or hidden) built on first
     use — a materialised page reads a few more candidates than it shows."""
 
-    __slots__ = ("_built", "_reader", "_row", "bookmarked", "has_media", "has_mentions")
-    __slots__ += ("liked", "reposted")
+    __slots__ = ("_built", "_reader", "_row", "bookmarked", "digest", "has_media")
+    __slots__ += ("has_mentions", "liked", "reposted")
 
     def __init__(self, reader: "_Reader", row: tuple):
         self._reader, self._row, self._built = reader, row, None
         flags = row[reader.width :]
         self.liked, self.reposted, self.bookmarked = (bool(flag) for flag in flags[:3])
         self.has_mentions, self.has_media = bool(flags[3]), bool(flags[4])
+        # PostgreSQL's digest of every column showing the post reads (``_digest_sql``),
+        # in shallow rows and those asked for with it.
+        self.digest = flags[5] if len(flags) > 5 else None
 
     def _instances(self) -> tuple:
         if self._built is None:
@@ -84,12 +97,18 @@ class PageRow:
 
     @property
     def reply_target(self) -> Post | None:
-        """The reply target of ``post`` (a repost has none)."""
-        return self._instances()[2]
+        """The reply target of ``post`` (a repost has none); not in a shallow row."""
+        return self._wide()[2]
 
     @property
     def original_reply_target(self) -> Post | None:
-        return self._instances()[3]
+        return self._wide()[3]
+
+    def _wide(self) -> tuple:
+        built = self._instances()
+        if len(built) < len(_POST_ALIASES):
+            raise LookupError("a shallow row describes no reply target: its digest does")
+        return built
 
 
 def _q(name: str) -> str:
@@ -132,27 +151,60 @@ USER_SHOWN_FIELDS = (
 )
 
 
-def _fields(model) -> list:
+def _fields(model, shallow: bool = False) -> list:
     """The columns the statement reads of ``model``: every post column, the shown ones of
-    a user (primary key first)."""
+    a user (primary key first); ``shallow``: the ``SHALLOW_*`` ones."""
+    if shallow:
+        names = SHALLOW_POST_FIELDS if model is Post else SHALLOW_USER_FIELDS
+        return [model._meta.get_field(name.removesuffix("_id")) for name in names]
     if model is Post:
         return list(Post._meta.concrete_fields)
     return [model._meta.get_field(name) for name in USER_SHOWN_FIELDS]
 
 
-def _columns(model, alias: str) -> list[str]:
-    return [f"{alias}.{_q(field.column)}" for field in _fields(model)]
+def _columns(model, alias: str, shallow: bool = False) -> list[str]:
+    return [f"{alias}.{_q(field.column)}" for field in _fields(model, shallow)]
 
 
-@lru_cache(maxsize=256)
-def _statement(vendor: str, count: int, home: bool) -> Compiled:
+# What a shallow row reads of the page's post, its original and their authors: what the read
+# gate, the AI-training headers and a status's per-viewer fields read off a page's posts.
+# The rest of a status comes from the render cache, found by the row's digest.
+SHALLOW_POST_FIELDS = ("id", "author_id", "repost_of_id", "reply_to_id")
+SHALLOW_USER_FIELDS = ("id", "ai_training_allowed", "is_active")
+
+
+def _digest_sql(shown: str) -> str:
+    """PostgreSQL's SHA-256 of every column the wide statement reads (the four posts and
+    their authors, a hidden one as NULLs) and of the shown post's mentions (ids and names,
+    in order): it changes whenever any of them does — a superset of what a status's
+    rendering reads (``api.entities``), so a key made from it never names a stale
+    rendering. Hex, so it is a plain string to the driver."""
+    columns: list[str] = []
+    for alias in _POST_ALIASES:
+        columns += _columns(Post, alias) + _columns(User, _AUTHOR_OF[alias])
+    mention, users = _q(Mention._meta.db_table), _q(User._meta.db_table)
+    pk, post_id, user_id = _q("id"), _q("post_id"), _q("user_id")
+    mentions = (
+        f"(SELECT string_agg(m2.{user_id}::text || ':' || mu.{_q('username')}, ','"
+        f" ORDER BY m2.{pk}) FROM {mention} m2 JOIN {users} mu ON mu.{pk} = m2.{user_id}"
+        f" WHERE m2.{post_id} = {shown})"
+    )
+    return f"encode(sha256(convert_to(ROW({', '.join(columns)}, {mentions})::text, 'UTF8')), 'hex')"
+
+
+@lru_cache(maxsize=512)
+def _statement(
+    vendor: str, count: int, home: bool, shallow: bool = False, digest: bool = False
+) -> Compiled:
     """The statement for ``count`` ids on ``vendor``'s database (built once, then reused);
-    ``home``: keeping only the ids the home rule and the visibility rule let through. Its
-    arguments: ``viewer`` (for the flags), ``id0``… (the page), ``home_of``."""
+    ``home``: keeping only the ids the home rule and the visibility rule let through;
+    ``shallow`` (PostgreSQL): only the ``SHALLOW_*`` columns, the flags and the digest;
+    ``digest`` (PostgreSQL): every row ends with the digest. Its arguments: ``viewer`` (for
+    the flags), ``id0``… (the page), ``home_of``."""
     posts, users = _q(Post._meta.db_table), _q(User._meta.db_table)
     select: list[str] = []
-    for alias in _POST_ALIASES:
-        select += _columns(Post, alias) + _columns(User, _AUTHOR_OF[alias])
+    for alias in _SHALLOW_ALIASES if shallow else _POST_ALIASES:
+        select += _columns(Post, alias, shallow) + _columns(User, _AUTHOR_OF[alias], shallow)
     shown = f"COALESCE(p.{_q('repost_of_id')}, p.{_q('id')})"
     like, bookmark = _q(Like._meta.db_table), _q(Bookmark._meta.db_table)
     mention, media = _q(Mention._meta.db_table), _q(MediaAttachment._meta.db_table)
@@ -165,6 +217,8 @@ def _statement(vendor: str, count: int, home: bool) -> Compiled:
         f"EXISTS (SELECT 1 FROM {mention} m WHERE m.{post_id} = {shown})",
         f"EXISTS (SELECT 1 FROM {media} i WHERE i.{post_id} = {shown})",
     ]
+    if shallow or digest:
+        select.append(_digest_sql(shown))
     # What each placeholder takes, in the order they appear in the statement.
     parameters: list = ["viewer"] * 3
     pk, author = _q("id"), author_id
@@ -201,12 +255,12 @@ class _Reader:
     """Turns a statement's row into model instances, applying the backend's converters (on
     SQLite a datetime arrives as text, a boolean as an integer) as the ORM's compiler does."""
 
-    def __init__(self):
+    def __init__(self, shallow: bool = False):
         self.vendor = connection.vendor
         self.parts = []
-        for alias in _POST_ALIASES:
+        for alias in _SHALLOW_ALIASES if shallow else _POST_ALIASES:
             for model, table_alias in ((Post, alias), (User, _AUTHOR_OF[alias])):
-                fields = _fields(model)
+                fields = _fields(model, shallow)
                 assert fields[0].primary_key, "each model's columns start with its id"  # noqa: S101
                 columns = [Col(table_alias, field) for field in fields]
                 converters = [
@@ -220,7 +274,8 @@ class _Reader:
     def instances(self, row) -> list:
         """The row's model instances, as ``Model.from_db`` builds them but without
         ``Model.__init__``'s per-field work (a fifth of a page's time, 76 instances): a
-        post's every field is set, a user's shown ones (the rest deferred). (No
+        post's every field is set, a user's shown ones (the rest deferred; in a shallow
+        row all but the ``SHALLOW_*`` ones: reading another costs a query). (No
         ``pre_init``/``post_init`` receiver exists for these models; ``test_page_load``
         compares every field.)"""
         built = []
@@ -243,7 +298,7 @@ class _Reader:
         return built
 
 
-_readers: dict[str, _Reader] = {}
+_readers: dict[tuple[str, bool], _Reader] = {}
 
 
 def _iso_timestamps(self, data) -> datetime:
@@ -282,8 +337,18 @@ def _timestamps_fast(cursor) -> None:
         adapters.register_loader(oid, _iso_loader(base))
 
 
+def shallow_rows_available() -> bool:
+    """Whether ``page_rows(shallow=True)`` gives shallow rows: only PostgreSQL digests."""
+    return connection.vendor == "postgresql"
+
+
 def page_rows(
-    post_ids: list[int], viewer_id: int | None, *, home_of: int | None = None
+    post_ids: list[int],
+    viewer_id: int | None,
+    *,
+    home_of: int | None = None,
+    shallow: bool = False,
+    digest: bool = False,
 ) -> dict[int, PageRow]:
     """Each existing post of ``post_ids`` described for ``viewer_id`` (None: anonymous), by id.
 
@@ -291,12 +356,20 @@ def page_rows(
     visibility rule); their related posts are joined only when visible. ``home_of`` (a
     reader's id): only the posts ``home_posts(viewer_id=home_of)`` holds — the candidates
     from a materialised timeline, decided and described by the same statement.
+
+    ``shallow`` (on PostgreSQL; elsewhere ignored): the same rows, the same rules, but of
+    each post and author only the ``SHALLOW_*`` columns and the digest of the rest — what a
+    page needs when its statuses come from the render cache (``bench/page_shallow.py``
+    compares the two). ``digest`` (PostgreSQL): wide rows with the digest too
+    (``PageRow.digest``).
     """
     if not post_ids:
         return {}
-    reader = _readers.get(connection.vendor)
+    shallow = shallow and shallow_rows_available()
+    digest = (shallow or digest) and shallow_rows_available()
+    reader = _readers.get((connection.vendor, shallow))
     if reader is None:
-        reader = _readers[connection.vendor] = _Reader()
+        reader = _readers[connection.vendor, shallow] = _Reader(shallow)
     viewer = viewer_id or 0  # ids start at 1: nobody's flags
     size = size_bucket(len(post_ids))
     # Padded with the last id again (a duplicate in IN changes nothing): one prepared
@@ -307,7 +380,8 @@ def page_rows(
     with connection.cursor() as cursor:
         if connection.vendor == "postgresql" and TimestamptzLoader is not None:
             _timestamps_fast(cursor)
-        prepared_execute(cursor, _statement(connection.vendor, size, home_of is not None), values)
+        statement = _statement(connection.vendor, size, home_of is not None, shallow, digest)
+        prepared_execute(cursor, statement, values)
         rows = cursor.fetchall()
     # The first column is the page post's id (``Post``'s first concrete field).
     return {row[0]: PageRow(reader, row) for row in rows}

@@ -26,11 +26,12 @@ from core.prepared import (
     shape_rows,
     size_bucket,
 )
+from core.render_cache import render_cache_enabled
 
 from .home_feed import home_feed_get
 from .home_timelines import home_feed_rebuild_queue
 from .models import Follow, Like, MediaAttachment, Mention, Post, followees_if_few
-from .page_load import page_rows
+from .page_load import page_rows, shallow_rows_available
 
 logger = logging.getLogger(__name__)
 
@@ -105,7 +106,13 @@ def keyset_page_prepared(
     return rows
 
 
-def _load(posts: list[Post], viewer: User | None, described: dict | None = None) -> list[Post]:
+def _load(
+    posts: list[Post],
+    viewer: User | None,
+    described: dict | None = None,
+    *,
+    shallow: bool = False,
+) -> list[Post]:
     """Attach what showing posts needs, in at most three queries whatever the page holds.
 
     One statement (``feeds.page_load``) gives, per post, its author, its reposted original
@@ -115,12 +122,20 @@ def _load(posts: list[Post], viewer: User | None, described: dict | None = None)
     images; those two are queried only when a page has any. The ORM's way took seven queries
     and ~6 ms of a page's Python compiling them (bench/profile_request.py). ``described``:
     the statement's rows, when the caller has them already (the materialised home page).
+
+    ``shallow`` (the API's status lists, with the render cache on): described by shallow rows
+    where the database gives them (``feeds.page_load``): each post and its original carry
+    only what the read gate, the AI-training headers and a status's per-viewer fields read,
+    and ``shallow_digest``, the digest its cached status is found by; no mention query. The
+    status of one the cache lacks is rendered from ``posts_described``. Reading anything
+    else of such a post costs a query (correct, never stale).
     """
     if not posts:
         return posts
+    shallow = shallow and render_cache_enabled() and shallow_rows_available()
     if described is None:
         viewer_id = viewer.pk if viewer is not None and viewer.is_authenticated else None
-        described = page_rows([post.pk for post in posts], viewer_id)
+        described = page_rows([post.pk for post in posts], viewer_id, shallow=shallow)
     # A post deleted since the page was chosen, or a repost whose original was hidden since:
     # nothing left to show.
     posts = [
@@ -133,26 +148,43 @@ def _load(posts: list[Post], viewer: User | None, described: dict | None = None)
         post.author = row.post.author
         if post.repost_of_id:
             original = post.repost_of = row.original
-            if original.reply_to_id:
+            if original.reply_to_id and not shallow:
                 # A hidden parent reads as a deleted one: no reply target (reply_to_id kept).
                 original.reply_to = row.original_reply_target
-        elif post.reply_to_id:
+        elif post.reply_to_id and not shallow:
             post.reply_to = row.reply_target
         post.viewer_liked = row.liked
         post.viewer_reposted = row.reposted
         post.viewer_bookmarked = row.bookmarked
-    _references_attach(posts, described)
+        if shallow:
+            post.shallow_digest = row.digest
+    _references_attach(posts, described, mentions=not shallow)
     return posts
 
 
-def _references_attach(posts: list[Post], described: dict) -> None:
+def posts_described(posts: list[Post]) -> dict[int, Post]:
+    """Copies of shallow ``posts`` (``_load(shallow=True)``) described in full by one wide
+    statement, by id, each with ``render_digest``, its row's digest (equal to the post's
+    ``shallow_digest`` unless a column changed in between): what the statuses the render
+    cache lacked are rendered from. Viewer-independent (no flags). A post deleted, or whose
+    original was hidden, since is missing."""
+    described = page_rows([post.pk for post in posts], None, digest=True)
+    full = _load([row.post for row in described.values()], None, described)
+    for post in full:
+        post.render_digest = described[post.pk].digest
+    return {post.pk: post for post in full}
+
+
+def _references_attach(posts: list[Post], described: dict, *, mentions: bool = True) -> None:
     """Attach what each shown post mentions (``mentioned``: (id, username) pairs, and
     ``mention_names`` for rendering) and its images in order (``media``): one query each,
-    only when a shown post has any."""
+    only when a shown post has any (``mentions=False``: images only)."""
     shown_ids = [post.repost_of_id or post.pk for post in posts]
     mentioned: dict[int, list[tuple[int, str]]] = {}
     wanted = [
-        sid for post, sid in zip(posts, shown_ids, strict=True) if described[post.pk].has_mentions
+        sid
+        for post, sid in zip(posts, shown_ids, strict=True)
+        if mentions and described[post.pk].has_mentions
     ]
     if wanted:
         rows = Mention.objects.filter(post_id__in=wanted).order_by("id")
@@ -168,15 +200,17 @@ def _references_attach(posts: list[Post], described: dict) -> None:
             media.setdefault(image.post_id, []).append(image)
     for post, shown_id in zip(posts, shown_ids, strict=True):
         shown = post.repost_of if post.repost_of_id else post
-        shown.mentioned = mentioned.get(shown_id, [])
-        shown.mention_names = frozenset(name.lower() for _, name in shown.mentioned)
+        if mentions:
+            shown.mentioned = mentioned.get(shown_id, [])
+            shown.mention_names = frozenset(name.lower() for _, name in shown.mentioned)
         shown.media = media.get(shown_id, [])
 
 
-def posts_decorate(posts: list[Post], viewer: User | None) -> list[Post]:
+def posts_decorate(posts: list[Post], viewer: User | None, *, shallow: bool = False) -> list[Post]:
     """Load what showing ``posts`` needs (as every timeline does) for lists built elsewhere
-    in feeds: notifications, bookmarks, tag timelines. Use the list it returns."""
-    return _load(posts, viewer)
+    in feeds: notifications, bookmarks, tag timelines. Use the list it returns. ``shallow``:
+    as ``_load``'s."""
+    return _load(posts, viewer, shallow=shallow)
 
 
 def timeline_licensable(*, page: PageRequest = PageRequest()) -> list[Post]:
@@ -193,23 +227,30 @@ def home_posts(*, viewer_id: int) -> QuerySet:
     return Post.objects.visible().home_of(viewer_id)
 
 
-def timeline_home(*, viewer: User, page: PageRequest = PageRequest()) -> list[Post]:
+def timeline_home(
+    *, viewer: User, page: PageRequest = PageRequest(), shallow: bool = False
+) -> list[Post]:
     """The viewer's own posts and the posts and reposts of everyone they follow.
 
     From the reader's materialised timeline in Redis when it can answer the page exactly
-    (``feeds.home_feed``), else from the database; the two give the same page.
+    (``feeds.home_feed``), else from the database; the two give the same page. ``shallow``:
+    as ``_load``'s.
     """
     described: dict = {}
-    posts = _home_page_materialised(viewer_id=viewer.pk, page=page, described=described)
+    shallow = shallow and render_cache_enabled() and shallow_rows_available()
+    posts = _home_page_materialised(
+        viewer_id=viewer.pk, page=page, described=described, shallow=shallow
+    )
     if posts is None:
         followees = followees_if_few(viewer.pk, following_count=viewer.following_count)
         if followees is not None:
             # Few followed accounts: their ids spelled out, planned with them (not prepared:
             # a generic plan would walk the post table as the subquery's does).
             rule = Post.objects.visible().home_of(viewer.pk, followees=followees)
-            return _load(keyset_page(rule, page), viewer)
-        return _load(keyset_page_prepared(home_posts, page, viewer_id=viewer.pk), viewer)
-    return _load(posts, viewer, described)
+            return _load(keyset_page(rule, page), viewer, shallow=shallow)
+        home = keyset_page_prepared(home_posts, page, viewer_id=viewer.pk)
+        return _load(home, viewer, shallow=shallow)
+    return _load(posts, viewer, described, shallow=shallow)
 
 
 HOME_FEED_READS = 3  # reads of a reader's set per page before the database takes over
@@ -229,7 +270,7 @@ def home_first_read(page: PageRequest) -> dict:
 
 
 def _home_page_materialised(
-    *, viewer_id: int, page: PageRequest, described: dict | None = None
+    *, viewer_id: int, page: PageRequest, described: dict | None = None, shallow: bool = False
 ) -> list[Post] | None:
     """The page from the reader's materialised timeline, or None when the database must
     answer: timelines off, Redis unreachable, the reader cold (a rebuild is queued), the
@@ -258,7 +299,7 @@ def _home_page_materialised(
             reaches_floor = piece.floor == 0 or lower + 1 >= piece.floor
             if ascending and not reaches_floor:
                 return None  # the page starts below the floor: ids there may be missing
-            rows = page_rows(piece.ids, viewer_id, home_of=viewer_id)
+            rows = page_rows(piece.ids, viewer_id, home_of=viewer_id, shallow=shallow)
             described.update(rows)
             found.extend(pid for pid in piece.ids if pid in rows)
             if len(found) >= page.limit:
@@ -282,10 +323,12 @@ def _home_page_materialised(
     return [described[pid].post for pid in found]
 
 
-def timeline_public(*, viewer: User | None, page: PageRequest = PageRequest()) -> list[Post]:
+def timeline_public(
+    *, viewer: User | None, page: PageRequest = PageRequest(), shallow: bool = False
+) -> list[Post]:
     """Everyone's posts and replies. Reposts are left out, as on Mastodon: they would
-    only repeat posts already on this timeline."""
-    return _load(keyset_page_prepared(_public_posts, page), viewer)
+    only repeat posts already on this timeline. ``shallow``: as ``_load``'s."""
+    return _load(keyset_page_prepared(_public_posts, page), viewer, shallow=shallow)
 
 
 def _public_posts() -> QuerySet:
@@ -300,12 +343,13 @@ def timeline_profile(
     page: PageRequest = PageRequest(),
     exclude_replies: bool = False,
     exclude_reposts: bool = False,
+    shallow: bool = False,
 ) -> list[Post]:
     """One person's posts, replies and reposts. Through the visibility rule, so a page with
     a post is an active account's: a caller that has not looked the account up needs to only
-    when the page is empty."""
+    when the page is empty. ``shallow``: as ``_load``'s."""
     shape = _PROFILE_SHAPES[exclude_replies, exclude_reposts]
-    return _load(keyset_page_prepared(shape, page, author_id=author_id), viewer)
+    return _load(keyset_page_prepared(shape, page, author_id=author_id), viewer, shallow=shallow)
 
 
 def _profile_posts(author_id: int, *, exclude_replies: bool, exclude_reposts: bool) -> QuerySet:

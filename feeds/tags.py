@@ -16,11 +16,14 @@ def tag_get(*, name: str) -> Tag | None:
     return Tag.objects.filter(name=tag_normalize(name)).first()
 
 
-def timeline_tag(*, tag: Tag, viewer: User | None, page: PageRequest | None = None) -> list[Post]:
+def timeline_tag(
+    *, tag: Tag, viewer: User | None, page: PageRequest | None = None, shallow: bool = False
+) -> list[Post]:
     """Posts and replies carrying ``tag``, newest first; keyset on post id through the
-    ``post_tag_once`` (tag, post) index, prepared as the other timelines' pages are."""
+    ``post_tag_once`` (tag, post) index, prepared as the other timelines' pages are.
+    ``shallow``: as ``feeds.selectors._load``'s."""
     rows = keyset_page_prepared(_tagged_posts, page or PageRequest(), tag_id=tag.pk)
-    return posts_decorate(rows, viewer)
+    return posts_decorate(rows, viewer, shallow=shallow)
 
 
 def _tagged_posts(tag_id: int) -> QuerySet:

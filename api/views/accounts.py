@@ -142,6 +142,7 @@ class AccountStatusesView(ApiView):
             page=page,
             exclude_replies=flags["exclude_replies"],
             exclude_reposts=flags["exclude_reblogs"],
+            shallow=True,
         )
         if not posts:
             # Only an active account's posts are visible, so only an empty page needs the

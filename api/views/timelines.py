@@ -52,7 +52,7 @@ class HomeTimelineView(_TimelineView):
         page = page_request(request)
         first = getattr(self, "_first_read", None)
         with home_feed_slices_given([first] if first else [], user_id=request.user.pk):
-            posts = feeds.timeline_home(viewer=request.user, page=page)
+            posts = feeds.timeline_home(viewer=request.user, page=page, shallow=True)
         return self.respond(request, page, posts)
 
     def auth_alongside(self, request):
@@ -94,7 +94,8 @@ class PublicTimelineView(_TimelineView):
         query_bool(params, "local")  # validated; every post here is local
         if _remote_or_media_only(params):
             return Response([])
-        return self.respond(request, page, feeds.timeline_public(viewer=request.user, page=page))
+        posts = feeds.timeline_public(viewer=request.user, page=page, shallow=True)
+        return self.respond(request, page, posts)
 
 
 class TagTimelineView(_TimelineView):
@@ -125,5 +126,5 @@ class TagTimelineView(_TimelineView):
         if _remote_or_media_only(params):
             return Response([])
         tag = tag_get(name=hashtag)
-        posts = timeline_tag(tag=tag, viewer=request.user, page=page) if tag else []
+        posts = timeline_tag(tag=tag, viewer=request.user, page=page, shallow=True) if tag else []
         return self.respond(request, page, posts)

@@ -236,7 +236,8 @@ def test_a_warm_home_page_costs_fewer_queries(settings, world):
     4 remain (whom the reader follows — they follow few, so the page query names them — the
     page's posts, the one statement describing them — originals, reply targets, authors, the
     viewer's flags — and the mentions, which this page has) — no token, user or tier query,
-    and building the statuses costs none."""
+    and building the statuses costs none. On PostgreSQL the warm page is shallow
+    (tests/api/test_shallow_pages.py): its statuses come by digest, so no mention query."""
     client = client_for(world)
     settings.RENDER_CACHE = False
     home_queries(client)
@@ -244,7 +245,7 @@ def test_a_warm_home_page_costs_fewer_queries(settings, world):
     settings.RENDER_CACHE = True
     home_queries(client)  # fills both caches
     warm = home_queries(client)
-    assert (len(off), len(warm)) == (6, 4)
+    assert (len(off), len(warm)) == (6, 3 if connection.vendor == "postgresql" else 4)
     assert not [sql for sql in warm if '"accounts_apitoken"' in sql or '"accounts_tier"' in sql]
 
 
