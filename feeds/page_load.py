@@ -167,9 +167,9 @@ def _columns(model, alias: str, shallow: bool = False) -> list[str]:
 
 
 # What a shallow row reads of the page's post, its original and their authors: what the read
-# gate, the AI-training headers and a status's per-viewer fields read off a page's posts.
+# gate, the AI-training headers, a status's per-viewer fields and a thread's shape read.
 # The rest of a status comes from the render cache, found by the row's digest.
-SHALLOW_POST_FIELDS = ("id", "author_id", "repost_of_id", "reply_to_id")
+SHALLOW_POST_FIELDS = ("id", "author_id", "repost_of_id", "reply_to_id", "thread_root_id")
 SHALLOW_USER_FIELDS = ("id", "ai_training_allowed", "is_active")
 
 

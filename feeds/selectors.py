@@ -373,11 +373,13 @@ def _visible_post(post_id: int) -> QuerySet:
     return Post.objects.visible().filter(pk=post_id)
 
 
-def post_get(*, post_id: int, viewer: User | None) -> Post | None:
-    """One post, decorated like a timeline entry, or None if it does not exist."""
+def post_get(*, post_id: int, viewer: User | None, shallow: bool = False) -> Post | None:
+    """One post, decorated like a timeline entry, or None if it does not exist.
+    ``shallow``: as ``_load``'s."""
     if not 0 < post_id <= BIGINT_MAX:  # no such id (and no prepared bigint can hold it)
         return None
-    return next(iter(_load(shape_rows(_visible_post, post_id=post_id), viewer)), None)
+    rows = shape_rows(_visible_post, post_id=post_id)
+    return next(iter(_load(rows, viewer, shallow=shallow)), None)
 
 
 @dataclass
@@ -395,14 +397,14 @@ def _conversation(root_id: int) -> QuerySet:
     return conversation.order_by("id")[:THREAD_LIMIT]
 
 
-def post_thread(*, post: Post, viewer: User | None) -> Thread:
+def post_thread(*, post: Post, viewer: User | None, shallow: bool = False) -> Thread:
     """The post's ancestors (oldest first) and its replies, depth-first, in one query.
 
-    For a repost, the thread is the original's.
+    For a repost, the thread is the original's. ``shallow``: as ``_load``'s.
     """
     focus = post.repost_of if post.repost_of_id else post
     root_id = focus.thread_root_id or focus.pk
-    rows = _load(shape_rows(_conversation, root_id=root_id), viewer)
+    rows = _load(shape_rows(_conversation, root_id=root_id), viewer, shallow=shallow)
     by_id = {row.pk: row for row in rows}
     focus = by_id.get(focus.pk, focus)
 

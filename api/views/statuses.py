@@ -39,9 +39,10 @@ IDEMPOTENCY_SECONDS = 3600  # Mastodon keeps an Idempotency-Key for an hour
 IDEMPOTENCY_PENDING = "pending"
 
 
-def post_or_404(request, status_id: str):
-    """The post behind a status id, decorated for the viewer, or 404."""
-    post = feeds.post_get(post_id=path_id(status_id), viewer=request.user)
+def post_or_404(request, status_id: str, *, shallow: bool = False):
+    """The post behind a status id, decorated for the viewer, or 404. ``shallow``: as
+    ``feeds.selectors._load``'s (for a caller that renders it through ``statuses`` only)."""
+    post = feeds.post_get(post_id=path_id(status_id), viewer=request.user, shallow=shallow)
     if post is None:
         raise NotFound("Record not found")
     return post
@@ -215,8 +216,9 @@ class StatusContextView(ApiView):
         tags=TAGS,
     )
     def get(self, request, status_id):
-        post = post_or_404(request, status_id)
-        thread = feeds.post_thread(post=post, viewer=request.user)
+        # The post itself is not sent: what its thread's shape needs is in a shallow row.
+        post = post_or_404(request, status_id, shallow=True)
+        thread = feeds.post_thread(post=post, viewer=request.user, shallow=True)
         posts = thread.ancestors + thread.descendants
         delivered = self.deliver(posts) if posts else []
         ancestors = delivered[: len(thread.ancestors)]

@@ -81,10 +81,16 @@ def test_a_warm_page_describes_no_post_in_full(monkeypatch, world):
 
 
 def test_shallow_pages_are_the_uncached_bytes_on_each_surface(settings, world):
-    """Ensures that the shallow path answers exactly what the full, uncached path renders,
-    cold and warm."""
+    """Ensures that the shallow path (timelines, account statuses, a thread's context)
+    answers exactly what the full, uncached path renders, cold and warm."""
     client = client_for(world)
-    paths = [*SHALLOW_SURFACES, f"/api/v1/accounts/{world.ann.pk}/statuses"]
+    paths = [
+        *SHALLOW_SURFACES,
+        f"/api/v1/accounts/{world.ann.pk}/statuses",
+        f"/api/v1/statuses/{world.reply.pk}/context",
+        f"/api/v1/statuses/{world.original.pk}/context",
+        f"/api/v1/statuses/{world.repost.pk}/context",  # a repost's thread is its original's
+    ]
     for path in paths:
         expected = uncached(settings, client, path)
         assert client.get(path).content == expected, path
