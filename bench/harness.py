@@ -299,6 +299,7 @@ class LoadResult:
     machine_steal_ms_per_request: float = float("nan")  # of which the hypervisor took
     connection_split: tuple[int, ...] = ()  # wrk's connections held by each worker, when seen
     attempts: int = 1  # runs started: a lopsided split is measured again (see load())
+    discarded_requests: int = 0  # answered in the runs stopped for a lopsided split
 
 
 _UNITS = {"us": 0.001, "ms": 1.0, "s": 1000.0, "m": 60_000.0}
@@ -358,6 +359,7 @@ def load(
     command = [wrk_path(), "-t1", f"-c{connections}", f"-d{seconds}s", "--latency", url]
     for name, value in (headers or {}).items():
         command[1:1] = ["-H", f"{name}: {value}"]
+    discarded = 0
     for attempt in range(1, SPLIT_ATTEMPTS + 1):
         for meter in (postgres, redis):
             if meter is not None:
@@ -372,8 +374,12 @@ def load(
             time.sleep(SPLIT_SETTLE_SECONDS)
             split = server.connection_split()
             if lopsided(split, connections) and attempt < SPLIT_ATTEMPTS:
-                wrk.kill()
-                wrk.communicate()
+                # wrk stops on SIGINT and prints what it did: those requests were served
+                # (and metered, and logged), so the exactness check must count them.
+                wrk.send_signal(signal.SIGINT)
+                stopped, _ = wrk.communicate(timeout=30)
+                answered = re.search(r"(\d+) requests in", stopped)
+                discarded += int(answered.group(1)) if answered else 0
                 for meter in (postgres, redis):
                     if meter is not None:
                         meter.stop()
@@ -409,6 +415,7 @@ def load(
         machine_steal_ms_per_request=_per_request(machine_after[1] - machine_before[1], total),
         connection_split=tuple(split),
         attempts=attempt,
+        discarded_requests=discarded,
     )  # fmt: skip
 
 

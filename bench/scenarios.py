@@ -306,7 +306,7 @@ def run_all(*, env: dict, users: int, posts: int, rounds: int, seconds: int) -> 
         readers=[f50, f1000],
         started=started,
         responses=sum(
-            r.requests
+            r.requests + r.discarded_requests
             for name, values in results.items()
             if name
             in {"home_enforce", "home_f50", "home_deep", "web_home", "public", "thread", "account"}
@@ -489,7 +489,8 @@ def format_table(report: dict) -> str:
     lines.append(
         f"Access log: {exact['access_log_records']} records for "
         f"{exact['metered_responses_counted_by_wrk']} metered responses wrk counted "
-        "(wrk does not count requests still in flight when a run ends)"
+        "(runs stopped for a lopsided split included; wrk does not count requests still in "
+        "flight when a run ends)"
     )
     for name, figures in exact["budgets"].items():
         lines.append(f"Budget {name}: {figures['used']} posts read today of {figures['budget']}")
