@@ -8,7 +8,9 @@ Needs the scale data and the bench reader ``bench_f1000`` (both made by `make be
 read: the home rule applied in the statement), built as a page shows 20 of them: the wide
 rows (~112 columns each: four posts and their authors) against the shallow ones (the few
 columns the gate and the per-viewer fields read, and PostgreSQL's digest of the rest).
-Prints the median Python CPU and wall milliseconds per page of each.
+Prints the median milliseconds per page of each: this process's CPU (Python), the CPU of
+its PostgreSQL backend (``/proc``: the statement's execution and sending its rows), and the
+wall clock.
 """
 
 import statistics
@@ -22,6 +24,9 @@ def main() -> None:
     import django
 
     django.setup()
+    from django.db import connection
+
+    from bench.harness import process_cpu_seconds
     from bench.scenarios import _reader
     from feeds.page_load import page_rows
     from feeds.selectors import PageRequest, timeline_home
@@ -38,20 +43,31 @@ def main() -> None:
     for way in ways.values():
         for _ in range(30):
             way()
-    results: dict[str, list[tuple[float, float]]] = {name: [] for name in ways}
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_backend_pid()")
+        (backend,) = cursor.fetchone()
+    results: dict[str, list[tuple[float, float, float]]] = {name: [] for name in ways}
+    calls = 50
     for _ in range(9):
         for name, way in ways.items():
             cpu, wall = time.process_time(), time.perf_counter()
-            for _ in range(50):
+            postgres = process_cpu_seconds(backend) or 0.0
+            for _ in range(calls):
                 way()
             results[name].append(
-                ((time.process_time() - cpu) / 50 * 1000, (time.perf_counter() - wall) / 50 * 1000)
+                (
+                    (time.process_time() - cpu) / calls * 1000,
+                    ((process_cpu_seconds(backend) or 0.0) - postgres) / calls * 1000,
+                    (time.perf_counter() - wall) / calls * 1000,
+                )
             )
-    print(f"page_rows for {len(ids)} home candidates, median of 9 interleaved rounds × 50")
+    print(f"page_rows for {len(ids)} home candidates, median of 9 interleaved rounds × {calls}")
     for name, values in results.items():
-        cpu = statistics.median(value[0] for value in values)
-        wall = statistics.median(value[1] for value in values)
-        print(f"{name:<8} Python CPU {cpu:6.3f} ms   wall {wall:6.3f} ms")
+        cpu, postgres, wall = (statistics.median(value[i] for value in values) for i in range(3))
+        print(
+            f"{name:<8} Python CPU {cpu:6.3f} ms   PostgreSQL CPU {postgres:6.3f} ms   "
+            f"wall {wall:6.3f} ms"
+        )
 
 
 if __name__ == "__main__":

@@ -25,11 +25,13 @@ that restated the rule, prepared (docs/performance.md).
 **Shallow rows** (PostgreSQL, the API's status lists with the render cache on): the same
 statement, joins and rules, but of the page's post, its original and their authors only the
 few columns the read gate, the AI-training headers and a status's per-viewer fields read,
-and a SHA-256 *digest* computed by PostgreSQL of every column a wide row holds (and the
-mentions). The cached status is found by the digest; only the statuses the cache lacks are
-described by the wide statement (``feeds.selectors.posts_described``), which then carries the
-digest too. Parsing a wide row's ~112 columns and building its instances is most of what a
-warm page's description costs in Python (``bench/page_shallow.py``, docs/performance.md).
+and a SHA-256 *digest* computed by PostgreSQL of the row versions the status is rendered
+from (``xmin``; and the mentions). The cached status is found by the digest; only the
+statuses the cache lacks are described by the wide statement
+(``feeds.selectors.posts_described``), which then carries the digest too. Parsing a wide
+row's ~112 columns and building its instances is most of what a warm page's description
+costs in Python, and sending them most of what it costs PostgreSQL (``bench/page_shallow.py``,
+docs/performance.md).
 """
 
 from datetime import datetime
@@ -174,16 +176,25 @@ SHALLOW_USER_FIELDS = ("id", "ai_training_allowed", "is_active")
 
 
 def _digest_sql(shown: str) -> str:
-    """PostgreSQL's SHA-256 of every column the wide statement reads (the four posts and
-    their authors, a hidden one as NULLs) and of the shown post's mentions (ids and names,
-    in order): it changes whenever any of them does — a superset of what a status's
-    rendering reads (``api.entities``), so a key made from it never names a stale
-    rendering. Hex, so it is a plain string to the driver."""
+    """PostgreSQL's SHA-256 of the row *versions* a status is rendered from: the page's
+    post, its original and their authors by id and ``xmin`` (the transaction that wrote
+    that version of the row: any change to any column — a count, a display name, a badge —
+    writes a new version, and freezing keeps it), the reply targets by id and author (all a
+    status reads of them), a hidden one as NULLs, and the shown post's mentions (ids and
+    names, in order). So a key made from it names one rendering: what the wide statement
+    would read for that post is the same whenever the digest is. Versions, not values:
+    hashing the values as text cost PostgreSQL ~0.25 ms a page (docs/performance.md). Two
+    versions of one row share an ``xmin`` only 2^32 transactions apart, far beyond the
+    cache's six hours. Hex, so it is a plain string to the driver."""
+    pk, author_id, xmin = _q("id"), _q("author_id"), "xmin"
     columns: list[str] = []
-    for alias in _POST_ALIASES:
-        columns += _columns(Post, alias) + _columns(User, _AUTHOR_OF[alias])
+    for alias in ("p", "o"):
+        user = _AUTHOR_OF[alias]
+        columns += [f"{alias}.{pk}", f"{alias}.{xmin}", f"{user}.{pk}", f"{user}.{xmin}"]
+    for alias in ("pr", "orr"):
+        columns += [f"{alias}.{pk}", f"{alias}.{author_id}"]
     mention, users = _q(Mention._meta.db_table), _q(User._meta.db_table)
-    pk, post_id, user_id = _q("id"), _q("post_id"), _q("user_id")
+    post_id, user_id = _q("post_id"), _q("user_id")
     mentions = (
         f"(SELECT string_agg(m2.{user_id}::text || ':' || mu.{_q('username')}, ','"
         f" ORDER BY m2.{pk}) FROM {mention} m2 JOIN {users} mu ON mu.{pk} = m2.{user_id}"
@@ -358,7 +369,7 @@ def page_rows(
     from a materialised timeline, decided and described by the same statement.
 
     ``shallow`` (on PostgreSQL; elsewhere ignored): the same rows, the same rules, but of
-    each post and author only the ``SHALLOW_*`` columns and the digest of the rest — what a
+    each post and author only the ``SHALLOW_*`` columns and the digest of their versions — what a
     page needs when its statuses come from the render cache (``bench/page_shallow.py``
     compares the two). ``digest`` (PostgreSQL): wide rows with the digest too
     (``PageRow.digest``).
