@@ -89,6 +89,9 @@ class Server:
                 gunicorn, "microblog.wsgi", "--bind", f"127.0.0.1:{self.port}",
                 "--workers", str(self.workers), "--worker-class", "gthread",
                 "--threads", str(self.threads), "--log-level", "warning",
+                # A listening socket per worker (SO_REUSEPORT): the kernel spreads wrk's
+                # connections over them, instead of the workers racing to accept them.
+                "--reuse-port",
             ],
             cwd=ROOT,
             env=self.env,
