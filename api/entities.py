@@ -14,9 +14,10 @@ fresh per request (``media_attachments``) are encoded into it on every request
 re-encoded. ``status`` gives one status as a dict, decoded from the same bytes.
 
 The timelines and account statuses pass *shallow* posts (``feeds.selectors._load(shallow=
-True)``, PostgreSQL): no text or counts, but a digest the database made of every column their
-status reads, which is the cache key; the statuses the cache lacks are described in full by
-one statement (``feeds.selectors.posts_described``) and rendered from that.
+True)``, PostgreSQL): no text or counts, but a digest the database made of the row versions
+their status is rendered from, which is the cache key; the statuses the cache lacks are
+described in full by one statement (``feeds.selectors.posts_described``) and rendered from
+that.
 """
 
 from datetime import UTC, datetime
@@ -285,7 +286,7 @@ class EntityBuilder:
     def _status_key(self, post) -> str:
         digest = getattr(post, "shallow_digest", None)
         if digest is not None:
-            # The database's digest of every column the status reads (``feeds.page_load``);
+            # The database's digest of the rows the status reads (``feeds.page_load``);
             # what else goes into it is the request's host and the site's AI default.
             inputs = (STATUS_RENDERING, self._base, site_default_allowed(), digest)
             return render_key("status-row", inputs)

@@ -132,7 +132,7 @@ def _load(
     """
     if not posts:
         return posts
-    shallow = shallow and render_cache_enabled() and shallow_rows_available()
+    shallow = _shallow_possible(shallow)
     if described is None:
         viewer_id = viewer.pk if viewer is not None and viewer.is_authenticated else None
         described = page_rows([post.pk for post in posts], viewer_id, shallow=shallow)
@@ -160,6 +160,12 @@ def _load(
             post.shallow_digest = row.digest
     _references_attach(posts, described, mentions=not shallow)
     return posts
+
+
+def _shallow_possible(shallow: bool) -> bool:
+    """Whether a page asked to be shallow can be: only with statuses found in the render
+    cache, and only where the database makes the digest they are found by."""
+    return shallow and render_cache_enabled() and shallow_rows_available()
 
 
 def posts_described(posts: list[Post]) -> dict[int, Post]:
@@ -237,7 +243,7 @@ def timeline_home(
     as ``_load``'s.
     """
     described: dict = {}
-    shallow = shallow and render_cache_enabled() and shallow_rows_available()
+    shallow = _shallow_possible(shallow)
     posts = _home_page_materialised(
         viewer_id=viewer.pk, page=page, described=described, shallow=shallow
     )
